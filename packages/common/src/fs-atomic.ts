@@ -1,0 +1,115 @@
+/**
+ * Crash-safe outputs: a file is written to a temporary sibling, flushed to disk and renamed over
+ * the target, so a reader sees either the old or the new content, never half of it. A directory
+ * (an adapter, a fetched plasmid) is assembled in a staging sibling and renamed into place.
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdir, mkdtemp, open, rename, rm, stat } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
+import { CommonError, CommonErrorCode } from './errors.js'
+
+function tempSibling(path: string, suffix: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.${suffix}`)
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  // Persist the rename itself. Some file systems refuse fsync on a directory: that is not an error.
+  try {
+    const fh = await open(dir, 'r')
+    try {
+      await fh.sync()
+    } finally {
+      await fh.close()
+    }
+  } catch {
+    /* best effort */
+  }
+}
+
+/** Options of {@link writeFileAtomic}. */
+export interface WriteFileAtomicOptions {
+  /** File mode of the new file (default 0o644; use 0o600 for private keys). */
+  mode?: number
+  /** Create missing parent directories (default true). */
+  mkdirs?: boolean
+}
+
+/** Writes `data` to `path` atomically: temp file in the same directory, fsync, rename. */
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  options: WriteFileAtomicOptions = {},
+): Promise<void> {
+  const dir = dirname(path)
+  if (options.mkdirs !== false) await mkdir(dir, { recursive: true })
+  const tmp = tempSibling(path, 'tmp')
+  try {
+    const fh = await open(tmp, 'wx', options.mode ?? 0o644)
+    try {
+      await fh.writeFile(data)
+      await fh.sync()
+    } finally {
+      await fh.close()
+    }
+    await rename(tmp, path)
+  } catch (e) {
+    await rm(tmp, { force: true })
+    throw new CommonError(CommonErrorCode.FileWriteFailed, `cannot write ${path}: ${(e as Error).message}`, { path }, {
+      cause: e,
+    })
+  }
+  await fsyncDir(dir)
+}
+
+/** Writes `value` as pretty JSON (2-space indent, trailing newline) atomically. */
+export async function writeJsonAtomic(path: string, value: unknown, options: WriteFileAtomicOptions = {}): Promise<void> {
+  await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`, options)
+}
+
+/** Creates an empty staging directory next to `dest` (same file system, so the final rename is atomic). */
+export async function createStagingDir(dest: string): Promise<string> {
+  await mkdir(dirname(dest), { recursive: true })
+  return mkdtemp(join(dirname(dest), `.${basename(dest)}.staging-`))
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Moves a fully written `staging` directory to `dest`. An existing `dest` is replaced only when
+ * `replace` is set; it is first moved aside and restored if the final rename fails, so `dest`
+ * always holds one complete version.
+ */
+export async function installDirAtomic(staging: string, dest: string, options: { replace?: boolean } = {}): Promise<void> {
+  const had = await exists(dest)
+  if (had && !options.replace) {
+    throw new CommonError(CommonErrorCode.DirectoryInstallFailed, `cannot install into ${dest}: it already exists`, {
+      dest,
+    })
+  }
+  const aside = had ? tempSibling(dest, 'old') : null
+  try {
+    if (aside) await rename(dest, aside)
+    try {
+      await rename(staging, dest)
+    } catch (e) {
+      if (aside) await rename(aside, dest)
+      throw e
+    }
+  } catch (e) {
+    throw new CommonError(
+      CommonErrorCode.DirectoryInstallFailed,
+      `cannot install ${staging} as ${dest}: ${(e as Error).message}`,
+      { staging, dest },
+      { cause: e },
+    )
+  }
+  if (aside) await rm(aside, { recursive: true, force: true })
+  await fsyncDir(dirname(dest))
+}
