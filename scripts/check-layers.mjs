@@ -38,6 +38,15 @@ const LAYERS = {
   testing: 0.5,
 }
 
+/**
+ * STYLE.md §3's explicit import lists. An import is allowed when it points to a strictly lower layer
+ * or is listed here (the table lets `model` use `safetensors`, both layer 1). Package-level cycles
+ * are checked separately below, so an explicit same-layer edge can never close a loop unnoticed.
+ */
+const EXPLICIT = {
+  model: ['common', 'safetensors'],
+}
+
 const errors = []
 const fail = (msg) => errors.push(msg)
 
@@ -57,7 +66,9 @@ const IMPORT_RE =
 
 /** Runtime and type-only module specifiers of a file. */
 function importsOf(file) {
-  const text = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '')
+  const text = readFileSync(file, 'utf8')
+    .replace(/\/\*[\s\S]*?\*\//g, '')
+    .replace(/^\s*\/\/.*$/gm, '')
   const out = []
   for (const m of text.matchAll(IMPORT_RE)) {
     const spec = m[3] ?? m[4]
@@ -99,10 +110,13 @@ for (const name of packages) {
       }
       if (isTest && target === 'testing') {
         if (name === 'common') fail(`${where}: @plora/common tests must not use @plora/testing (it depends on common)`)
-      } else if (!(tLayer < layer)) {
-        fail(`${where}: @plora/${name} (layer ${layer}) imports @plora/${target} (layer ${tLayer}); imports must point down`)
+      } else if (!(tLayer < layer) && !(EXPLICIT[name] ?? []).includes(target)) {
+        fail(
+          `${where}: @plora/${name} (layer ${layer}) imports @plora/${target} (layer ${tLayer}); imports must point down`,
+        )
       }
-      if (!declared.has(`@plora/${target}`)) fail(`${where}: imports @plora/${target}, which packages/${name}/package.json does not declare`)
+      if (!declared.has(`@plora/${target}`))
+        fail(`${where}: imports @plora/${target}, which packages/${name}/package.json does not declare`)
       if (!isTest && !referenced.has(join(packagesDir, target))) {
         fail(`${where}: imports @plora/${target}, which packages/${name}/tsconfig.json does not reference`)
       }
@@ -140,6 +154,34 @@ for (const name of packages) {
     state.set(f, 2)
   }
   for (const f of graph.keys()) if (!state.has(f)) visit(f)
+}
+
+// Package-level cycles over the declared @plora dependencies.
+{
+  const deps = new Map(
+    packages.map((n) => {
+      const pkg = readJson(join(packagesDir, n, 'package.json'))
+      return [
+        n,
+        Object.keys(pkg.dependencies ?? {})
+          .filter((d) => d.startsWith('@plora/'))
+          .map((d) => d.slice(7)),
+      ]
+    }),
+  )
+  const state = new Map()
+  const stack = []
+  const visit = (n) => {
+    state.set(n, 1)
+    stack.push(n)
+    for (const d of deps.get(n) ?? []) {
+      if (state.get(d) === 1) fail(`package cycle: ${stack.slice(stack.indexOf(d)).concat(d).join(' -> ')}`)
+      else if (!state.has(d) && deps.has(d)) visit(d)
+    }
+    stack.pop()
+    state.set(n, 2)
+  }
+  for (const n of deps.keys()) if (!state.has(n)) visit(n)
 }
 
 if (errors.length) {

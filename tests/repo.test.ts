@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process'
-import { createRequire } from 'node:module'
 import { readdirSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { join, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
 
@@ -48,9 +48,13 @@ describe('check-layers', () => {
     return root
   }
   const pkg = (name: string, deps: string[] = []) =>
-    JSON.stringify({ name: `@plora/${name}`, dependencies: Object.fromEntries(deps.map((d) => [`@plora/${d}`, 'workspace:*'])) })
+    JSON.stringify({
+      name: `@plora/${name}`,
+      dependencies: Object.fromEntries(deps.map((d) => [`@plora/${d}`, 'workspace:*'])),
+    })
   const ts = (refs: string[] = []) => JSON.stringify({ references: refs.map((r) => ({ path: `../${r}` })) })
-  const run = (root: string) => spawnSync(process.execPath, [join(REPO, 'scripts/check-layers.mjs'), root], { encoding: 'utf8' })
+  const run = (root: string) =>
+    spawnSync(process.execPath, [join(REPO, 'scripts/check-layers.mjs'), root], { encoding: 'utf8' })
 
   it('accepts a downward import', () => {
     const root = fixture({
@@ -69,7 +73,8 @@ describe('check-layers', () => {
       'packages/common/src/index.ts': "import { b } from '@plora/config'\nexport const a = b\n",
       'packages/config/package.json': pkg('config', ['common']),
       'packages/config/tsconfig.json': ts(['common']),
-      'packages/config/src/index.ts': "import { x } from './x.js'\nimport { m } from '@plora/manifest'\nexport const b = x + m\n",
+      'packages/config/src/index.ts':
+        "import { x } from './x.js'\nimport { m } from '@plora/manifest'\nexport const b = x + m\n",
       'packages/config/src/x.ts': "import { b } from './index.js'\nexport const x = b\n",
       'packages/manifest/package.json': pkg('manifest'),
       'packages/manifest/src/index.ts': 'export const m = 1\n',

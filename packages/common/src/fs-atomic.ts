@@ -54,15 +54,24 @@ export async function writeFileAtomic(
     await rename(tmp, path)
   } catch (e) {
     await rm(tmp, { force: true })
-    throw new CommonError(CommonErrorCode.FileWriteFailed, `cannot write ${path}: ${(e as Error).message}`, { path }, {
-      cause: e,
-    })
+    throw new CommonError(
+      CommonErrorCode.FileWriteFailed,
+      `cannot write ${path}: ${(e as Error).message}`,
+      { path },
+      {
+        cause: e,
+      },
+    )
   }
   await fsyncDir(dir)
 }
 
 /** Writes `value` as pretty JSON (2-space indent, trailing newline) atomically. */
-export async function writeJsonAtomic(path: string, value: unknown, options: WriteFileAtomicOptions = {}): Promise<void> {
+export async function writeJsonAtomic(
+  path: string,
+  value: unknown,
+  options: WriteFileAtomicOptions = {},
+): Promise<void> {
   await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`, options)
 }
 
@@ -86,7 +95,11 @@ async function exists(path: string): Promise<boolean> {
  * `replace` is set; it is first moved aside and restored if the final rename fails, so `dest`
  * always holds one complete version.
  */
-export async function installDirAtomic(staging: string, dest: string, options: { replace?: boolean } = {}): Promise<void> {
+export async function installDirAtomic(
+  staging: string,
+  dest: string,
+  options: { replace?: boolean } = {},
+): Promise<void> {
   const had = await exists(dest)
   if (had && !options.replace) {
     throw new CommonError(CommonErrorCode.DirectoryInstallFailed, `cannot install into ${dest}: it already exists`, {

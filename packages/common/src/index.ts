@@ -4,11 +4,9 @@
  * seeded RNG (a bit-exact CPython `random.Random`), SHA-256 and strict encodings, atomic file and
  * directory writes, JSONL, a small logger and the progress-event interface.
  */
-export { CommonError, CommonErrorCode, isPloraError, PloraError } from './errors.js'
-export { bitLength, PythonRandom, type PythonSeed } from './python-random.js'
-export { createRng, deriveSeed, type Rng } from './rng.js'
+
 export { base64ToBytes, bytesToBase64, bytesToHex, hexToBytes, isSha256Hex } from './encoding.js'
-export { sha256File, sha256FileHex, sha256Hex } from './hash.js'
+export { CommonError, CommonErrorCode, isPloraError, PloraError } from './errors.js'
 export {
   createStagingDir,
   installDirAtomic,
@@ -16,7 +14,10 @@ export {
   writeFileAtomic,
   writeJsonAtomic,
 } from './fs-atomic.js'
+export { sha256File, sha256FileHex, sha256Hex } from './hash.js'
 export { appendJsonl, parseJsonl, readJsonl } from './jsonl.js'
 export { createLogger, LOG_LEVELS, type Logger, type LoggerOptions, type LogLevel, SILENT_LOGGER } from './log.js'
 export { NO_PROGRESS, type ProgressCallback, type ProgressEvent } from './progress.js'
 export { formatPythonNumber, pythonJsonDumps } from './python-format.js'
+export { bitLength, PythonRandom, type PythonSeed } from './python-random.js'
+export { createRng, deriveSeed, type Rng } from './rng.js'

@@ -234,7 +234,8 @@ export class PythonRandom {
    */
   sample<T>(population: ArrayLike<T>, k: number): T[] {
     const n = population.length
-    if (!Number.isInteger(k) || k < 0 || k > n) invalid(`sample larger than population or is negative (k=${k}, n=${n})`, k)
+    if (!Number.isInteger(k) || k < 0 || k > n)
+      invalid(`sample larger than population or is negative (k=${k}, n=${n})`, k)
     const result: T[] = new Array<T>(k)
     let setsize = 21
     if (k > 5) setsize += 4 ** Math.ceil(Math.log(k * 3) / Math.log(4))

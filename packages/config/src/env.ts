@@ -15,22 +15,66 @@ export type BackendName = (typeof BACKENDS)[number]
 
 /** Documentation of each variable: name, default and meaning (rendered in the README and `plora config env`). */
 export const ENV_VARS: ReadonlyArray<{ name: string; default: string; description: string }> = [
-  { name: 'PLORA_CONFIG', default: '(unset)', description: 'explicit config file; wins over config/plora.override.yml' },
-  { name: 'PLORA_BASE_MODEL', default: '(config base_model)', description: 'base model id, local folder, or "embedded"; overrides the config' },
+  {
+    name: 'PLORA_CONFIG',
+    default: '(unset)',
+    description: 'explicit config file; wins over config/plora.override.yml',
+  },
+  {
+    name: 'PLORA_BASE_MODEL',
+    default: '(config base_model)',
+    description: 'base model id, local folder, or "embedded"; overrides the config',
+  },
   { name: 'PLORA_SAMPLES', default: '(unset)', description: 'sample cap for commands given no --samples' },
   { name: 'PLORA_SPLIT', default: 'train', description: 'dataset split used when a command names none' },
-  { name: 'PLORA_LATENCY_BUDGET_MS', default: '(config latency_budget_ms)', description: 'value-add latency budget in ms' },
-  { name: 'PLORA_BACKEND', default: 'auto', description: 'TensorFlow.js backend: auto | tensorflow (native, GPU if present) | wasm | cpu' },
-  { name: 'PLORA_FORCE_CPU', default: '0', description: '1 = never use the GPU, even when the native GPU backend loads' },
-  { name: 'PLORA_LOG_LEVEL', default: 'info', description: 'debug | info | warn | error | silent (log lines go to stderr)' },
-  { name: 'PLORA_CACHE_DIR', default: '$XDG_CACHE_HOME/plora or ~/.cache/plora', description: 'plora cache (embedded base model, prepared data)' },
+  {
+    name: 'PLORA_LATENCY_BUDGET_MS',
+    default: '(config latency_budget_ms)',
+    description: 'value-add latency budget in ms',
+  },
+  {
+    name: 'PLORA_BACKEND',
+    default: 'auto',
+    description: 'TensorFlow.js backend: auto | tensorflow (native, GPU if present) | wasm | cpu',
+  },
+  {
+    name: 'PLORA_FORCE_CPU',
+    default: '0',
+    description: '1 = never use the GPU, even when the native GPU backend loads',
+  },
+  {
+    name: 'PLORA_LOG_LEVEL',
+    default: 'info',
+    description: 'debug | info | warn | error | silent (log lines go to stderr)',
+  },
+  {
+    name: 'PLORA_CACHE_DIR',
+    default: '$XDG_CACHE_HOME/plora or ~/.cache/plora',
+    description: 'plora cache (embedded base model, prepared data)',
+  },
   { name: 'PLORA_DATASET_RETRIES', default: '3', description: 'download attempts for a Hugging Face dataset file' },
-  { name: 'PLORA_DATASET_RETRY_BACKOFF', default: '5', description: 'linear back-off base in seconds between attempts' },
+  {
+    name: 'PLORA_DATASET_RETRY_BACKOFF',
+    default: '5',
+    description: 'linear back-off base in seconds between attempts',
+  },
   { name: 'HF_HOME', default: '~/.cache/huggingface', description: 'Hugging Face home (cache lives in $HF_HOME/hub)' },
-  { name: 'HF_HUB_CACHE', default: '$HF_HOME/hub', description: 'Hugging Face hub cache (models--org--name/snapshots/<rev>/)' },
-  { name: 'HF_ENDPOINT', default: 'https://huggingface.co', description: 'hub endpoint for model and dataset downloads' },
+  {
+    name: 'HF_HUB_CACHE',
+    default: '$HF_HOME/hub',
+    description: 'Hugging Face hub cache (models--org--name/snapshots/<rev>/)',
+  },
+  {
+    name: 'HF_ENDPOINT',
+    default: 'https://huggingface.co',
+    description: 'hub endpoint for model and dataset downloads',
+  },
   { name: 'HF_TOKEN', default: '(unset)', description: 'hub access token for gated repositories' },
-  { name: 'HF_HUB_OFFLINE', default: '0', description: '1 = use the local cache only; a missing file is a clear error' },
+  {
+    name: 'HF_HUB_OFFLINE',
+    default: '0',
+    description: '1 = use the local cache only; a missing file is a clear error',
+  },
 ]
 
 /** The validated environment. */
@@ -54,10 +98,14 @@ export interface PloraEnv {
 }
 
 function bad(name: string, expected: string, found: string): never {
-  throw new ConfigError(ConfigErrorCode.EnvInvalid, `environment variable ${name}: expected ${expected}, found "${found}"`, {
-    name,
-    found,
-  })
+  throw new ConfigError(
+    ConfigErrorCode.EnvInvalid,
+    `environment variable ${name}: expected ${expected}, found "${found}"`,
+    {
+      name,
+      found,
+    },
+  )
 }
 
 function flag(env: NodeJS.ProcessEnv, name: string): boolean {

@@ -36,10 +36,18 @@ export function getConfigValue(config: unknown, path: string): unknown {
         : cur !== null && typeof cur === 'object' && !Array.isArray(cur) && Object.hasOwn(cur, key)
     if (!ok) {
       const where = walked.join('') || '(top level)'
-      const found = Array.isArray(cur) ? `a list of ${cur.length}` : cur !== null && typeof cur === 'object' ? `keys ${Object.keys(cur).join(', ')}` : `the value ${JSON.stringify(cur)}`
-      throw new ConfigError(ConfigErrorCode.KeyNotFound, `no config value at "${path}": "${walked.join('')}${step}" does not exist (${where} has ${found})`, {
-        path,
-      })
+      const found = Array.isArray(cur)
+        ? `a list of ${cur.length}`
+        : cur !== null && typeof cur === 'object'
+          ? `keys ${Object.keys(cur).join(', ')}`
+          : `the value ${JSON.stringify(cur)}`
+      throw new ConfigError(
+        ConfigErrorCode.KeyNotFound,
+        `no config value at "${path}": "${walked.join('')}${step}" does not exist (${where} has ${found})`,
+        {
+          path,
+        },
+      )
     }
     cur = typeof key === 'number' ? (cur as unknown[])[key] : (cur as Record<string, unknown>)[key]
     walked.push(step)

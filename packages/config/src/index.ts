@@ -7,8 +7,11 @@
  * const { config, path } = loadActiveConfig()
  * getConfigValue(config, 'value_add.ranks[0]') // 1 under the dry config
  */
+
+export { BACKENDS, type BackendName, ENV_VARS, type PloraEnv, readEnv } from './env.js'
 export { ConfigError, ConfigErrorCode } from './errors.js'
-export { PloraConfigSchema, type PloraConfig, SPLITS, TARGET_SCHEMES } from './schema.js'
+export { formatConfigValue } from './format.js'
+export { getConfigValue, parseConfigPath } from './get.js'
 export {
   type ActiveConfigOptions,
   findProjectRoot,
@@ -21,6 +24,4 @@ export {
   resolveConfigPath,
   useConfig,
 } from './load.js'
-export { getConfigValue, parseConfigPath } from './get.js'
-export { BACKENDS, type BackendName, ENV_VARS, type PloraEnv, readEnv } from './env.js'
-export { formatConfigValue } from './format.js'
+export { type PloraConfig, PloraConfigSchema, SPLITS, TARGET_SCHEMES } from './schema.js'

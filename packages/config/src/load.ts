@@ -97,20 +97,28 @@ function resolveExtends(
     )
   }
   if ((options.depth ?? 0) >= 8) {
-    throw new ConfigError(ConfigErrorCode.SchemaInvalid, `${source}: "extends" chain is deeper than 8 files (a cycle?)`, {
-      file: source,
-    })
+    throw new ConfigError(
+      ConfigErrorCode.SchemaInvalid,
+      `${source}: "extends" chain is deeper than 8 files (a cycle?)`,
+      {
+        file: source,
+      },
+    )
   }
   const root = options.root ?? findProjectRoot()
-  const basePath =
-    base in PRESETS ? join(root, 'config', PRESETS[base as PresetName]) : resolve(root, base)
+  const basePath = base in PRESETS ? join(root, 'config', PRESETS[base as PresetName]) : resolve(root, base)
   let text: string
   try {
     text = readFileSync(basePath, 'utf8')
   } catch (e) {
-    throw new ConfigError(ConfigErrorCode.NotFound, `${source}: extends ${display(basePath)}, which is not found`, {
-      file: source,
-    }, { cause: e })
+    throw new ConfigError(
+      ConfigErrorCode.NotFound,
+      `${source}: extends ${display(basePath)}, which is not found`,
+      {
+        file: source,
+      },
+      { cause: e },
+    )
   }
   const baseRaw = parseDocument(text).toJS() as Record<string, unknown>
   const resolvedBase = resolveExtends(baseRaw ?? {}, display(basePath), { root, depth: (options.depth ?? 0) + 1 })
@@ -128,11 +136,7 @@ function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>)
 }
 
 /** Parses and validates config text; `source` names the file in errors. */
-export function parseConfigText(
-  text: string,
-  source: string,
-  options: { root?: string } = {},
-): PloraConfig {
+export function parseConfigText(text: string, source: string, options: { root?: string } = {}): PloraConfig {
   const doc = parseDocument(text, { uniqueKeys: true })
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!
@@ -170,7 +174,12 @@ export function loadConfigFile(path: string): PloraConfig {
   try {
     text = readFileSync(path, 'utf8')
   } catch (e) {
-    throw new ConfigError(ConfigErrorCode.NotFound, `config file not found: ${display(path)}`, { file: path }, { cause: e })
+    throw new ConfigError(
+      ConfigErrorCode.NotFound,
+      `config file not found: ${display(path)}`,
+      { file: path },
+      { cause: e },
+    )
   }
   return parseConfigText(text, display(path))
 }
@@ -204,7 +213,10 @@ export function loadActiveConfig(options: Partial<ActiveConfigOptions> = {}): { 
  * Makes `preset` (`dry`, `full` or a file path) the active config by copying its text verbatim to
  * `config/plora.override.yml` — after validating it, so a broken file never becomes active.
  */
-export async function useConfig(preset: string, options: { root?: string } = {}): Promise<{ source: string; path: string }> {
+export async function useConfig(
+  preset: string,
+  options: { root?: string } = {},
+): Promise<{ source: string; path: string }> {
   const root = options.root ?? findProjectRoot()
   const source = preset in PRESETS ? join(root, 'config', PRESETS[preset as PresetName]) : resolve(preset)
   if (!existsSync(source)) {

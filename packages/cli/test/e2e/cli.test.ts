@@ -60,7 +60,9 @@ describe('plora (the real bin)', () => {
     expect(r.code).toBe(1)
     expect(r.stdout).toBe('')
     expect(r.stderr.trim().split('\n')).toHaveLength(1)
-    expect(r.stderr).toMatch(/^plora config get: config\/plora\.override\.yml: field "samples".*\[CONFIG_SCHEMA_INVALID\]$/m)
+    expect(r.stderr).toMatch(
+      /^plora config get: config\/plora\.override\.yml: field "samples".*\[CONFIG_SCHEMA_INVALID\]$/m,
+    )
   })
 
   it('fails naming the file and position for a YAML syntax error', () => {
@@ -74,7 +76,9 @@ describe('plora (the real bin)', () => {
   it('rejects an invalid environment variable with a clear error', () => {
     const r = runPlora(['config', 'get', 'samples'], { env: { PLORA_BACKEND: 'cuda' } })
     expect(r.code).toBe(1)
-    expect(r.stderr).toMatch(/PLORA_BACKEND: expected one of auto, tensorflow, wasm, cpu, found "cuda" \[CONFIG_ENV_INVALID\]/)
+    expect(r.stderr).toMatch(
+      /PLORA_BACKEND: expected one of auto, tensorflow, wasm, cpu, found "cuda" \[CONFIG_ENV_INVALID\]/,
+    )
   })
 
   it('honours --default for a missing key and fails without it', () => {

@@ -28,6 +28,11 @@ describe('main', () => {
   })
 
   it('keeps PloraError subclasses recognisable', () => {
-    expect(new PloraError('X_Y_Z', 'm').toObject()).toEqual({ name: 'PloraError', code: 'X_Y_Z', message: 'm', details: {} })
+    expect(new PloraError('X_Y_Z', 'm').toObject()).toEqual({
+      name: 'PloraError',
+      code: 'X_Y_Z',
+      message: 'm',
+      details: {},
+    })
   })
 })

@@ -53,7 +53,12 @@ describe('PythonRandom reproduces CPython random.Random', () => {
       })
       it('matches sample(range(100), 10)', () => {
         const r = new PythonRandom(seed)
-        expect(r.sample(Array.from({ length: 100 }, (_, i) => i), 10)).toEqual(g.sample_100_10)
+        expect(
+          r.sample(
+            Array.from({ length: 100 }, (_, i) => i),
+            10,
+          ),
+        ).toEqual(g.sample_100_10)
       })
       it('matches choice, randint, stepped randrange, getrandbits, gauss and set-based sample', () => {
         const r = new PythonRandom(seed)
@@ -64,9 +69,12 @@ describe('PythonRandom reproduces CPython random.Random', () => {
         expect([1, 7, 31, 32, 33, 48, 53].map((k) => r.getrandbits(k))).toEqual(m.getrandbits)
         const gauss = Array.from({ length: 21 }, () => r.gauss(0, 1))
         // cos/sin/log may differ from glibc in the last ulp; everything else is exact.
-        gauss.forEach((v, i) => expect(v, `gauss[${i}]`).toBeCloseTo(m.gauss[i]!, 12))
+        for (const [i, v] of gauss.entries()) expect(v, `gauss[${i}]`).toBeCloseTo(m.gauss[i]!, 12)
         const pop = { length: 100000 } as ArrayLike<number>
-        const big = r.sample(Array.from(pop, (_, i) => i), 30)
+        const big = r.sample(
+          Array.from(pop, (_, i) => i),
+          30,
+        )
         expect(big).toEqual(m.sample_big)
         expect(Array.from({ length: 10 }, () => r.randrange(2 ** 52 + 12345))).toEqual(m.randbelow_big)
       })

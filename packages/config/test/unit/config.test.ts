@@ -54,7 +54,9 @@ describe('active config resolution', () => {
     const bad = join(root, 'bad.yml')
     writeFileSync(bad, 'extends: dry\nsamples: 0\n')
     await expect(useConfig(bad, { root })).rejects.toMatchObject({ code: 'CONFIG_SCHEMA_INVALID' })
-    await expect(useConfig(join(root, 'missing.yml'), { root })).rejects.toMatchObject({ code: 'CONFIG_FILE_NOT_FOUND' })
+    await expect(useConfig(join(root, 'missing.yml'), { root })).rejects.toMatchObject({
+      code: 'CONFIG_FILE_NOT_FOUND',
+    })
     expect(loadActiveConfig({ root }).config.samples).toBe(1000)
   })
 
@@ -103,7 +105,9 @@ describe('getConfigValue', () => {
   })
   it('fails on missing keys, bad indices and malformed paths', () => {
     expect(() => getConfigValue(cfg, 'nope')).toThrow(expect.objectContaining({ code: 'CONFIG_KEY_NOT_FOUND' }))
-    expect(() => getConfigValue(cfg, 'value_add.ranks[3]')).toThrow(expect.objectContaining({ code: 'CONFIG_KEY_NOT_FOUND' }))
+    expect(() => getConfigValue(cfg, 'value_add.ranks[3]')).toThrow(
+      expect.objectContaining({ code: 'CONFIG_KEY_NOT_FOUND' }),
+    )
     expect(() => getConfigValue(cfg, 'samples[0]')).toThrow(expect.objectContaining({ code: 'CONFIG_KEY_NOT_FOUND' }))
     expect(() => getConfigValue(cfg, 'a..b')).toThrow(expect.objectContaining({ code: 'CONFIG_PATH_INVALID' }))
     expect(() => getConfigValue(cfg, 'a[-1]')).toThrow(expect.objectContaining({ code: 'CONFIG_PATH_INVALID' }))
@@ -148,7 +152,13 @@ describe('readEnv', () => {
     })
   })
   it('rejects invalid values instead of ignoring them', () => {
-    for (const bad of [{ PLORA_SAMPLES: 'abc' }, { PLORA_SAMPLES: '0' }, { PLORA_BACKEND: 'cuda' }, { PLORA_FORCE_CPU: 'maybe' }, { PLORA_SPLIT: 'dev' }]) {
+    for (const bad of [
+      { PLORA_SAMPLES: 'abc' },
+      { PLORA_SAMPLES: '0' },
+      { PLORA_BACKEND: 'cuda' },
+      { PLORA_FORCE_CPU: 'maybe' },
+      { PLORA_SPLIT: 'dev' },
+    ]) {
       expect(() => readEnv(bad), JSON.stringify(bad)).toThrow(expect.objectContaining({ code: 'CONFIG_ENV_INVALID' }))
     }
   })
