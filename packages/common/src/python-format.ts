@@ -39,12 +39,21 @@ export function pythonJsonDumps(value: unknown): string {
     if (!Number.isFinite(value)) return value > 0 ? 'Infinity' : '-Infinity'
     return formatPythonNumber(value)
   }
-  if (typeof value === 'string' || typeof value === 'boolean') return JSON.stringify(value)
+  if (typeof value === 'boolean') return value ? 'true' : 'false'
+  if (typeof value === 'string') return pythonJsonString(value)
   if (Array.isArray(value)) return `[${value.map(pythonJsonDumps).join(', ')}]`
   if (typeof value === 'object') {
     return `{${Object.entries(value as Record<string, unknown>)
-      .map(([k, v]) => `${JSON.stringify(k)}: ${pythonJsonDumps(v)}`)
+      .map(([k, v]) => `${pythonJsonString(k)}: ${pythonJsonDumps(v)}`)
       .join(', ')}}`
   }
-  return JSON.stringify(String(value))
+  return pythonJsonString(String(value))
+}
+
+/**
+ * A JSON string literal as Python's `json.dumps` writes it (`ensure_ascii=True`): every code unit
+ * above 0x7e becomes `\uXXXX` (astral characters as their surrogate pair), DEL included.
+ */
+export function pythonJsonString(s: string): string {
+  return JSON.stringify(s).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }

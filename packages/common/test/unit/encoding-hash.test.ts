@@ -81,3 +81,12 @@ describe('Python number formatting', () => {
     expect(pythonJsonDumps({ p: 0.25, ws_k: 4 })).toBe('{"p": 0.25, "ws_k": 4}')
   })
 })
+
+describe('pythonJsonString', () => {
+  it('escapes non-ASCII exactly as json.dumps (ensure_ascii) does', () => {
+    // python3 -c 'import json; print(json.dumps(["é", "日本", "😀", "\x7f", "a\"b\\"]))'
+    expect(pythonJsonDumps(['é', '日本', '😀', '\x7f', 'a"b\\'])).toBe(
+      '["\\u00e9", "\\u65e5\\u672c", "\\ud83d\\ude00", "\\u007f", "a\\"b\\\\"]',
+    )
+  })
+})

@@ -1,0 +1,43 @@
+import { PloraError } from '@plora/common'
+
+/** Error codes of `@plora/signer` (stable; `PACKAGE_NOUN_PROBLEM`). */
+export const SignerErrorCode = {
+  /** The PEM text is not a key of the expected kind (private/public), or cannot be parsed. */
+  KeyInvalid: 'SIGNER_KEY_INVALID',
+  /** The key is neither RSA nor Ed25519. */
+  KeyUnsupported: 'SIGNER_KEY_UNSUPPORTED',
+  /** An encrypted private key without a passphrase, or with a wrong one. */
+  KeyPassphraseInvalid: 'SIGNER_KEY_PASSPHRASE_INVALID',
+  /** A key file could not be read. */
+  KeyReadFailed: 'SIGNER_KEY_READ_FAILED',
+  /** Refusing to overwrite an existing key file. */
+  KeyExists: 'SIGNER_KEY_EXISTS',
+  /** The digest to sign is not 64 lowercase hex characters. */
+  DigestInvalid: 'SIGNER_DIGEST_INVALID',
+  /** A signature does not verify (wrong key, other digest or tag, corrupted bytes). */
+  SignatureInvalid: 'SIGNER_SIGNATURE_INVALID',
+  /** There is no signature to verify. */
+  SignatureMissing: 'SIGNER_SIGNATURE_MISSING',
+  /** The manifest's `pubkey_fingerprint` names another key. */
+  FingerprintMismatch: 'SIGNER_FINGERPRINT_MISMATCH',
+  /** The manifest's `algo` does not match the verifying key's type. */
+  AlgoMismatch: 'SIGNER_ALGO_MISMATCH',
+  /** An aggregate is not a JSON list of base64 strings. */
+  AggregateInvalid: 'SIGNER_AGGREGATE_INVALID',
+  /** The quorum argument is not an integer. */
+  QuorumInvalid: 'SIGNER_QUORUM_INVALID',
+  /** An audit log cannot be appended to. */
+  AuditWriteFailed: 'SIGNER_AUDIT_WRITE_FAILED',
+  /** An audit log exists but cannot be read. */
+  AuditReadFailed: 'SIGNER_AUDIT_READ_FAILED',
+  /** An audit chain is broken (raised only by `assertAuditChain`). */
+  AuditChainBroken: 'SIGNER_AUDIT_CHAIN_BROKEN',
+  /** A policy file cannot be read. */
+  PolicyReadFailed: 'SIGNER_POLICY_READ_FAILED',
+} as const
+export type SignerErrorCode = (typeof SignerErrorCode)[keyof typeof SignerErrorCode]
+
+/** The error class of `@plora/signer`. */
+export class SignerError extends PloraError<SignerErrorCode> {
+  override name = 'SignerError'
+}
