@@ -1,0 +1,105 @@
+/**
+ * @packageDocumentation
+ * `@plora/gate`: the security gate a verifier runs before it accepts a LoRA plasmid (spec core.md
+ * §4–§9). A strict `Policy`; `checkAdapter` runs every check in the original's order and returns
+ * `{passed, reasons, metrics}` with the original's reason strings; trust inputs (keys, revocations,
+ * reputation, the clean reference population) come from the verifier, never from the adapter
+ * folder; weight statistics of ΔW = s·B·A are computed on the LoRA factors; behavioural probes run
+ * through a `ProbeHarness` the loader implements (the gate never imports a model); each decision
+ * can be appended to a hash-chained audit log.
+ *
+ * @example
+ * const policy = resolvePolicy({ policyFile: 'policy.json' })
+ * const ctx = await loadGateContext(policy, { auditLogPath: 'results/audit/gate_audit.jsonl' })
+ * const { passed, reasons, metrics } = await checkAdapter('out/legal', policy, ctx)
+ */
+export {
+  type AdapterConfigInfo,
+  type AdapterWeightSummary,
+  adapterFeatures,
+  FEATURE_NAMES,
+  type FeatureName,
+  loraScale,
+  type ModuleSummary,
+  parseAdapterConfig,
+  summarizeAdapterBytes,
+  summarizeAdapterWeights,
+} from './adapter-weights.js'
+export {
+  checkAdapter,
+  type GateDecision,
+  type GateMetrics,
+  type GateThresholds,
+  type ModuleReport,
+} from './check.js'
+export {
+  type GateContext,
+  type LoadGateContextOptions,
+  loadGateContext,
+  loadReputation,
+  loadRevocations,
+  loadTrustedKeys,
+} from './context.js'
+export { GateError, GateErrorCode } from './errors.js'
+export {
+  factorSingularValues,
+  type LoraFactors,
+  MAD_TO_SIGMA,
+  type ModuleUpdateStats,
+  mad,
+  median,
+  moduleUpdateStats,
+  robustZ,
+  signedRobustZ,
+} from './lora-stats.js'
+export {
+  ATTENTION_SUFFIXES,
+  DEFAULT_POLICY,
+  dumpPolicyJson,
+  expandTargets,
+  loadPolicyFile,
+  MLP_SUFFIXES,
+  type Policy,
+  type PolicyConfigDefaults,
+  type PolicyInput,
+  PolicySchema,
+  parsePolicy,
+  type ResolvePolicyOptions,
+  readAllowedTargetsFile,
+  resolvePolicy,
+  resolvePolicyPaths,
+} from './policy.js'
+export {
+  type AttachedProbeRunner,
+  answerMatches,
+  DEFAULT_PROBES_PATH,
+  loadProbeSet,
+  type ProbeHarness,
+  type ProbeResult,
+  type ProbeRunner,
+  type ProbeSet,
+  ProbeSetSchema,
+  parseProbeSet,
+  payloadHit,
+  probePrompts,
+  runProbes,
+} from './probes.js'
+export { isRejectReason, orderReasons, REASON_DESCRIPTIONS, REJECT_REASONS, type RejectReason } from './reasons.js'
+export {
+  buildReference,
+  computeReference,
+  featureZScores,
+  findPopulation,
+  GATE_REF_SCHEMA,
+  type GateReference,
+  GateReferenceSchema,
+  mahalanobis,
+  moduleZScores,
+  type PopulationKey,
+  type ReferencePopulation,
+  type ReferenceSample,
+  type ReferenceThresholds,
+  readReference,
+  writeReference,
+} from './reference.js'
+export { checkSignatures, type SignatureMetrics, verifyPrimarySignature } from './signatures.js'

@@ -1,0 +1,68 @@
+/**
+ * Rejection reason strings of the gate, exactly as the original emits them, in emission order
+ * (spec core.md §5.1). `policyCheck` produces 1–11, `alignmentGate` appends 12–17; the one reason
+ * plora adds (`weights_unreadable`) sits right after the artefact checks it belongs to.
+ *
+ * Several reasons keep the original's string but now mean something the verifier measures itself
+ * (fix of [D-03], [D-03b], [D-05], [D-24]); see {@link REASON_DESCRIPTIONS}.
+ */
+export const REJECT_REASONS = [
+  'base_model_mismatch',
+  'rank_not_allowed',
+  'targets_not_allowed',
+  'artifact_missing',
+  'artifact_ext_unexpected',
+  'artifact_size_out_of_bounds',
+  'sha256_mismatch',
+  'weights_unreadable',
+  'attestations_parse_error',
+  'peer_attestations_error',
+  'signature_quorum_not_met',
+  'reputation_low',
+  'tensor_norm_outlier',
+  'activation_mahalanobis_high',
+  'gradient_spike_z_high',
+  'trigger_rate_high',
+  'weight_norm_outlier',
+  'clean_regression',
+] as const
+
+/** One rejection reason (a spec string-literal union, STYLE.md §4). */
+export type RejectReason = (typeof REJECT_REASONS)[number]
+
+/** What each reason means in plora (the evidence behind it). */
+export const REASON_DESCRIPTIONS: Readonly<Record<RejectReason, string>> = {
+  base_model_mismatch: 'manifest or adapter_config base model differs from the policy base_model (or from each other)',
+  rank_not_allowed: 'the LoRA rank of the tensors (or the rank the manifest/config claims) is not in allowed_ranks',
+  targets_not_allowed: 'a module adapted by the tensors (or claimed by the manifest) is outside allowed_targets',
+  artifact_missing: 'the artefact named by the manifest does not exist or is not a plain file name inside the folder',
+  artifact_ext_unexpected: 'the artefact name does not end in .safetensors or .bin',
+  artifact_size_out_of_bounds:
+    'the artefact is empty, larger than max_size_bytes, or differs from artifacts.size_bytes',
+  sha256_mismatch: "the artefact's SHA-256 differs from the manifest's artifacts.sha256",
+  weights_unreadable: 'require_weights is on and the artefact is not a readable set of LoRA A/B pairs',
+  attestations_parse_error: 'a line of the attestations file is not a JSON object',
+  peer_attestations_error: 'the verifier peer key folder could not be read',
+  signature_quorum_not_met:
+    'fewer than quorum_required distinct, non-revoked verifier keys signed the tagged artefact digest',
+  reputation_low: 'the reputation the verifier holds for the verified signer key is below min_reputation',
+  tensor_norm_outlier: 'a module update norm is a robust-z outlier (against the reference, or within the adapter)',
+  activation_mahalanobis_high:
+    "the adapter's weight-statistics feature vector is far (Mahalanobis) from the clean reference population",
+  gradient_spike_z_high: "the update spectrum's top-direction energy share is a z outlier against the reference",
+  trigger_rate_high: 'probe prompts carrying a trigger make the adapted model emit the payload',
+  weight_norm_outlier: "the adapter's total update norms are z outliers against the clean reference population",
+  clean_regression: 'clean probe accuracy of the adapted model fell below the base model (without adapter)',
+}
+
+const ORDER: ReadonlyMap<string, number> = new Map(REJECT_REASONS.map((r, i) => [r, i]))
+
+/** True when `s` is one of the gate's reason strings. */
+export function isRejectReason(s: string): s is RejectReason {
+  return ORDER.has(s)
+}
+
+/** Sorts reasons into emission order and removes duplicates. */
+export function orderReasons(reasons: Iterable<RejectReason>): RejectReason[] {
+  return [...new Set(reasons)].sort((a, b) => ORDER.get(a)! - ORDER.get(b)!)
+}

@@ -1,0 +1,306 @@
+/**
+ * The clean reference population (`gate-ref.json`): per (base model, rank, target suffixes) the
+ * distribution of adapter-level weight features and of per-module update norms over clean adapters.
+ * Calibration writes it; the gate scores adapters against it:
+ *
+ *   z_f = (x_f − μ_f) / σ_f                       per feature (weight_norm_outlier, gradient_spike_z_high)
+ *   z_m = (ln‖ΔW_m‖_F − μ_m) / σ_m                per module path (tensor_norm_outlier, upward only)
+ *   D²  = (x − μ)ᵀ (Σ + λI)⁻¹ (x − μ)             Mahalanobis over the feature vector
+ *                                                 (activation_mahalanobis_high), Σ shrunk toward diag
+ *
+ * σ uses the unbiased sample standard deviation with a floor (1e-6·max(1, |μ|)), so a population of
+ * identical adapters does not divide by zero. This replaces the original's file-size "norm"
+ * ([D-03b]) and its detector reference files read from the sender's folder ([D-05]).
+ */
+import { readFile } from 'node:fs/promises'
+import { writeJsonAtomic } from '@plora/common'
+import { Matrix, solve } from 'ml-matrix'
+import { z } from 'zod'
+import {
+  type AdapterWeightSummary,
+  FEATURE_NAMES,
+  type FeatureName,
+  summarizeAdapterWeights,
+} from './adapter-weights.js'
+import { GateError, GateErrorCode } from './errors.js'
+
+/** Schema tag of `gate-ref.json`. */
+export const GATE_REF_SCHEMA = 'plora.gate-ref/v1'
+
+const finite = z.number().finite()
+const MomentsSchema = z.object({ mean: finite, std: finite.min(0) }).strict()
+
+const PopulationSchema = z
+  .object({
+    base_model: z.string().nullable(),
+    r: z.number().int().min(1),
+    /** Sorted target suffixes (e.g. `["c_attn"]`). */
+    targets: z.array(z.string()),
+    count: z.number().int().min(1),
+    features: z.record(z.enum(FEATURE_NAMES), MomentsSchema),
+    /** Mean vector and covariance of the features, in FEATURE_NAMES order. */
+    mean: z.array(finite),
+    cov: z.array(z.array(finite)),
+    /** Per module path: moments of ln‖ΔW‖_F. */
+    modules: z.record(z.string(), MomentsSchema.extend({ count: z.number().int().min(1) }).strict()),
+  })
+  .strict()
+
+/** Thresholds calibration may choose; when present they replace the policy's (see `checkAdapter`). */
+const ThresholdsSchema = z
+  .object({
+    tau_norm_z: finite,
+    tau_tensor_z: finite,
+    tau_mahalanobis: finite,
+    tau_spike_z: finite,
+    tau_trigger: finite,
+    tau_clean_delta: finite,
+  })
+  .partial()
+  .strict()
+
+/** Schema of `gate-ref.json`. */
+export const GateReferenceSchema = z
+  .object({
+    schema: z.literal(GATE_REF_SCHEMA),
+    created_unix: z.number().int().optional(),
+    feature_names: z.array(z.enum(FEATURE_NAMES)),
+    populations: z.array(PopulationSchema),
+    thresholds: ThresholdsSchema.optional(),
+    /** Free-form provenance (who/what calibrated it). */
+    provenance: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict()
+
+/** A parsed `gate-ref.json`. */
+export type GateReference = z.output<typeof GateReferenceSchema>
+/** One population of a reference. */
+export type ReferencePopulation = z.output<typeof PopulationSchema>
+/** Calibrated thresholds stored in a reference. */
+export type ReferenceThresholds = z.output<typeof ThresholdsSchema>
+
+/** Population key: base model, rank and the sorted target suffixes. */
+export interface PopulationKey {
+  base_model: string | null
+  r: number
+  targets: readonly string[]
+}
+
+function keyString(k: PopulationKey): string {
+  return `${k.base_model ?? '(any)'}|r${k.r}|${[...k.targets].sort().join(',')}`
+}
+
+function moments(xs: readonly number[]): { mean: number; std: number } {
+  const n = xs.length
+  const mean = xs.reduce((a, b) => a + b, 0) / n
+  const v = n > 1 ? xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1) : 0
+  return { mean, std: Math.sqrt(v) }
+}
+
+/** A labelled clean sample for {@link buildReference}. */
+export interface ReferenceSample {
+  base_model: string | null
+  summary: AdapterWeightSummary
+}
+
+/**
+ * Builds a reference from summaries of clean adapters, one population per (base model, rank,
+ * target suffixes). Samples whose weights could not be read are skipped.
+ * @throws GateError `GATE_REFERENCE_INVALID` when no sample is usable
+ */
+export function buildReference(
+  samples: readonly ReferenceSample[],
+  options: { thresholds?: ReferenceThresholds; provenance?: Record<string, unknown>; createdUnix?: number } = {},
+): GateReference {
+  const groups = new Map<string, { key: PopulationKey; items: AdapterWeightSummary[] }>()
+  for (const s of samples) {
+    if (s.summary.error !== null || s.summary.features === null || s.summary.ranks.length !== 1) continue
+    const key: PopulationKey = { base_model: s.base_model, r: s.summary.ranks[0]!, targets: s.summary.suffixes }
+    const k = keyString(key)
+    const g = groups.get(k) ?? { key, items: [] }
+    g.items.push(s.summary)
+    groups.set(k, g)
+  }
+  if (groups.size === 0) {
+    throw new GateError(GateErrorCode.ReferenceInvalid, 'reference: no readable clean adapter among the samples', {
+      samples: samples.length,
+    })
+  }
+  const populations: ReferencePopulation[] = []
+  for (const { key, items } of [...groups.values()].sort((a, b) => (keyString(a.key) < keyString(b.key) ? -1 : 1))) {
+    const vecs = items.map((it) => FEATURE_NAMES.map((f) => it.features![f]))
+    const d = FEATURE_NAMES.length
+    const mean = Array.from({ length: d }, (_, j) => vecs.reduce((a, v) => a + v[j]!, 0) / vecs.length)
+    const cov = Array.from({ length: d }, (_, i) =>
+      Array.from({ length: d }, (_, j) =>
+        vecs.length > 1 ? vecs.reduce((a, v) => a + (v[i]! - mean[i]!) * (v[j]! - mean[j]!), 0) / (vecs.length - 1) : 0,
+      ),
+    )
+    const features = Object.fromEntries(FEATURE_NAMES.map((f, j) => [f, moments(vecs.map((v) => v[j]!))])) as Record<
+      FeatureName,
+      { mean: number; std: number }
+    >
+    const perModule = new Map<string, number[]>()
+    for (const it of items) {
+      for (const m of it.modules) {
+        const list = perModule.get(m.path) ?? []
+        list.push(Math.log(Math.max(m.stats.frobenius, 1e-30)))
+        perModule.set(m.path, list)
+      }
+    }
+    const modules = Object.fromEntries(
+      [...perModule.entries()]
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([p, xs]) => [p, { ...moments(xs), count: xs.length }]),
+    )
+    populations.push({
+      base_model: key.base_model,
+      r: key.r,
+      targets: [...key.targets],
+      count: items.length,
+      features,
+      mean,
+      cov,
+      modules,
+    })
+  }
+  const ref: GateReference = {
+    schema: GATE_REF_SCHEMA,
+    feature_names: [...FEATURE_NAMES],
+    populations,
+  }
+  if (options.createdUnix !== undefined) ref.created_unix = options.createdUnix
+  if (options.thresholds) ref.thresholds = options.thresholds
+  if (options.provenance) ref.provenance = options.provenance
+  return ref
+}
+
+/**
+ * Reads each clean adapter folder (its `adapter_config.json` base model and weights) and builds a
+ * reference: what calibration calls to write `gate-ref.json`.
+ */
+export async function computeReference(
+  adapterDirs: readonly string[],
+  options: {
+    baseModel?: string | null
+    thresholds?: ReferenceThresholds
+    provenance?: Record<string, unknown>
+    createdUnix?: number
+  } = {},
+): Promise<GateReference> {
+  const samples: ReferenceSample[] = []
+  for (const dir of adapterDirs) {
+    const summary = await summarizeAdapterWeights(dir)
+    const base = options.baseModel !== undefined ? options.baseModel : (summary.config?.base_model_name_or_path ?? null)
+    samples.push({ base_model: base, summary })
+  }
+  const { baseModel: _unused, ...rest } = options
+  return buildReference(samples, rest)
+}
+
+/** Writes a reference atomically as 2-space JSON. */
+export async function writeReference(path: string, ref: GateReference): Promise<void> {
+  await writeJsonAtomic(path, GateReferenceSchema.parse(ref))
+}
+
+/**
+ * Reads and validates `gate-ref.json`.
+ * @throws GateError `GATE_REFERENCE_INVALID`
+ */
+export async function readReference(path: string): Promise<GateReference> {
+  let raw: unknown
+  try {
+    raw = JSON.parse(await readFile(path, 'utf8'))
+  } catch (e) {
+    throw new GateError(
+      GateErrorCode.ReferenceInvalid,
+      `reference ${path}: cannot read JSON (${(e as Error).message})`,
+      { path },
+      { cause: e },
+    )
+  }
+  const parsed = GateReferenceSchema.safeParse(raw)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!
+    throw new GateError(
+      GateErrorCode.ReferenceInvalid,
+      `reference ${path}: field "${issue.path.join('.') || '(top level)'}": ${issue.message}`,
+      { path, issues: parsed.error.issues.length },
+    )
+  }
+  for (const p of parsed.data.populations) {
+    const d = parsed.data.feature_names.length
+    if (p.mean.length !== d || p.cov.length !== d || p.cov.some((row) => row.length !== d)) {
+      throw new GateError(
+        GateErrorCode.ReferenceInvalid,
+        `reference ${path}: population ${keyString(p)} has mean/cov not of size ${d}`,
+        { path },
+      )
+    }
+  }
+  if (parsed.data.feature_names.join() !== FEATURE_NAMES.join()) {
+    throw new GateError(
+      GateErrorCode.ReferenceInvalid,
+      `reference ${path}: feature_names ${JSON.stringify(parsed.data.feature_names)} differ from this gate's ${JSON.stringify(FEATURE_NAMES)} (re-run calibration)`,
+      { path },
+    )
+  }
+  return parsed.data
+}
+
+/** The population matching a key exactly (base model, rank, sorted targets), or null. */
+export function findPopulation(ref: GateReference, key: PopulationKey): ReferencePopulation | null {
+  const want = keyString(key)
+  return ref.populations.find((p) => keyString(p) === want) ?? null
+}
+
+function stdFloor(mean: number, std: number): number {
+  return Math.max(std, 1e-6 * Math.max(1, Math.abs(mean)))
+}
+
+/** Signed z-score of each feature against a population. */
+export function featureZScores(
+  pop: ReferencePopulation,
+  features: Record<FeatureName, number>,
+): Record<FeatureName, number> {
+  return Object.fromEntries(
+    FEATURE_NAMES.map((f) => {
+      const m = pop.features[f]!
+      return [f, (features[f] - m.mean) / stdFloor(m.mean, m.std)]
+    }),
+  ) as Record<FeatureName, number>
+}
+
+/** |z| of ln‖ΔW_m‖_F per module path present in the population (others are absent from the result). */
+export function moduleZScores(
+  pop: ReferencePopulation,
+  modules: ReadonlyArray<{ path: string; frobenius: number }>,
+): Map<string, number> {
+  const out = new Map<string, number>()
+  for (const m of modules) {
+    const ref = pop.modules[m.path]
+    if (!ref) continue
+    out.set(m.path, (Math.log(Math.max(m.frobenius, 1e-30)) - ref.mean) / stdFloor(ref.mean, ref.std))
+  }
+  return out
+}
+
+/**
+ * Mahalanobis distance of a feature vector from the population. The covariance is shrunk toward its
+ * diagonal, Σ* = (1−α)Σ + α·diag(Σ) with α = min(1, d/n), because the spectral-shape features are
+ * strongly correlated and a small population makes Σ nearly singular (a shrinkage estimator in
+ * the spirit of Ledoit & Wolf 2004), plus a tiny ridge.
+ */
+export function mahalanobis(pop: ReferencePopulation, features: Record<FeatureName, number>): number {
+  const d = FEATURE_NAMES.length
+  const x = FEATURE_NAMES.map((f, i) => features[f] - pop.mean[i]!)
+  const alpha = Math.min(1, d / Math.max(1, pop.count))
+  let trace = 0
+  for (let i = 0; i < d; i++) trace += pop.cov[i]![i]!
+  const lambda = 1e-9 * (1 + trace / d)
+  const sigma = new Matrix(pop.cov.map((row, i) => row.map((v, j) => (i === j ? v + lambda : (1 - alpha) * v))))
+  const y = solve(sigma, Matrix.columnVector(x)).to1DArray()
+  let q = 0
+  for (let i = 0; i < d; i++) q += x[i]! * y[i]!
+  return Math.sqrt(Math.max(0, q))
+}
