@@ -56,6 +56,13 @@ export const PloraConfigSchema = z.strictObject({
     tau_tensor_z: z.number().positive(),
   }),
   alt_train_merge: z.strictObject({ cycles: positiveInt, samples: positiveInt, rank: positiveInt }),
+  // Where each domain's question/answer pairs come from. The entries are validated in full by
+  // @plora/datasets (a higher layer) when a command uses them; here only their outline is checked.
+  data: z
+    .strictObject({
+      sources: z.record(domainName, z.looseObject({ type: z.enum(['embedded', 'hf', 'file']) })),
+    })
+    .optional(),
 })
 
 /** A validated plora configuration. Field names keep the YAML spelling (STYLE.md §8). */
