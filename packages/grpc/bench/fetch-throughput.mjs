@@ -1,0 +1,154 @@
+#!/usr/bin/env node
+/**
+ * Benchmark (issue 6): fetch of a large adapter on loopback, insecure and TLS, streaming.
+ *
+ * Server and client run in separate processes (as in real use). Per row:
+ * - wall MiB/s of the whole `fetchPlasmid` (stream + payload SHA-256 + signature + safe extraction
+ *   + manifest/artefact check + atomic install), median and best of RUNS;
+ * - CPU-bound MiB/s = bytes / max(client CPU time, server CPU time) for the same transfer: the rate
+ *   when each process has a core to itself (client_cpu and server_cpu: bytes / that process's CPU time). On a shared, loaded machine the wall figure mostly
+ *   measures the other load; both are printed, neither is adjusted.
+ * - peak RSS of the client (per row) and of the server (over all rows of its size/transport).
+ * `raw` rows drain the same stream without checks or writes (the transport ceiling).
+ * Memory flatness: rows are repeated for each payload size; peak RSS should not follow the size.
+ *
+ * Usage: pnpm --filter @plora/grpc bench   (builds first)    env: SIZES_MIB=64,256 RUNS=3 CHUNK_KIB=1024
+ */
+import { spawn } from 'node:child_process'
+import { createCipheriv, createHash } from 'node:crypto'
+import { once } from 'node:events'
+import { createWriteStream } from 'node:fs'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { dumpManifestYaml } from '@plora/manifest'
+import { generateKeyPair } from '@plora/signer'
+import { createDevCertificates } from '../dist/index.js'
+
+const HERE = new URL('.', import.meta.url).pathname
+const SIZES = (process.env.SIZES_MIB ?? '64,256').split(',').map(Number)
+const RUNS = Number(process.env.RUNS ?? 3)
+const MIB = 1024 * 1024
+
+/** Writes `mib` MiB of seeded pseudo-random bytes (AES-256-CTR keystream, fixed key); returns their SHA-256. */
+async function writeArtefact(path, mib) {
+  const cipher = createCipheriv('aes-256-ctr', Buffer.alloc(32, 7), Buffer.alloc(16, 0))
+  const h = createHash('sha256')
+  const out = createWriteStream(path)
+  const zero = Buffer.alloc(MIB)
+  for (let i = 0; i < mib; i++) {
+    const block = cipher.update(zero)
+    h.update(block)
+    if (!out.write(block)) await once(out, 'drain')
+  }
+  out.end()
+  await once(out, 'finish')
+  return h.digest('hex')
+}
+
+function child(script, arg) {
+  const p = spawn(process.execPath, ['--no-deprecation', join(HERE, script), JSON.stringify(arg)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  const lines = createInterface({ input: p.stdout })
+  const queue = []
+  const waiters = []
+  p.setMaxListeners(100)
+  lines.on('line', (l) => (waiters.length ? waiters.shift()(JSON.parse(l)) : queue.push(JSON.parse(l))))
+  const next = () =>
+    queue.length
+      ? Promise.resolve(queue.shift())
+      : new Promise((res, rej) => {
+          waiters.push(res)
+          p.once('exit', (c) => c !== 0 && rej(new Error(`${script} exited ${c}`)))
+        })
+  return { p, next }
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+const f = (x, w) => (typeof x === 'number' ? x.toFixed(0) : x).padStart(w)
+
+const work = await mkdtemp(join(tmpdir(), 'plora-grpc-bench-'))
+try {
+  const keys = generateKeyPair({ type: 'ed25519' })
+  const certs = await createDevCertificates()
+  console.log(
+    `node ${process.version}, ${RUNS} runs per row, load average ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')}`,
+  )
+  console.log(
+    'size_MiB  transport  mode   wall_MiB/s(median)  wall_MiB/s(best)  cpu_bound_MiB/s  client_cpu  server_cpu  client_peak_RSS_MiB  server_peak_RSS_MiB',
+  )
+  for (const mib of SIZES) {
+    const root = join(work, `root-${mib}`)
+    const dir = join(root, 'big')
+    await mkdir(dir, { recursive: true })
+    const sha256 = await writeArtefact(join(dir, 'adapter_model.safetensors'), mib)
+    await writeFile(
+      join(dir, 'plora.yml'),
+      dumpManifestYaml({
+        schema_version: 0,
+        plasmid_id: `big-${mib}`,
+        domain: 'big',
+        base_model: 'bench',
+        peft_format: 'lora',
+        lora: { r: 4, alpha: 8, dropout: 0, target_modules: [] },
+        artifacts: { filename: 'adapter_model.safetensors', sha256, size_bytes: mib * MIB },
+        train_meta: { seed: 0, epochs: 1, dataset_id: 'bench', sample_count: 1, timestamp_unix: 0 },
+        metrics: { val_ppl_before: 0, val_ppl_after: 0, delta_ppl: 0 },
+        safety: { licence: 'bench', poisoning_score: 0 },
+        signer: { algo: 'none', pubkey_fingerprint: '', signature_b64: '' },
+        compatibility: { peft_min: '0.12.0', transformers: '>=4.42' },
+      }),
+    )
+    for (const transport of ['insecure', 'tls']) {
+      const tls = transport === 'tls'
+      const server = child('server.mjs', {
+        root,
+        port: 0,
+        privateKeyPem: keys.privateKeyPem,
+        ...(process.env.CHUNK_KIB ? { chunkSize: Number(process.env.CHUNK_KIB) * 1024 } : {}),
+        ...(tls ? { tls: { certPem: certs.serverCertPem, keyPem: certs.serverKeyPem } } : {}),
+      })
+      const { port } = await server.next()
+      const base = { host: '127.0.0.1', port, tls: tls ? { rootCertPem: certs.caCertPem } : false, domain: 'big' }
+      // Warm-up: the server computes the payload digest and signature once per adapter version.
+      await child('client.mjs', { mode: 'raw', options: base }).next()
+      const rows = []
+      for (const mode of ['raw', 'fetch']) {
+        const wall = []
+        const cpu = []
+        let clientRss = 0
+        for (let i = 0; i < RUNS; i++) {
+          const options =
+            mode === 'fetch'
+              ? { ...base, dest: join(work, `dest-${i}`), publicKeyPem: keys.publicKeyPem, maxPayloadBytes: 8192 * MIB }
+              : base
+          server.p.kill('SIGUSR2')
+          const s0 = (await server.next()).cpuMs
+          const r = await child('client.mjs', { mode, options }).next()
+          server.p.kill('SIGUSR2')
+          const s1 = (await server.next()).cpuMs
+          wall.push(r.bytes / MIB / (r.ms / 1000))
+          cpu.push([r.bytes / MIB / (r.cpuMs / 1000), r.bytes / MIB / ((s1 - s0) / 1000)])
+          clientRss = Math.max(clientRss, r.maxRssMiB)
+        }
+        const cc = median(cpu.map((c) => c[0]))
+        const sc = median(cpu.map((c) => c[1]))
+        rows.push([mode, median(wall), Math.max(...wall), Math.min(cc, sc), cc, sc, clientRss])
+      }
+      server.p.kill('SIGTERM')
+      const { maxRssMiB } = await server.next()
+      for (const [mode, mw, bw, mc, cc, sc, crss] of rows) {
+        console.log(
+          `${f(mib, 8)}  ${transport.padEnd(9)}  ${mode.padEnd(5)}  ${f(mw, 18)}  ${f(bw, 16)}  ${f(mc, 15)}  ${f(cc, 10)}  ${f(sc, 10)}  ${f(crss, 19)}  ${f(maxRssMiB, 19)}`,
+        )
+      }
+    }
+    await rm(root, { recursive: true, force: true })
+  }
+} finally {
+  await rm(work, { recursive: true, force: true })
+}

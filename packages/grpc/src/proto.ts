@@ -1,0 +1,102 @@
+/**
+ * Loads the plora protocol definitions (repository folder `proto/`) with `@grpc/proto-loader`.
+ *
+ * - `plora.Plasmid/OfferPlasmid` (plora.proto): the original's unary service, byte-compatible
+ *   with the Python prototype (spec core.md §20.1).
+ * - `plora.v2.PlasmidStream` (plora_v2.proto): listing and chunked, resumable fetches.
+ *
+ * Loader options follow the spec's TS note: field names as written (`keepCase`), defaults filled
+ * in, `bytes` as Buffer, 64-bit integers as JS numbers (payload sizes stay far below 2^53).
+ */
+import { fileURLToPath } from 'node:url'
+import * as grpc from '@grpc/grpc-js'
+import * as protoLoader from '@grpc/proto-loader'
+
+/** Folder holding `plora.proto` and `plora_v2.proto` (the repository's `proto/`). */
+export const PROTO_DIR: string = fileURLToPath(new URL('../../../proto/', import.meta.url))
+
+/** The proto files, relative to {@link PROTO_DIR}. */
+export const PROTO_FILES = ['plora.proto', 'plora_v2.proto'] as const
+
+/** proto-loader options used for every plora proto. */
+export const PROTO_LOADER_OPTIONS: protoLoader.Options = {
+  keepCase: true,
+  longs: Number,
+  enums: String,
+  bytes: Buffer,
+  defaults: true,
+  oneofs: true,
+}
+
+/** `plora.PlasmidRequest` (unary, v1). */
+export interface PlasmidRequest {
+  domain: string
+}
+
+/** `plora.PlasmidReply` (unary, v1). */
+export interface PlasmidReply {
+  status: string
+  bytes: Buffer
+  sha: string
+  manifest: string
+  signature: Buffer
+}
+
+/** `plora.v2.PlasmidInfo`. */
+export interface PlasmidInfo {
+  plasmid_id: string
+  domain: string
+  manifest_sha256: string
+  size: number
+  payload_sha256: string
+  signed: boolean
+}
+
+/** `plora.v2.FetchPlasmidRequest`. */
+export interface FetchPlasmidRequest {
+  domain?: string
+  plasmid_id?: string
+  selector?: 'domain' | 'plasmid_id'
+  offset: number
+  expect_sha256: string
+}
+
+/** `plora.v2.PlasmidHeader`. */
+export interface PlasmidHeader {
+  plasmid_id: string
+  domain: string
+  total_size: number
+  sha256: string
+  signature: Buffer
+  manifest: string
+  format: string
+  offset: number
+}
+
+/** `plora.v2.FetchPlasmidChunk`. */
+export interface FetchPlasmidChunk {
+  header?: PlasmidHeader | null
+  data?: Buffer
+  kind?: 'header' | 'data'
+}
+
+/** The loaded service constructors. */
+export interface PloraServices {
+  /** `plora.Plasmid` (unary, v1). */
+  Plasmid: grpc.ServiceClientConstructor
+  /** `plora.v2.PlasmidStream`. */
+  PlasmidStream: grpc.ServiceClientConstructor
+}
+
+let cached: PloraServices | null = null
+
+/** Loads (once) and returns the plora service definitions. */
+export function loadPloraServices(): PloraServices {
+  if (cached) return cached
+  const def = protoLoader.loadSync([...PROTO_FILES], { ...PROTO_LOADER_OPTIONS, includeDirs: [PROTO_DIR] })
+  const pkg = grpc.loadPackageDefinition(def) as unknown as {
+    plora: { Plasmid: grpc.ServiceClientConstructor; v2: { PlasmidStream: grpc.ServiceClientConstructor } }
+  }
+  cached = { Plasmid: pkg.plora.Plasmid, PlasmidStream: pkg.plora.v2.PlasmidStream }
+  return cached
+}
