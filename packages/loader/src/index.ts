@@ -1,0 +1,117 @@
+/**
+ * @packageDocumentation
+ * `@plora/loader`: the LoRA side of plora's engine (spec core.md §0.2–§0.3, §10, §11).
+ *
+ * - LoRA target schemes resolved on full module paths (`attention`, `mlp`, `all`; fixes `[D-25]`).
+ * - PEFT adapter folders (`adapter_config.json` + `adapter_model.safetensors`), read and written
+ *   exactly as PEFT 0.12 does, including `fan_in_fan_out` and rsLoRA scaling.
+ * - Inject/remove of adapters into a loaded model with bit-identical restore and any nesting
+ *   (fixes `[D-11]`), a weight fingerprint to assert a pristine base, and un-merged side branches.
+ * - Merging in factor space: weighted sum (explicit, Fisher or equal weights) or sequential, trust
+ *   region, per-module caps, global scale, a line search on the true `W0 + α·Δ` that includes α = 0
+ *   (fixes `[D-20]`), and rank-k re-projection by QR + small-core SVD of the stacked factors.
+ * - Placebo A: seeded random adapters with the reference's shapes and per-module ‖ΔW‖_F.
+ *
+ * @example
+ * ```ts
+ * const adapter = await loadPeftAdapter('out/legal')
+ * const handle = injectAdapters(model, [adapter])
+ * try { ... } finally { handle.remove() }   // weights bit-identical again
+ * ```
+ */
+export {
+  type BuildPeftLoraConfigOptions,
+  buildPeftLoraConfig,
+  moduleRank,
+  moduleScale,
+  type PeftLoraConfig,
+  PeftLoraConfigSchema,
+  parsePeftLoraConfig,
+  serializePeftLoraConfig,
+} from './adapter-config.js'
+export { LoaderError, LoaderErrorCode } from './errors.js'
+export { FISHER_JSON_FILE, FISHER_SAFETENSORS_FILE, loadFisherScalar } from './fisher.js'
+export {
+  activeInjections,
+  assertPristineBase,
+  baseFingerprint,
+  createLoraBranches,
+  type InjectionHandle,
+  type InjectOptions,
+  injectAdapters,
+  injectDeltas,
+  type LoraBranchSet,
+  type LoraHost,
+  type LoraModuleSource,
+  withInjectedAdapters,
+} from './inject.js'
+export {
+  createDeltaObjective,
+  createMeanNllEvaluator,
+  DEFAULT_LINE_SEARCH_OPTIONS,
+  type LineSearchObjective,
+  type LineSearchOptions,
+  type LineSearchResult,
+  lineSearchScale,
+} from './line-search.js'
+export {
+  type DeltaSvd,
+  deltaFrobeniusSquared,
+  denseDelta,
+  type FactoredDelta,
+  factoredDeltaOf,
+  factoredSvd,
+  type LoraModule,
+  reprojectDelta,
+  scaleDeltaInPlace,
+  stackDeltas,
+} from './lora-math.js'
+export {
+  DEFAULT_MERGE_ADAPTERS_OPTIONS,
+  type HostWithDir,
+  type MergeAdaptersOptions,
+  type MergeResult,
+  mergeAdapters,
+  writeMergedAdapter,
+  writeMergedModel,
+} from './merge.js'
+export {
+  adapterFroSum,
+  DEFAULT_MERGE_PLAN_OPTIONS,
+  MERGE_STRATEGIES,
+  type MergeInput,
+  type MergePlan,
+  type MergePlanOptions,
+  type MergeStrategy,
+  planMerge,
+  resolveMergeWeights,
+  type WeightSource,
+} from './merge-plan.js'
+export {
+  ADAPTER_CONFIG_FILE,
+  ADAPTER_WEIGHTS_FILE,
+  type AdapterFromDeltasOptions,
+  adapterFromDeltas,
+  checkAdapterFitsModel,
+  type LoraAdapter,
+  loadPeftAdapter,
+  loraModulesFromTensors,
+  PEFT_KEY_PREFIX,
+  peftTensorKey,
+  writePeftAdapter,
+} from './peft-adapter.js'
+export { createPlaceboAdapter, type PlaceboOptions } from './placebo.js'
+export { type AdapterProbeRunner, createProbeRunner, type ProbeRunnerOptions } from './probe-runner.js'
+export {
+  ALL_SUFFIXES,
+  ATTENTION_SUFFIXES,
+  classifyModulePath,
+  type LinearModuleInfo,
+  MLP_SUFFIXES,
+  parseTargetScheme,
+  type ResolvedTargets,
+  resolveTargetModules,
+  selectModulesByNames,
+  TARGET_SCHEMES,
+  type TargetScheme,
+} from './targets.js'

@@ -1,0 +1,7 @@
+import { defineProject, mergeConfig } from 'vitest/config'
+import { baseConfig } from '../../vitest.shared.js'
+
+export default mergeConfig(
+  baseConfig,
+  defineProject({ test: { name: 'loader', setupFiles: ['test/helpers/setup-tf.ts'] } }),
+)
