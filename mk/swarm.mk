@@ -1,0 +1,36 @@
+# Swarm / theory targets (spec pipelines.md §3.2; swarm.md §8, §12). Thin wrappers over `plora`.
+# Config values flow in through `$(call cfg,…)` / `$(call csv,…)` from the root Makefile.
+
+SWEEP_RESUME ?= on
+
+.PHONY: swarm-v2-smoke swarm-v2-eval validate-bounds calibrate-c calibrate-c-er calibrate-c-ws calibrate-c-ba \
+	thesis-sweep thesis-sweep-full consensus-smoke
+
+swarm-v2-smoke: build ## swarm v2, 6 agents, 5 rounds, security on (adapters from out/, else synthetic) → results/swarm_v2_report_seed42.json
+	$(PLORA) swarm v2 --agents 6 --rounds 5 --graph_p $(call cfg,graph.p) --security on \
+		--trojan_rate $(call cfg,swarm.trojan_rate) --history-alias results/history.json --adapters_dir out --report_dir results
+
+swarm-v2-eval: build ## summarise results/swarm_*report_*.json → results/summary_v2.json
+	$(PLORA) swarm evaluate --reports results --out results/summary_v2.json
+
+validate-bounds: build ## λ2, Cheeger bracket, conductance, observed diffusion on ER → results/bounds_validation.json
+	$(PLORA) validate-bounds --ns 20,40,80,160 --p $(call cfg,graph.p) --seed 42 --out results/bounds_validation.json
+
+calibrate-c: calibrate-c-er calibrate-c-ws calibrate-c-ba ## calibrate C for ER, WS and BA → results/c_calib_{er,ws,ba}.json
+
+calibrate-c-er calibrate-c-ws calibrate-c-ba: calibrate-c-%: build
+	$(PLORA) calibrate-c --topology $* --ns 20,40,80,160 --p $(call cfg,graph.p) --rounds 20 --seed 42 \
+		--out results/c_calib_$*.json
+
+thesis-sweep: build ## thesis grid ER/WS/BA × n 20..160 × config seeds × trojan 0/0.3 → results/thesis_sweep.jsonl
+	$(PLORA) sweep --topos er,ws,ba --ns 20,40,80,160 --seeds $(call csv,value_add.seeds) --p $(call cfg,graph.p) \
+		--rounds 6 --trojan_rates 0.0,0.3 --out results/thesis_sweep.jsonl --resume $(SWEEP_RESUME)
+
+thesis-sweep-full: build ## the 72-run grid (seeds 41,42,43) → results/thesis_sweep.jsonl
+	$(PLORA) sweep --topos er,ws,ba --ns 20,40,80,160 --seeds 41,42,43 --p $(call cfg,graph.p) \
+		--rounds 6 --trojan_rates 0.0,0.3 --out results/thesis_sweep.jsonl --resume $(SWEEP_RESUME)
+	@echo "Generated 72 experiments (3 topos × 4 sizes × 3 seeds × 2 trojan_rates)"
+	@wc -l results/thesis_sweep.jsonl
+
+consensus-smoke: build ## a 2-quorum consensus engine commits 'A' on slot 1
+	$(PLORA) consensus-smoke

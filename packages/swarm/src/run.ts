@@ -1,0 +1,467 @@
+/**
+ * `plora swarm v2` as a library call (spec swarm.md §8): build the graph, the agents' plasmids,
+ * the gate verdicts, run the exchange, and write `swarm_v2_report_seed{seed}.json` and
+ * `history_seed{seed}.json` with the original's fields plus the new ones (REC §5.3–§5.5, §8.4).
+ *
+ * Gate verdicts are cached per (receiver policy, artefact digest): every agent of a run shares one
+ * policy, and an artefact is identified by the digest of its weights and manifest, so the gate
+ * runs once per distinct artefact however large the swarm is.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type Logger, type ProgressCallback, SILENT_LOGGER, sha256Hex, writeFileAtomic } from '@plora/common'
+import type { GateContext, Policy } from '@plora/gate'
+import { type AdapterSource, drawTrojans, prepareAdapters } from './adapters.js'
+import { ConsensusEngine } from './consensus.js'
+import { requireOption } from './errors.js'
+import { buildGraph, type GraphKind, topologyName } from './graph.js'
+import { binaryEntropy, mutualInformationFromMasks } from './metrics.js'
+import {
+  type ExchangeProtocol,
+  type RoundMode,
+  type SimulationResult,
+  simulateSwarm,
+  type Verdict,
+} from './simulate.js'
+import { fiedler, predictedRoundsSpectral } from './spectral.js'
+
+/** The original's default domain list. */
+export const DEFAULT_DOMAINS: readonly string[] = ['arithmetic', 'legal', 'medical']
+
+/** Options of {@link runSwarmV2}; names follow the original's flags (§8.1). */
+export interface SwarmV2Options {
+  agents: number
+  /** Maximum rounds (early stop may end sooner). */
+  rounds: number
+  graph: GraphKind
+  graphP: number
+  wsK: number
+  wsBeta: number
+  baM: number
+  seed: number
+  maxInflight: number
+  mode: RoundMode
+  protocol: ExchangeProtocol
+  dropoutPeriod: number
+  earlyStop: boolean
+  /** Domains; agent i is assigned `domains[i % D]`. */
+  domains: readonly string[]
+  /** Holders per domain at the start (null = every agent holds its domain, as the original). */
+  initialHolders: number | null
+  trojanRate: number
+  /** Gate policy; null = security off. */
+  policy: Policy | null
+  /** The verifier's trust inputs handed to the gate. */
+  gateContext: GateContext
+  consensus: boolean
+  quorum: number
+  estimateSize: boolean
+  adapters: AdapterSource
+  adaptersDir: string | null
+  /** Rank and base model of dummy/synthetic adapters. */
+  rank: number
+  syntheticBaseModel: string
+  syntheticVariants: number
+  /** Output folder (null = write nothing). */
+  reportDir: string | null
+  /** Extra copy of the history file. */
+  historyAlias: string | null
+  /** Where adapter folders are written (default: a fresh temp folder, deleted afterwards). */
+  workDir: string | null
+  /** Compute λ2 and the predicted rounds (skip for huge benchmark graphs if wanted). */
+  spectral: boolean
+  /** Seed of the synthetic adapters (null = `seed`); a sweep fixes it so artefacts repeat. */
+  adapterSeed: number | null
+  /** Verdict cache keyed `policy digest|artefact digest`, shared across runs (e.g. a sweep). */
+  verdictCache: Map<string, Verdict> | null
+  logger: Logger
+  onProgress?: ProgressCallback
+}
+
+/** Defaults of {@link SwarmV2Options} (the original's built-in values, §2, §8.1). */
+export const DEFAULT_SWARM_V2_OPTIONS: SwarmV2Options = {
+  agents: 6,
+  rounds: 5,
+  graph: 'er',
+  graphP: 0.25,
+  wsK: 4,
+  wsBeta: 0.2,
+  baM: 2,
+  seed: 42,
+  maxInflight: 0,
+  mode: 'snapshot',
+  protocol: 'edge',
+  dropoutPeriod: 0,
+  earlyStop: true,
+  domains: DEFAULT_DOMAINS,
+  initialHolders: null,
+  trojanRate: 0.3,
+  policy: null,
+  gateContext: {},
+  consensus: false,
+  quorum: 2,
+  estimateSize: true,
+  adapters: 'dummy',
+  adaptersDir: null,
+  rank: 4,
+  syntheticBaseModel: 'plora/synthetic-base',
+  syntheticVariants: 4,
+  reportDir: 'results',
+  historyAlias: null,
+  workDir: null,
+  spectral: true,
+  adapterSeed: null,
+  verdictCache: null,
+  logger: SILENT_LOGGER,
+}
+
+/** One per-round entry of the report (§8.3 keys first, then the new counters). */
+export interface RoundEntry {
+  t: number
+  coverage: Record<string, number>
+  entropy_avg: number
+  mutual_information: number
+  mi_delta: number
+  mi_loss: number
+  mi_cum_abs: number
+  mi_norm: number
+  accepted: Array<[number, number, string]>
+  accepted_count: number
+  duplicate_offers: number
+  offers: number
+  rejected_offers: number
+  consensus_pending: number
+  bytes_on_wire: number
+  bytes_offered: number
+}
+
+/** The report written to `swarm_v2_report_seed{seed}.json`. */
+export interface SwarmV2Report {
+  meta: Record<string, unknown>
+  initial: { coverage: Record<string, number>; entropy_avg: number; mutual_information: number; mi_norm: number }
+  rounds: RoundEntry[]
+  final: Record<string, unknown>
+}
+
+/** Result of {@link runSwarmV2}. */
+export interface SwarmV2Result {
+  report: SwarmV2Report
+  simulation: SimulationResult
+  reportPath: string | null
+  historyPath: string | null
+  /** Distinct artefacts gated (verdict cache misses). */
+  gateEvaluations: number
+}
+
+function coverageOf(holders: ArrayLike<number>, n: number, domains: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {}
+  domains.forEach((d, i) => {
+    out[d] = holders[i]! / n
+  })
+  return out
+}
+
+function entropyOf(cov: Record<string, number>): number {
+  const v = Object.values(cov)
+  if (v.length === 0) return 0
+  return v.reduce((s, p) => s + binaryEntropy(p), 0) / v.length
+}
+
+/** History snapshots (agent id → sorted domains, one per round, §8.5) of a simulation. */
+export function historySnapshots(sim: SimulationResult): Array<Record<string, string[]>> {
+  return sim.rounds.map((r) => {
+    const snap: Record<string, string[]> = {}
+    for (let a = 0; a < sim.n; a++) {
+      const list: string[] = []
+      for (let d = 0; d < sim.domains.length; d++) if (r.masks![a]! & (1 << d)) list.push(sim.domains[d]!)
+      snap[String(a)] = list.sort()
+    }
+    return snap
+  })
+}
+
+/**
+ * Serialises history snapshots: a JSON array with one object per round, one line per round
+ * (Python's `", "`/`": "` separators), so a 100,000-agent history stays a plain streaming write.
+ */
+function historyJson(masks: readonly Int32Array[], domains: readonly string[]): string {
+  const cache = new Map<number, string>()
+  const enc = (m: number): string => {
+    let s = cache.get(m)
+    if (s === undefined) {
+      const list: string[] = []
+      for (let d = 0; d < domains.length; d++) if (m & (1 << d)) list.push(domains[d]!)
+      s = `[${list
+        .sort()
+        .map((x) => JSON.stringify(x))
+        .join(', ')}]`
+      cache.set(m, s)
+    }
+    return s
+  }
+  const lines: string[] = []
+  for (const ms of masks) {
+    const rows = new Array<string>(ms.length)
+    for (let a = 0; a < ms.length; a++) rows[a] = `"${a}": ${enc(ms[a]!)}`
+    lines.push(`{${rows.join(', ')}}`)
+  }
+  return `[${lines.join(',\n')}]\n`
+}
+
+/**
+ * Runs one swarm v2 simulation and writes its report and history.
+ *
+ * @example
+ * const { report } = await runSwarmV2({ agents: 6, rounds: 5, seed: 42, reportDir: 'results' })
+ * report.final.coverage // { arithmetic: …, legal: …, medical: … }
+ */
+export async function runSwarmV2(options: Partial<SwarmV2Options> = {}): Promise<SwarmV2Result> {
+  const o: SwarmV2Options = { ...DEFAULT_SWARM_V2_OPTIONS, ...options }
+  requireOption(Number.isInteger(o.agents) && o.agents >= 1, 'agents: an integer >= 1', o.agents)
+  requireOption(Number.isInteger(o.rounds) && o.rounds >= 0, 'rounds: an integer >= 0', o.rounds)
+  requireOption(o.trojanRate >= 0 && o.trojanRate <= 1, 'trojan_rate: a number in [0, 1]', o.trojanRate)
+  requireOption(
+    o.domains.length >= 1 && new Set(o.domains).size === o.domains.length,
+    'domains: distinct names',
+    o.domains,
+  )
+  requireOption(
+    o.initialHolders === null || (Number.isInteger(o.initialHolders) && o.initialHolders >= 1),
+    'initial_holders: an integer >= 1',
+    o.initialHolders,
+  )
+  requireOption(o.adapters !== 'dir' || o.adaptersDir !== null, 'adapters dir needs --adapters_dir', o.adaptersDir)
+  if (o.consensus && !o.policy) o.logger.warn('--consensus on has no effect without --security on (as in the original)')
+  const n = o.agents
+  const domains = [...o.domains].sort()
+  const D = domains.length
+  const progress = o.onProgress
+  // Agent i's domain is domains_given[i % D] (the original's assignment), mapped to sorted indices.
+  const ownDomain = new Int32Array(n)
+  const perDomainCount = new Int32Array(D)
+  for (let i = 0; i < n; i++) {
+    const d = domains.indexOf(o.domains[i % D]!)
+    const keep = o.initialHolders === null || perDomainCount[d]! < o.initialHolders
+    ownDomain[i] = keep ? d : -1
+    if (keep) perDomainCount[d]!++
+  }
+  const trojan = drawTrojans(n, o.trojanRate, o.seed)
+  for (let i = 0; i < n; i++) if (ownDomain[i]! < 0) trojan[i] = 0
+
+  // K_n under a phone-call protocol stays implicit (no O(n²) lists): classic rumour spreading.
+  const implicitComplete = o.graph === 'complete' && o.protocol !== 'edge'
+  const adj = implicitComplete
+    ? null
+    : buildGraph({ kind: o.graph, n, p: o.graphP, wsK: o.wsK, wsBeta: o.wsBeta, baM: o.baM, seed: o.seed })
+  const workDir = o.workDir ?? (await mkdtemp(join(tmpdir(), 'plora-swarm-v2-')))
+  try {
+    const prepared = await prepareAdapters({
+      source: o.adapters,
+      rootDir: workDir,
+      domains,
+      ownDomain,
+      trojan,
+      adaptersDir: o.adaptersDir,
+      rank: o.rank,
+      baseModel: o.syntheticBaseModel,
+      variants: o.syntheticVariants,
+      seed: o.adapterSeed ?? o.seed,
+    })
+    if (o.adapters === 'dir') {
+      o.logger.info(`[sim_v2] Loaded ${prepared.realDomains.length}/${D} real adapters from ${o.adaptersDir}`)
+    }
+    // Verdict cache per (policy, artefact digest).
+    let gateEvaluations = 0
+    let verdictOf: ((receiver: number, artefact: number) => Verdict) | undefined
+    if (o.policy) {
+      const { checkAdapter } = await import('@plora/gate')
+      const policyKey = sha256Hex(JSON.stringify(o.policy))
+      const cache = o.verdictCache ?? new Map<string, Verdict>()
+      const table: Verdict[] = []
+      for (let a = 0; a < prepared.artefacts.length; a++) {
+        const key = `${policyKey}|${prepared.artefacts[a]!.key}`
+        let v = cache.get(key)
+        if (!v) {
+          const decision = await checkAdapter(prepared.dirs[a]!, o.policy, o.gateContext)
+          gateEvaluations++
+          v = { passed: decision.passed, reasons: decision.reasons }
+          cache.set(key, v)
+        }
+        table.push(v)
+      }
+      verdictOf = (_receiver, artefact) => table[artefact]!
+    }
+    const engine =
+      o.policy && o.consensus ? new ConsensusEngine(Math.max(1, o.quorum), { requireProposal: true }) : undefined
+    progress?.({ status: 'start', task: 'swarm v2', total: o.rounds })
+    const sim = simulateSwarm(
+      {
+        adjacency: adj,
+        ...(implicitComplete ? { completeN: n } : {}),
+        domains,
+        ownDomain,
+        ownArtefact: prepared.ownArtefact,
+        artefacts: prepared.artefacts,
+        ...(verdictOf ? { verdict: verdictOf } : {}),
+        ...(engine ? { consensus: engine } : {}),
+      },
+      {
+        rounds: o.rounds,
+        protocol: o.protocol,
+        mode: o.mode,
+        maxInflight: o.maxInflight,
+        dropoutPeriod: o.dropoutPeriod,
+        earlyStop: o.earlyStop,
+        seed: o.seed,
+        recordHistory: true,
+        onRound: (t) => progress?.({ status: 'progress', task: 'swarm v2', done: t + 1, total: o.rounds }),
+      },
+    )
+    progress?.({ status: 'done', task: 'swarm v2', info: { rounds: sim.roundsRun } })
+    // Normalized λ2 of K_n is n/(n−1) (0 for n = 1).
+    const lambda2 = !o.spectral
+      ? null
+      : adj === null
+        ? n > 1
+          ? n / (n - 1)
+          : 0
+        : fiedler(adj, { normalized: true }).lambda2
+    const report = buildReport(o, sim, domains, lambda2, trojan, gateEvaluations, engine)
+    let reportPath: string | null = null
+    let historyPath: string | null = null
+    if (o.reportDir !== null) {
+      reportPath = join(o.reportDir, `swarm_v2_report_seed${o.seed}.json`)
+      historyPath = join(o.reportDir, `history_seed${o.seed}.json`)
+      const text = historyJson(
+        sim.rounds.map((r) => r.masks!),
+        domains,
+      )
+      await writeFileAtomic(reportPath, `${JSON.stringify(report, null, 2)}\n`)
+      await writeFileAtomic(historyPath, text)
+      if (o.historyAlias) await writeFileAtomic(o.historyAlias, text)
+    }
+    return { report, simulation: sim, reportPath, historyPath, gateEvaluations }
+  } finally {
+    // REC [D-28]: the run folder is removed unless the caller owns it.
+    if (o.workDir === null) await rm(workDir, { recursive: true, force: true })
+  }
+}
+
+function buildReport(
+  o: SwarmV2Options,
+  sim: SimulationResult,
+  domains: string[],
+  lambda2: number | null,
+  trojan: Uint8Array,
+  gateEvaluations: number,
+  engine: ConsensusEngine | undefined,
+): SwarmV2Report {
+  const n = sim.n
+  const D = domains.length
+  const norm = Math.log2(Math.max(2, n * D))
+  const initialHolders = new Float64Array(D)
+  for (const m of sim.initialMasks) for (let d = 0; d < D; d++) if (m & (1 << d)) initialHolders[d]!++
+  const initCov = coverageOf(initialHolders, n, domains)
+  const initMi = mutualInformationFromMasks(sim.initialMasks, D)
+  const rounds: RoundEntry[] = []
+  let prev = 0
+  let cum = 0
+  for (const r of sim.rounds) {
+    const cov = coverageOf(r.holders, n, domains)
+    const mi = mutualInformationFromMasks(r.masks!, D)
+    // mi_delta is 0 at t = 0 (the original's convention; the initial snapshot is reported apart).
+    const delta = r.t === 0 ? 0 : mi - prev
+    cum += Math.abs(delta)
+    prev = mi
+    const accepted: Array<[number, number, string]> = []
+    for (let k = 0; k < r.events.length; k += 3)
+      accepted.push([r.events[k]!, r.events[k + 1]!, domains[r.events[k + 2]!]!])
+    rounds.push({
+      t: r.t,
+      coverage: cov,
+      entropy_avg: entropyOf(cov),
+      mutual_information: mi,
+      mi_delta: delta,
+      mi_loss: Math.max(0, -delta),
+      mi_cum_abs: cum,
+      mi_norm: mi / norm,
+      accepted,
+      accepted_count: accepted.length,
+      duplicate_offers: r.duplicates,
+      offers: r.offers,
+      rejected_offers: r.rejected,
+      consensus_pending: r.consensusPending,
+      bytes_on_wire: o.estimateSize ? r.bytesOnWire : 0,
+      bytes_offered: o.estimateSize ? r.bytesOffered : 0,
+    })
+  }
+  const finalHolders = new Float64Array(D)
+  for (const m of sim.finalMasks) for (let d = 0; d < D; d++) if (m & (1 << d)) finalHolders[d]!++
+  const rtd: Record<string, number | null> = {}
+  domains.forEach((d) => {
+    const t = rounds.findIndex((r) => r.coverage[d] === 1)
+    rtd[d] = t >= 0 ? t : null
+  })
+  const incompleteDomains = domains.filter((d) => rtd[d] === null)
+  const bytesOnWire = o.estimateSize ? sim.bytesOnWire : 0
+  const bytesOffered = o.estimateSize ? sim.bytesOffered : 0
+  const final: Record<string, unknown> = {
+    coverage: coverageOf(finalHolders, n, domains),
+    bytes_on_wire: bytesOnWire,
+    accepted_offers: sim.accepted,
+    gate: {
+      ...sim.gate,
+      unique_pairs: sim.unique,
+      detector: o.policy ? 'plora-gate' : 'none',
+      gate_evaluations: gateEvaluations,
+    },
+    bytes_per_offer: bytesOnWire > 0 && sim.accepted > 0 ? bytesOnWire / sim.accepted : 0,
+    bytes_offered: bytesOffered,
+    offers: sim.offers,
+    bytes_per_offered: bytesOffered > 0 && sim.offers > 0 ? bytesOffered / sim.offers : 0,
+    duplicate_offers: sim.duplicates,
+  }
+  if (engine) final.consensus = { committed: engine.committedSlots(), equivocations: engine.equivocations }
+  final.rounds_to_diffuse = rtd
+  // REC §8.4: a domain that never diffused makes the run incomplete, not silently ignored ([D-12]).
+  final.observed_t_all =
+    incompleteDomains.length === 0 && domains.length > 0 ? Math.max(...domains.map((d) => rtd[d]!)) : null
+  final.incomplete = incompleteDomains.length > 0
+  final.incomplete_domains = incompleteDomains
+  final.predicted_t_all = lambda2 === null ? null : predictedRoundsSpectral(n, lambda2, { normalized: true })
+  final.rounds_run = sim.roundsRun
+  final.early_stopped = sim.earlyStopped
+  const trojans: number[] = []
+  for (let i = 0; i < n; i++) if (trojan[i]) trojans.push(i)
+  return {
+    meta: {
+      topology: topologyName(o.graph),
+      N: n,
+      domains,
+      seed: o.seed,
+      p: o.graphP,
+      lambda2,
+      lambda2_laplacian: 'normalized',
+      graph_params: { ws_k: o.wsK, ws_beta: o.wsBeta, ba_m: o.baM },
+      temporal_dropout_period: o.dropoutPeriod,
+      protocol: o.protocol,
+      mode: o.maxInflight === 1 ? 'sequential' : o.maxInflight > 1 ? `snapshot-batch-${o.maxInflight}` : o.mode,
+      max_inflight: o.maxInflight,
+      rounds_max: o.rounds,
+      early_stop: o.earlyStop,
+      initial_holders: o.initialHolders,
+      adapters: o.adapters,
+      security: o.policy !== null,
+      consensus: Boolean(o.policy && o.consensus),
+      quorum: o.quorum,
+      trojan_rate: o.trojanRate,
+      trojans,
+      estimate_size: o.estimateSize,
+      t_index: 'rounds[t] is the state after t+1 completed rounds; "initial" is the state before round 0',
+    },
+    initial: { coverage: initCov, entropy_avg: entropyOf(initCov), mutual_information: initMi, mi_norm: initMi / norm },
+    rounds,
+    final,
+  }
+}

@@ -1,0 +1,174 @@
+// `plora swarm v2|evaluate`, `plora sweep`, `plora calibrate-c`, `plora validate-bounds` and
+// `plora consensus-smoke`, run in-process through the CLI's main() (issue 8).
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { main } from '../packages/cli/src/main.js'
+
+let dir: string
+
+async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true)
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true)
+  try {
+    const code = await main(['node', 'plora', ...args])
+    return {
+      code,
+      out: out.mock.calls.map((c) => String(c[0])).join(''),
+      err: err.mock.calls.map((c) => String(c[0])).join(''),
+    }
+  } finally {
+    out.mockRestore()
+    err.mockRestore()
+    process.exitCode = undefined
+  }
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'plora-swarm-cli-'))
+})
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true })
+})
+
+describe('plora swarm v2', () => {
+  it('accepts the original flag spellings and writes report, history and alias', async () => {
+    const r = await run(
+      'swarm',
+      'v2',
+      '--agents',
+      '4',
+      '--rounds',
+      '2',
+      '--graph',
+      'er',
+      '--graph_p',
+      '0.2',
+      '--seed',
+      '3',
+      '--security',
+      'off',
+      '--trojan_rate',
+      '0',
+      '--report_dir',
+      dir,
+      '--history-alias',
+      join(dir, 'alias.json'),
+    )
+    expect(r.code, r.err).toBe(0)
+    expect(r.out).toContain('Saved v2 report to')
+    const report = JSON.parse(await readFile(join(dir, 'swarm_v2_report_seed3.json'), 'utf8'))
+    expect(report.meta).toMatchObject({ topology: 'erdos_renyi', N: 4, seed: 3, p: 0.2 })
+    expect(report.final).toHaveProperty('gate.false_negatives')
+    expect(await readFile(join(dir, 'alias.json'), 'utf8')).toBe(
+      await readFile(join(dir, 'history_seed3.json'), 'utf8'),
+    )
+  })
+
+  it('runs the gate with synthetic adapters and consensus', async () => {
+    const r = await run(
+      'swarm',
+      'v2',
+      '--agents',
+      '9',
+      '--rounds',
+      '6',
+      '--seed',
+      '11',
+      '--security',
+      'on',
+      '--adapters',
+      'synthetic',
+      '--synthetic_variants',
+      '1',
+      '--allowed_ranks',
+      '4',
+      '--allowed_targets',
+      'attention',
+      '--consensus',
+      'on',
+      '--quorum',
+      '2',
+      '--trojan_rate',
+      '0',
+      '--report_dir',
+      dir,
+    )
+    expect(r.code, r.err).toBe(0)
+    const report = JSON.parse(await readFile(join(dir, 'swarm_v2_report_seed11.json'), 'utf8'))
+    expect(Object.keys(report.final.consensus.committed)).toEqual(['arithmetic', 'legal', 'medical'])
+  })
+
+  it('rejects a bad flag value with a stable code', async () => {
+    const r = await run('swarm', 'v2', '--agents', 'many', '--report_dir', dir)
+    expect(r.code).toBe(1)
+    expect(r.err).toContain('[CLI_FLAG_INVALID]')
+    const t = await run('swarm', 'v2', '--trojan_rate', '2', '--report_dir', dir)
+    expect(t.err).toContain('[SWARM_OPTION_INVALID]')
+  })
+})
+
+describe('plora swarm evaluate / sweep / calibrate-c / validate-bounds / consensus-smoke', () => {
+  it('evaluate summarises the reports', async () => {
+    const r = await run('swarm', 'evaluate', '--reports', dir, '--out', join(dir, 'summary_v2.json'))
+    expect(r.code, r.err).toBe(0)
+    expect(JSON.parse(await readFile(join(dir, 'summary_v2.json'), 'utf8'))).toHaveLength(2)
+  })
+
+  it('sweep writes the JSONL (spec §15 test 17)', async () => {
+    const out = join(dir, 'thesis_sweep.jsonl')
+    const r = await run(
+      'sweep',
+      '--topos',
+      'er',
+      '--ns',
+      '10',
+      '--seeds',
+      '7',
+      '--p',
+      '0.4',
+      '--rounds',
+      '3',
+      '--trojan_rates',
+      '0.0',
+      '--out',
+      out,
+      '--workers',
+      '1',
+    )
+    expect(r.code, r.err).toBe(0)
+    const first = JSON.parse((await readFile(out, 'utf8')).split('\n')[0]!)
+    expect(first).toHaveProperty('lambda2')
+    expect(first).toHaveProperty('t_pred')
+    expect(first).toHaveProperty('mi_series')
+  })
+
+  it('calibrate-c and validate-bounds write their records', async () => {
+    const c = await run(
+      'calibrate-c',
+      '--topology',
+      'er',
+      '--ns',
+      '10,12',
+      '--p',
+      '0.3',
+      '--rounds',
+      '5',
+      '--seed',
+      '1',
+      '--out',
+      join(dir, 'c_calib_er.json'),
+    )
+    expect(c.code, c.err).toBe(0)
+    expect(JSON.parse(await readFile(join(dir, 'c_calib_er.json'), 'utf8'))[0].topology).toBe('er')
+    const b = await run('validate-bounds', '--ns', '20', '--p', '0.25', '--out', join(dir, 'b.json'))
+    expect(b.code, b.err).toBe(0)
+    expect(JSON.parse(await readFile(join(dir, 'b.json'), 'utf8'))[0].lambda2).toBeCloseTo(0.31556897540013445, 9)
+  })
+
+  it('consensus-smoke prints OK', async () => {
+    const r = await run('consensus-smoke')
+    expect(r).toMatchObject({ code: 0, out: 'Consensus smoke OK\n' })
+  })
+})
