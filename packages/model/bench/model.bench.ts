@@ -1,0 +1,197 @@
+/**
+ * Benchmarks of @plora/model (issue 4, "Done when" (a) and (d)); prints figures, asserts nothing
+ * about time. Run: `pnpm --filter @plora/model bench` (or `npx vitest run -c packages/model/bench/vitest.config.ts`).
+ * Env: BENCH_BACKEND=wasm|cpu (default wasm, one thread), BENCH_STEPS (default 20), BENCH_PROFILE=1.
+ *
+ * (a) loss + gradient + Adam step, bench configuration d_model 128, 4 heads, 2 layers, vocab 512,
+ *     sequence 64, batch 8; LoRA r=8 on the attention projection (`attn.c_attn`) only, and full
+ *     training of every parameter. Reported in tokens/s (batch·sequence per step time).
+ * (d) token-NLL evaluation tokens/s: `tokenNlls` over QA pairs on the embedded base model.
+ */
+import { loadavg } from 'node:os'
+import { join } from 'node:path'
+import * as tf from '@tensorflow/tfjs-core'
+import { it } from 'vitest'
+import {
+  type CausalLM,
+  initBackend,
+  type LoraBranches,
+  loadCausalLMFromDir,
+  loadTokenizer,
+  maskedCrossEntropy,
+  parseModelConfig,
+  randomModelWeights,
+  setBaseTrainable,
+  tokenNlls,
+  writeEmbeddedBaseModel,
+  writeModelFolder,
+} from '../src/index.js'
+import { tmpDir } from '../test/helpers.js'
+
+const BACKEND = (process.env.BENCH_BACKEND ?? 'wasm') as 'wasm' | 'cpu'
+const STEPS = Number(process.env.BENCH_STEPS ?? 20)
+const PROFILE = process.env.BENCH_PROFILE === '1'
+const B = 8
+const T = 64
+
+const BENCH_CONFIG = {
+  model_type: 'gpt2',
+  vocab_size: 512,
+  n_positions: 256,
+  n_embd: 128,
+  n_layer: 2,
+  n_head: 4,
+  activation_function: 'gelu_new',
+  resid_pdrop: 0.1,
+  embd_pdrop: 0.1,
+  attn_pdrop: 0.1,
+}
+
+async function benchModel(): Promise<CausalLM> {
+  const dir = join(tmpDir('plora-bench-'), 'bench-gpt2')
+  await writeModelFolder(dir, {
+    config: BENCH_CONFIG,
+    weights: randomModelWeights(parseModelConfig(BENCH_CONFIG, 'bench'), 0),
+  })
+  return loadCausalLMFromDir(dir)
+}
+
+function batch(seed: number): { ids: tf.Tensor2D; labels: tf.Tensor2D; weights: tf.Tensor2D } {
+  return tf.tidy(() => {
+    const all = tf.randomUniform([B, T + 1], 0, 512, 'int32', seed) as tf.Tensor2D
+    return {
+      ids: tf.slice(all, [0, 0], [B, T]) as tf.Tensor2D,
+      labels: tf.slice(all, [0, 1], [B, T]) as tf.Tensor2D,
+      weights: tf.ones([B, T]) as tf.Tensor2D,
+    }
+  })
+}
+
+async function timeSteps(label: string, step: (i: number) => tf.Scalar): Promise<number> {
+  // Warm-up (kernel compilation, allocator growth).
+  for (let i = 0; i < 3; i++) {
+    const l = step(-1 - i)
+    await l.data()
+    l.dispose()
+  }
+  const t0 = performance.now()
+  const c0 = process.cpuUsage()
+  let last = 0
+  for (let i = 0; i < STEPS; i++) {
+    const loss = step(i)
+    last = (await loss.data())[0]!
+    loss.dispose()
+  }
+  const ms = (performance.now() - t0) / STEPS
+  const cpu = process.cpuUsage(c0)
+  const cpuMs = (cpu.user + cpu.system) / 1000 / STEPS
+  const tps = (B * T * 1000) / ms
+  // The machine is shared: wall time includes waiting for a core, CPU time (this process) does not.
+  console.log(
+    `(a) ${label}: ${ms.toFixed(1)} ms/step wall → ${Math.round(tps)} tokens/s; ${cpuMs.toFixed(1)} ms/step CPU → ${Math.round((B * T * 1000) / cpuMs)} tokens/s per CPU-second (loss ${last.toFixed(3)}, ${BACKEND}, load ${loadavg()[0]!.toFixed(1)})`,
+  )
+  return tps
+}
+
+it('(a) training steps: LoRA-only and full', async () => {
+  console.log(`backend ${await initBackend({ backend: BACKEND })}`)
+  const model = await benchModel()
+  const data = batch(1)
+  const modules = model.linearModules().filter((m) => m.path.endsWith('attn.c_attn'))
+  const r = 8
+  const loraVars: tf.Variable[] = []
+  const branches = new Map<string, { a: tf.Tensor2D; b: tf.Tensor2D; scale: number; dropout: number }>()
+  modules.forEach((m, i) => {
+    const a = tf.variable(tf.randomNormal([r, m.inFeatures], 0, 0.02, 'float32', 10 + i)) as tf.Variable<tf.Rank.R2>
+    const b = tf.variable(tf.randomNormal([m.outFeatures, r], 0, 0.02, 'float32', 20 + i)) as tf.Variable<tf.Rank.R2>
+    loraVars.push(a, b)
+    branches.set(m.path, { a, b, scale: 16 / r, dropout: 0.05 })
+  })
+  const lora: LoraBranches = branches
+  const loss = (training: boolean, seed: number, withLora: boolean) => () =>
+    maskedCrossEntropy(
+      model.forward(data.ids, { training, seed, ...(withLora ? { lora } : {}) }),
+      data.labels,
+      data.weights,
+    )
+
+  setBaseTrainable(model.params, false)
+  if (PROFILE) {
+    const prof = await tf.profile(() => {
+      const { value, grads } = tf.variableGrads(loss(true, 1, true), loraVars)
+      tf.dispose(grads)
+      return value
+    })
+    const byKernel = new Map<string, number>()
+    for (const k of prof.kernels) byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + (k.kernelTimeMs as number))
+    const byShape = new Map<string, number>()
+    for (const k of prof.kernels) {
+      const key = `${k.name} ${JSON.stringify(k.inputShapes)}`
+      byShape.set(key, (byShape.get(key) ?? 0) + (k.kernelTimeMs as number))
+    }
+    console.log(
+      'profile by kernel+shapes:\n' +
+        [...byShape]
+          .sort((x, y) => y[1] - x[1])
+          .slice(0, 30)
+          .map(([n, t]) => `  ${t.toFixed(1)} ${n}`)
+          .join('\n'),
+    )
+    console.log(
+      'profile (LoRA step, ms by kernel):',
+      [...byKernel]
+        .sort((x, y) => y[1] - x[1])
+        .slice(0, 15)
+        .map(([n, t]) => `${n} ${t.toFixed(1)}`)
+        .join(', '),
+    )
+    prof.result && (prof.result as tf.Tensor).dispose?.()
+  }
+
+  // LoRA-only: freeze the base so its weight gradients are skipped.
+  setBaseTrainable(model.params, false)
+  const optLora = tf.train.adam(1e-3)
+  await timeSteps(
+    'LoRA-only r=8 on c_attn',
+    (i) => optLora.minimize(loss(true, i, true), true, loraVars as tf.Variable[])!,
+  )
+  await timeSteps(
+    'LoRA-only r=8 on c_attn, dropout off',
+    (i) => optLora.minimize(loss(false, i, true), true, loraVars as tf.Variable[])!,
+  )
+  setBaseTrainable(model.params, true)
+  const optFull = tf.train.adam(1e-4)
+  const all = [...model.params.values()]
+  await timeSteps('full training', (i) => optFull.minimize(loss(true, i, false), true, all)!)
+  const before = tf.memory().numTensors
+  await timeSteps('forward+loss only (no grad)', (i) => tf.tidy(() => loss(false, i, false)()))
+  console.log(`tensors before/after eval steps: ${before}/${tf.memory().numTensors}`)
+  optLora.dispose()
+  optFull.dispose()
+  tf.dispose([data.ids, data.labels, data.weights, ...loraVars])
+  model.dispose()
+})
+
+it('(d) token-NLL evaluation', async () => {
+  await initBackend({ backend: BACKEND })
+  const dir = await writeEmbeddedBaseModel(join(tmpDir('plora-bench-'), 'base'))
+  const model = await loadCausalLMFromDir(dir)
+  const tok = await loadTokenizer(dir)
+  const pairs = Array.from({ length: 64 }, (_, i) => ({
+    prompt: `What is ${i} plus ${2 * i + 3}? Explain the steps of the addition carefully, digit by digit.`,
+    answer: `${i} plus ${2 * i + 3} is ${3 * i + 3}, because adding the units and then the tens gives ${3 * i + 3}.`,
+  }))
+  await tokenNlls(model, tok, pairs.slice(0, 8), { batchSize: 8 })
+  const t0 = performance.now()
+  const c0 = process.cpuUsage()
+  const rs = await tokenNlls(model, tok, pairs, { batchSize: 8 })
+  const s = (performance.now() - t0) / 1000
+  const c = process.cpuUsage(c0)
+  const cpuS = (c.user + c.system) / 1e6
+  const scored = rs.reduce((n, r) => n + r.tokenNlls.length, 0)
+  const total = pairs.reduce((n, p) => n + tok.encode(`Question: ${p.prompt}\nAnswer: ${p.answer}`).length, 0)
+  console.log(
+    `(d) tokenNlls on the embedded model (4 layers, d 128, V 512), 64 pairs, batch 8: ${Math.round(total / s)} tokens/s processed, ${Math.round(scored / s)} answer tokens/s scored (${(s * 1000).toFixed(0)} ms wall; per CPU-second ${Math.round(total / cpuS)} tokens/s; ${BACKEND}, load ${loadavg()[0]!.toFixed(1)})`,
+  )
+  model.dispose()
+})

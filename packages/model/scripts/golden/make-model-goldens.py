@@ -1,0 +1,243 @@
+#!/usr/bin/env python3
+"""Independent reference forward for the golden-logit tests of @plora/model.
+
+Reads the tiny checkpoints written by write-golden-models.mjs (safetensors parsed by hand with
+NumPy: u64 LE header length, JSON header, raw little-endian data) and computes logits in float64
+from the published architectures, written from the papers / Hugging Face modelling semantics,
+not from the TypeScript code:
+
+* GPT-2 (Radford et al. 2019): pre-LN blocks, fused c_attn Conv1D (x @ W + b, W is [in, out]),
+  learned positions, GELU tanh approximation, tied LM head.
+* LLaMA / Qwen2 (Touvron et al. 2023): RMSNorm, RoPE with rope_theta (rotate_half convention),
+  grouped-query attention (kv head = head // (n_heads / n_kv_heads)), SwiGLU MLP, nn.Linear
+  (x @ W.T), tied or untied head; Qwen2 has biases on q/k/v.
+
+Positions with an attention mask are cumsum(mask) - 1 (clipped at 0), keys with mask 0 are
+excluded; only logits at real (mask = 1) positions are recorded.
+
+When PyTorch is installed (Debian python3-torch) every case is recomputed a second time with
+torch.nn.functional primitives (layer_norm, gelu(approximate='tanh'), silu, softmax) and the two
+references must agree to 1e-9, which guards the NumPy code itself.
+
+Usage (repo root):
+  npx tsc -b packages/model
+  node packages/model/scripts/golden/write-golden-models.mjs /tmp/golden-models
+  /usr/bin/python3 packages/model/scripts/golden/make-model-goldens.py /tmp/golden-models \
+      > packages/model/test/golden/model-logits.json
+"""
+import json
+import math
+import os
+import struct
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        raw = f.read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + n])
+    base = 8 + n
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        assert info["dtype"] == "F32", info["dtype"]
+        b, e = info["data_offsets"]
+        out[name] = np.frombuffer(raw[base + b : base + e], dtype="<f4").reshape(info["shape"]).astype(np.float64)
+    return out
+
+
+class NumpyOps:
+    name = "numpy"
+
+    @staticmethod
+    def layer_norm(x, w, b, eps):
+        mu = x.mean(-1, keepdims=True)
+        var = ((x - mu) ** 2).mean(-1, keepdims=True)
+        return (x - mu) / np.sqrt(var + eps) * w + b
+
+    @staticmethod
+    def rms_norm(x, w, eps):
+        return x / np.sqrt((x * x).mean(-1, keepdims=True) + eps) * w
+
+    @staticmethod
+    def gelu_tanh(x):
+        return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x**3)))
+
+    @staticmethod
+    def silu(x):
+        return x / (1.0 + np.exp(-x))
+
+    @staticmethod
+    def softmax(x):
+        m = x.max(-1, keepdims=True)
+        e = np.exp(x - m)
+        return e / e.sum(-1, keepdims=True)
+
+
+def torch_ops():
+    import torch
+    import torch.nn.functional as F
+
+    t = lambda a: torch.from_numpy(np.asarray(a, dtype=np.float64))
+
+    class TorchOps:
+        name = "torch"
+
+        @staticmethod
+        def layer_norm(x, w, b, eps):
+            return F.layer_norm(t(x), (x.shape[-1],), t(w), t(b), eps).numpy()
+
+        @staticmethod
+        def rms_norm(x, w, eps):
+            xx = t(x)
+            return (xx * torch.rsqrt(xx.pow(2).mean(-1, keepdim=True) + eps) * t(w)).numpy()
+
+        @staticmethod
+        def gelu_tanh(x):
+            return F.gelu(t(x), approximate="tanh").numpy()
+
+        @staticmethod
+        def silu(x):
+            return F.silu(t(x)).numpy()
+
+        @staticmethod
+        def softmax(x):
+            return torch.softmax(t(x), -1).numpy()
+
+    return TorchOps
+
+
+def masks(ids, mask):
+    b, T = ids.shape
+    pos = np.maximum(np.cumsum(mask, 1) - 1, 0)
+    causal = np.tril(np.ones((T, T), dtype=bool))
+    allowed = causal[None, :, :] & (mask[:, None, :] > 0)  # [b, q, k]
+    return pos, allowed
+
+
+def attend(q, k, v, allowed, ops):
+    # q [b,h,T,d], k/v [b,h,T,d]
+    scores = q @ np.swapaxes(k, -1, -2) / math.sqrt(q.shape[-1])
+    scores = np.where(allowed[:, None, :, :], scores, -1e30)
+    return ops.softmax(scores) @ v
+
+
+def gpt2_forward(cfg, W, ids, mask, ops):
+    b, T = ids.shape
+    d, H = cfg["n_embd"], cfg["n_head"]
+    dh = d // H
+    eps = cfg.get("layer_norm_epsilon", 1e-5)
+    pos, allowed = masks(ids, mask)
+    x = W["transformer.wte.weight"][ids] + W["transformer.wpe.weight"][pos]
+    for i in range(cfg["n_layer"]):
+        p = f"transformer.h.{i}."
+        a = ops.layer_norm(x, W[p + "ln_1.weight"], W[p + "ln_1.bias"], eps)
+        qkv = a @ W[p + "attn.c_attn.weight"] + W[p + "attn.c_attn.bias"]
+        q, k, v = np.split(qkv, 3, axis=-1)
+        heads = lambda z: z.reshape(b, T, H, dh).transpose(0, 2, 1, 3)
+        o = attend(heads(q), heads(k), heads(v), allowed, ops).transpose(0, 2, 1, 3).reshape(b, T, d)
+        x = x + o @ W[p + "attn.c_proj.weight"] + W[p + "attn.c_proj.bias"]
+        m = ops.layer_norm(x, W[p + "ln_2.weight"], W[p + "ln_2.bias"], eps)
+        f = ops.gelu_tanh(m @ W[p + "mlp.c_fc.weight"] + W[p + "mlp.c_fc.bias"])
+        x = x + f @ W[p + "mlp.c_proj.weight"] + W[p + "mlp.c_proj.bias"]
+    x = ops.layer_norm(x, W["transformer.ln_f.weight"], W["transformer.ln_f.bias"], eps)
+    return x @ W["transformer.wte.weight"].T
+
+
+def rope(x, pos, theta):
+    # x [b,h,T,d]; rotate_half convention of Hugging Face LLaMA.
+    d = x.shape[-1]
+    inv = 1.0 / theta ** (np.arange(0, d, 2) / d)
+    ang = pos[:, None, :, None] * inv[None, None, None, :]
+    cos = np.cos(np.concatenate([ang, ang], -1))
+    sin = np.sin(np.concatenate([ang, ang], -1))
+    x1, x2 = x[..., : d // 2], x[..., d // 2 :]
+    return x * cos + np.concatenate([-x2, x1], -1) * sin
+
+
+def llama_forward(cfg, W, ids, mask, ops):
+    b, T = ids.shape
+    d = cfg["hidden_size"]
+    H = cfg["num_attention_heads"]
+    KV = cfg.get("num_key_value_heads", H)
+    dh = cfg.get("head_dim", d // H)
+    eps = cfg.get("rms_norm_eps", 1e-6)
+    theta = cfg.get("rope_theta", 10000.0)
+    qwen = cfg["model_type"] == "qwen2"
+    pos, allowed = masks(ids, mask)
+
+    def lin(x, name):
+        y = x @ W[name + ".weight"].T
+        if name + ".bias" in W:
+            y = y + W[name + ".bias"]
+        return y
+
+    x = W["model.embed_tokens.weight"][ids]
+    for i in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{i}."
+        a = ops.rms_norm(x, W[p + "input_layernorm.weight"], eps)
+        q = lin(a, p + "self_attn.q_proj").reshape(b, T, H, dh).transpose(0, 2, 1, 3)
+        k = lin(a, p + "self_attn.k_proj").reshape(b, T, KV, dh).transpose(0, 2, 1, 3)
+        v = lin(a, p + "self_attn.v_proj").reshape(b, T, KV, dh).transpose(0, 2, 1, 3)
+        if qwen:
+            assert p + "self_attn.q_proj.bias" in W
+        q, k = rope(q, pos, theta), rope(k, pos, theta)
+        rep = H // KV
+        k = np.repeat(k, rep, axis=1)  # head h reads kv head h // rep
+        v = np.repeat(v, rep, axis=1)
+        o = attend(q, k, v, allowed, ops).transpose(0, 2, 1, 3).reshape(b, T, H * dh)
+        x = x + lin(o, p + "self_attn.o_proj")
+        m = ops.rms_norm(x, W[p + "post_attention_layernorm.weight"], eps)
+        x = x + lin(ops.silu(lin(m, p + "mlp.gate_proj")) * lin(m, p + "mlp.up_proj"), p + "mlp.down_proj")
+    x = ops.rms_norm(x, W["model.norm.weight"], eps)
+    head = W["model.embed_tokens.weight"] if cfg.get("tie_word_embeddings", False) else W["lm_head.weight"]
+    return x @ head.T
+
+
+def main():
+    models = sys.argv[1]
+    cases = json.load(open(os.path.join(HERE, "model-cases.json")))["cases"]
+    try:
+        tops = torch_ops()
+        import torch
+
+        torch_version = torch.__version__
+    except ImportError:
+        tops, torch_version = None, None
+    out = []
+    for c in cases:
+        W = read_safetensors(os.path.join(models, c["name"], "model.safetensors"))
+        ids = np.array(c["input_ids"])
+        mask = np.array(c["attention_mask"])
+        fwd = gpt2_forward if c["config"]["model_type"] == "gpt2" else llama_forward
+        logits = fwd(c["config"], W, ids, mask, NumpyOps)
+        cross = None
+        if tops is not None:
+            other = fwd(c["config"], W, ids, mask, tops)
+            cross = float(np.abs(other - logits).max())
+            assert cross < 1e-9, (c["name"], cross)
+        real = [[logits[r, t].tolist() if mask[r, t] else None for t in range(ids.shape[1])] for r in range(ids.shape[0])]
+        out.append({**c, "logits": real, "torch_max_abs_diff": cross})
+    json.dump(
+        {
+            "provenance": (
+                "float64 NumPy forward written from the published GPT-2 / LLaMA architectures "
+                "(scripts/golden/make-model-goldens.py) over checkpoints written by "
+                "scripts/golden/write-golden-models.mjs; cross-checked against torch.nn.functional "
+                f"primitives (torch {torch_version}); numpy {np.__version__}"
+            ),
+            "cases": out,
+        },
+        sys.stdout,
+    )
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()

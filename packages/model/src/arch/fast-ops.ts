@@ -1,0 +1,187 @@
+/**
+ * Custom-gradient ops that keep TensorFlow.js' wasm backend on its fast paths (measured with
+ * bench/matmul.bench.ts on this machine: a plain 2-D `matMul` runs at ~6–10 GFLOP/s, the same
+ * product with `transposeB` at ~1 GFLOP/s and with `transposeA` at ~0.5 GFLOP/s, while an
+ * explicit `transpose` of a [512,128] operand costs ~0.6 ms). tfjs' built-in matMul gradient uses
+ * both transposed forms, so these ops transpose explicitly and multiply without flags.
+ *
+ * - {@link dense}: y = x·W (+b) for W stored `[in,out]` (GPT-2 Conv1D) or `[out,in]` (nn.Linear);
+ *   dx = dy·Wᵀ, dW = xᵀ·dy (or dyᵀ·x), db = Σ dy. The weight gradient is skipped (zeros) for a
+ *   variable marked `trainable = false`, so LoRA-only training does not pay for it.
+ * - {@link dropoutMask}: inverted dropout with a mask drawn by a small JS PRNG (splitmix32) from a
+ *   seed; one multiply in the graph instead of tfjs' random-uniform/compare/floor/divide chain.
+ * - {@link softmaxCrossEntropy}: mean NLL with logsumexp = m − log(max softmax) (the largest
+ *   probability is ≥ 1/V, so nothing underflows) and gradient (softmax − onehot)·w/Σw.
+ */
+import * as tf from '@tensorflow/tfjs-core'
+
+function isFrozen(t: tf.Tensor): boolean {
+  // Duck-typed: under vitest two tfjs-core module copies can coexist, so instanceof is unreliable.
+  return (t as { trainable?: boolean }).trainable === false
+}
+
+/**
+ * `x·W (+ b)` with `x [N, in]`; `inOut` says W is stored `[in, out]` (else `[out, in]`).
+ */
+export function dense(x: tf.Tensor2D, w: tf.Tensor2D, bias: tf.Tensor1D | undefined, inOut: boolean): tf.Tensor2D {
+  const frozen = isFrozen(w)
+  const f = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const xx = inputs[0] as tf.Tensor2D
+    const ww = inputs[1] as tf.Tensor2D
+    const hasBias = bias !== undefined
+    const save = inputs[hasBias ? 3 : 2] as tf.GradSaveFunc
+    save([xx, ww])
+    const wIO = inOut ? ww : tf.transpose(ww)
+    const y = (
+      hasBias ? tf.fused.matMul({ a: xx, b: wIO, bias: inputs[2] as tf.Tensor1D }) : tf.matMul(xx, wIO)
+    ) as tf.Tensor2D
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
+        const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D]
+        const dx = tf.matMul(dy, inOut ? tf.transpose(sw) : sw)
+        const dw = frozen ? tf.zerosLike(sw) : inOut ? tf.matMul(tf.transpose(sx), dy) : tf.matMul(tf.transpose(dy), sx)
+        return hasBias ? [dx, dw, tf.sum(dy, 0)] : [dx, dw]
+      },
+    }
+  })
+  return (bias === undefined ? f(x, w) : f(x, w, bias)) as tf.Tensor2D
+}
+
+/** Swaps the last two axes of a rank-4 tensor. */
+function swapLast(t: tf.Tensor4D): tf.Tensor4D {
+  return tf.transpose(t, [0, 1, 3, 2])
+}
+
+/**
+ * Batched `a·b` (or `a·bᵀ` with `transposeB`) for rank-4 operands whose backward uses explicit
+ * transposes: tfjs' BatchMatMul gradient multiplies with `transposeA`, the slowest form on wasm.
+ */
+export function batchMatMul(a: tf.Tensor4D, b: tf.Tensor4D, transposeB: boolean): tf.Tensor4D {
+  const f = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [x, y, save] = inputs as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc]
+    save([x, y])
+    return {
+      value: tf.matMul(x, y, false, transposeB) as tf.Tensor4D,
+      gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) => {
+        const [sx, sy] = saved as [tf.Tensor4D, tf.Tensor4D]
+        if (transposeB) {
+          // out = x·yᵀ: dx = dy·y, dy_ = dyᵀ·x
+          return [tf.matMul(dy, sy), tf.matMul(swapLast(dy), sx)]
+        }
+        // out = x·y: dx = dy·yᵀ, dy_ = xᵀ·dy
+        return [tf.matMul(dy, sy, false, true), tf.matMul(swapLast(sx), dy)]
+      },
+    }
+  })
+  return f(a, b) as tf.Tensor4D
+}
+
+const GELU_K1 = 2 * Math.sqrt(2 / Math.PI)
+const GELU_K2 = GELU_K1 * 0.044715
+
+/**
+ * GELU, tanh approximation, as `x·σ(z)` with `z = 2√(2/π)(x + 0.044715x³)` (tanh(u) = 2σ(2u) − 1),
+ * with a hand-written gradient `σ(z) + x·σ(z)(1 − σ(z))·2√(2/π)(1 + 3·0.044715x²)`: about half
+ * the elementwise kernels of the autodiff chain, which dominate the MLP's backward on wasm.
+ */
+export function geluTanh(x: tf.Tensor): tf.Tensor {
+  const f = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [xx, save] = inputs as [tf.Tensor, tf.GradSaveFunc]
+    const x2 = tf.mul(xx, xx)
+    const s = tf.sigmoid(tf.mul(xx, tf.add(tf.mul(x2, GELU_K2), GELU_K1)))
+    save([xx, x2, s])
+    return {
+      value: tf.mul(xx, s),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sx, sx2, ss] = saved as [tf.Tensor, tf.Tensor, tf.Tensor]
+        const dz = tf.add(tf.mul(sx2, 3 * GELU_K2), GELU_K1)
+        const ds = tf.mul(ss, tf.sub(1, ss))
+        return tf.mul(dy, tf.add(ss, tf.mul(tf.mul(sx, ds), dz)))
+      },
+    }
+  })
+  return f(x)
+}
+
+/**
+ * LayerNorm over the last axis, `y = (x − μ)/√(σ² + ε)·w + b` (biased σ², PyTorch), with the
+ * closed-form gradient dx = r·(g − mean(g) − x̂·mean(g·x̂)), g = dy·w, r = 1/√(σ² + ε)
+ * (Ba et al. 2016); weight/bias gradients are skipped for frozen variables.
+ */
+export function layerNormOp(x: tf.Tensor2D, weight: tf.Tensor1D, bias: tf.Tensor1D, eps: number): tf.Tensor2D {
+  const frozen = isFrozen(weight) && isFrozen(bias)
+  const f = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [xx, w, b, save] = inputs as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc]
+    const xc = tf.sub(xx, tf.mean(xx, -1, true))
+    const rstd = tf.rsqrt(tf.add(tf.mean(tf.mul(xc, xc), -1, true), eps))
+    const xhat = tf.mul(xc, rstd)
+    save([xhat, rstd, w])
+    return {
+      value: tf.add(tf.mul(xhat, w), b) as tf.Tensor2D,
+      gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
+        const [sxhat, srstd, sw] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D]
+        const g = tf.mul(dy, sw)
+        const inner = tf.sub(tf.sub(g, tf.mean(g, -1, true)), tf.mul(sxhat, tf.mean(tf.mul(g, sxhat), -1, true)))
+        const dx = tf.mul(inner, srstd)
+        if (frozen) return [dx, tf.zerosLike(sw), tf.zerosLike(sw)]
+        return [dx, tf.sum(tf.mul(dy, sxhat), 0), tf.sum(dy, 0)]
+      },
+    }
+  })
+  return f(x, weight, bias) as tf.Tensor2D
+}
+
+/** splitmix32: a tiny, well-mixed 32-bit PRNG (Steele et al. 2014, SplitMix). */
+function splitmix32(seed: number): () => number {
+  let s = seed >>> 0
+  return () => {
+    s = (s + 0x9e3779b9) >>> 0
+    let z = s
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0
+    return ((z ^ (z >>> 16)) >>> 0) / 4294967296
+  }
+}
+
+/** Inverted dropout of `x` with keep-scale 1/(1−rate), mask seeded by `seed`. */
+export function dropoutMask(x: tf.Tensor, rate: number, seed: number): tf.Tensor {
+  const n = x.size
+  const mask = new Float32Array(n)
+  const next = splitmix32(seed)
+  const keep = 1 / (1 - rate)
+  for (let i = 0; i < n; i++) mask[i] = next() < rate ? 0 : keep
+  return tf.mul(x, tf.tensor(mask, x.shape, 'float32'))
+}
+
+/**
+ * Weighted mean next-token NLL: Σᵢ wᵢ·(logsumexp(zᵢ) − zᵢ[yᵢ]) / max(Σ w, 1) for logits `[N, V]`.
+ */
+export function softmaxCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, weights: tf.Tensor1D): tf.Scalar {
+  const [n, v] = logits.shape
+  const flatIdx = tf.tidy(() =>
+    tf.add(tf.mul(tf.range(0, n, 1, 'int32'), tf.scalar(v, 'int32')), tf.cast(labels, 'int32')),
+  )
+  const f = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const z = inputs[0] as tf.Tensor2D
+    const save = inputs[1] as tf.GradSaveFunc
+    const p = tf.softmax(z)
+    const lse = tf.sub(tf.max(z, -1), tf.log(tf.max(p, -1)))
+    const picked = tf.gather(tf.reshape(z, [-1]), flatIdx)
+    const denom = tf.maximum(tf.sum(weights), 1)
+    // Everything the gradient needs is saved: forward intermediates are disposed after the call.
+    save([p, denom, labels, weights])
+    return {
+      value: tf.div(tf.sum(tf.mul(tf.sub(lse, picked), weights)), denom) as tf.Scalar,
+      gradFunc: (dy: tf.Scalar, saved: tf.Tensor[]) => {
+        const [probs, d, ys, ws] = saved as [tf.Tensor2D, tf.Scalar, tf.Tensor1D, tf.Tensor1D]
+        // int32 oneHot then cast: wasm's oneHot with dtype float32 writes integer bit patterns.
+        const g = tf.sub(probs, tf.cast(tf.oneHot(ys, v), 'float32'))
+        return tf.mul(g, tf.reshape(tf.div(tf.mul(ws, dy), d), [n, 1]))
+      },
+    }
+  })
+  const out = f(logits) as tf.Scalar
+  flatIdx.dispose()
+  return out
+}
