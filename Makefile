@@ -7,6 +7,7 @@ SHELL := /bin/bash
 
 PNPM_VERSION := $(shell node -p "require('./package.json').packageManager.split('@')[1]")
 PNPM := .tools/node_modules/.bin/pnpm
+PNPM_STAMP := .tools/.pnpm-$(PNPM_VERSION)
 PLORA := node packages/cli/bin/plora.js
 SETUP_STAMP := node_modules/.plora-setup-stamp
 WORKSPACE_MANIFESTS := package.json pnpm-workspace.yaml pnpm-lock.yaml $(wildcard packages/*/package.json)
@@ -15,16 +16,17 @@ WORKSPACE_MANIFESTS := package.json pnpm-workspace.yaml pnpm-lock.yaml $(wildcar
 cfg = $(shell $(PLORA) config get $(1) 2>/dev/null)
 csv = $(shell $(PLORA) config get $(1) --csv 2>/dev/null)
 
-.PHONY: help setup build test test-fast check lint typecheck clean config-use-dry config-use-full
+.PHONY: help setup build test test-fast check lint typecheck bench clean config-use-dry config-use-full
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_.-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  %-26s %s\n", $$1, $$2}'
 
-$(PNPM):
+$(PNPM_STAMP):
 	@echo "[setup] installing pnpm $(PNPM_VERSION) into .tools/ (project-local, no root or global install)"
-	@npm install --no-save --no-package-lock --no-audit --no-fund --loglevel=error --prefix .tools pnpm@$(PNPM_VERSION)
+	@rm -rf .tools && npm install --no-save --no-package-lock --no-audit --no-fund --loglevel=error --prefix .tools pnpm@$(PNPM_VERSION)
+	@touch $(PNPM_STAMP)
 
-$(SETUP_STAMP): $(PNPM) $(WORKSPACE_MANIFESTS)
+$(SETUP_STAMP): $(PNPM_STAMP) $(WORKSPACE_MANIFESTS)
 	$(PNPM) install --frozen-lockfile
 	@touch $(SETUP_STAMP)
 
@@ -41,6 +43,9 @@ test-fast: setup ## the suite without *.slow.test.ts files
 
 check: setup ## typecheck, lint, layer/cycle check and tests
 	$(PNPM) run check
+
+bench: setup ## run every package's benchmark (prints figures; slow)
+	$(PNPM) run bench
 
 typecheck: $(SETUP_STAMP)
 	$(PNPM) run typecheck

@@ -2,28 +2,13 @@
 // CLI's main() against real adapter folders built by @plora/gate's test helpers.
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { main } from '../packages/cli/src/main.js'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { BASE, generateKeyPair, tempDir, verifyAuditChain, writeAdapter } from '../packages/gate/test/helpers.js'
+import { runCli } from './helpers.js'
 
 let tmp: { path: string; cleanup: () => Promise<void> }
 
-async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true)
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true)
-  try {
-    const code = await main(['node', 'plora', ...args])
-    return {
-      code,
-      out: out.mock.calls.map((c) => String(c[0])).join(''),
-      err: err.mock.calls.map((c) => String(c[0])).join(''),
-    }
-  } finally {
-    out.mockRestore()
-    err.mockRestore()
-    process.exitCode = undefined
-  }
-}
+const run = runCli
 
 beforeAll(async () => {
   tmp = await tempDir('plora-gate-cli-')

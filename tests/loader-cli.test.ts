@@ -2,8 +2,7 @@
 // folder and PEFT adapters written by the test.
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { main } from '../packages/cli/src/main.js'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   buildPeftLoraConfig,
   deltaFrobeniusSquared,
@@ -16,23 +15,9 @@ import { randomAdapterModules } from '../packages/loader/test/helpers/fake-host.
 import { makeTmpDir } from '../packages/loader/test/helpers/tmp.js'
 import { embeddedBaseModelConfig, writeEmbeddedBaseModel } from '../packages/model/src/index.js'
 import { readSafetensors } from '../packages/safetensors/src/index.js'
+import { runCli } from './helpers.js'
 
-async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true)
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true)
-  try {
-    const code = await main(['node', 'plora', ...args])
-    return {
-      code,
-      out: out.mock.calls.map((c) => String(c[0])).join(''),
-      err: err.mock.calls.map((c) => String(c[0])).join(''),
-    }
-  } finally {
-    out.mockRestore()
-    err.mockRestore()
-    process.exitCode = undefined
-  }
-}
+const run = runCli
 
 describe('plora merge / plora placebo', () => {
   let tmp: Awaited<ReturnType<typeof makeTmpDir>>

@@ -29,7 +29,7 @@ describe('repository entry points', () => {
   })
 
   it('the README documents every environment variable plora reads', async () => {
-    const { ENV_VARS } = await import('@plora/config')
+    const { ENV_VARS } = await import('../packages/config/src/index.js')
     const readme = readFileSync(join(REPO, 'README.md'), 'utf8')
     for (const v of ENV_VARS) expect(readme, v.name).toContain(`\`${v.name}\``)
   })

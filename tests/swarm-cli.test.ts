@@ -3,27 +3,12 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { main } from '../packages/cli/src/main.js'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runCli } from './helpers.js'
 
 let dir: string
 
-async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true)
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true)
-  try {
-    const code = await main(['node', 'plora', ...args])
-    return {
-      code,
-      out: out.mock.calls.map((c) => String(c[0])).join(''),
-      err: err.mock.calls.map((c) => String(c[0])).join(''),
-    }
-  } finally {
-    out.mockRestore()
-    err.mockRestore()
-    process.exitCode = undefined
-  }
-}
+const run = runCli
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'plora-swarm-cli-'))

@@ -1,0 +1,32 @@
+import type { Logger } from '@plora/common'
+import type { PloraEnv } from '@plora/config'
+
+/**
+ * The one place the CLI turns a base-model reference into a model folder, so every command agrees:
+ * `--base-model`/`--model` flag → `PLORA_BASE_MODEL` → the active config's `base_model`; then
+ * `embedded` is plora's own small GPT-2 in the plora cache, a local folder is used as is, and a
+ * Hugging Face id is looked up in the hub cache (downloaded when online).
+ * Also selects the TensorFlow.js backend (once per process).
+ */
+export async function resolveBaseModelDir(
+  flag: string | undefined,
+  components: { env: PloraEnv; logger: Logger; configBaseModel?: string },
+): Promise<{ spec: string; dir: string }> {
+  const { env, logger } = components
+  let spec = flag ?? env.baseModel ?? components.configBaseModel
+  if (spec === undefined) {
+    const { loadActiveConfig } = await import('@plora/config')
+    spec = loadActiveConfig(env.configFile ? { file: env.configFile } : {}).config.base_model
+  }
+  const m = await import('@plora/model')
+  await m.initBackend({ backend: env.backend, forceCpu: env.forceCpu, logger })
+  const dir = await m.resolveModelSpec(spec, {
+    ploraCacheDir: env.cacheDir,
+    cacheDir: env.hfHubCache,
+    hfHome: env.hfHome,
+    offline: env.hfHubOffline,
+    endpoint: env.hfEndpoint,
+    ...(env.hfToken ? { token: env.hfToken } : {}),
+  })
+  return { spec, dir }
+}

@@ -1,0 +1,176 @@
+import type { Command } from 'commander'
+
+/** Flags shared by the commands that load a model. */
+interface ModelFlags {
+  model?: string
+  adapter?: string
+}
+
+/** Loads the model (flag → $PLORA_BASE_MODEL → config base_model → embedded) and its tokenizer. */
+async function openModel(flags: ModelFlags) {
+  const { readEnv } = await import('@plora/config')
+  const { createLogger } = await import('@plora/common')
+  const env = readEnv()
+  const logger = createLogger({ level: env.logLevel })
+  const { resolveBaseModelDir } = await import('../base-model.js')
+  const { dir } = await resolveBaseModelDir(flags.model, { env, logger })
+  const m = await import('@plora/model')
+  const model = await m.loadCausalLMFromDir(dir)
+  const tokenizer = await m.loadTokenizer(dir)
+  let release = (): void => model.dispose()
+  if (flags.adapter !== undefined) {
+    const loader = await import('@plora/loader')
+    const adapter = await loader.loadPeftAdapter(flags.adapter)
+    const handle = loader.injectAdapters(model, [adapter], { label: flags.adapter })
+    release = () => {
+      handle.remove()
+      model.dispose()
+    }
+  }
+  return { m, model, tokenizer, release }
+}
+
+/** `plora model info|nll`, `plora generate`, `plora base-model init` (issue 4 items 4 and 10). */
+export function register(program: Command): void {
+  const model = program.command('model').description('inspect and score causal language models')
+
+  model
+    .command('info')
+    .description('print architecture, parameter count, vocabulary and the LoRA target modules per scheme')
+    .argument(
+      '[model]',
+      'model folder, Hugging Face id or "embedded" (default: $PLORA_BASE_MODEL, else config base_model)',
+    )
+    .option('--json', 'print JSON', false)
+    .action(async (spec: string | undefined, opts: { json: boolean }) => {
+      const { m, model: lm, tokenizer, release } = await openModel(spec === undefined ? {} : { model: spec })
+      try {
+        const loader = await import('@plora/loader')
+        const summary = m.describeModel(lm)
+        const targets: Record<string, { suffixes: string[]; paths: number; peft_target_modules: string[] }> = {}
+        for (const scheme of loader.TARGET_SCHEMES) {
+          const r = loader.resolveTargetModules(lm.linearModules(), scheme)
+          targets[scheme] = { suffixes: r.suffixes, paths: r.paths.length, peft_target_modules: r.peftTargetModules }
+        }
+        const info = {
+          ...summary,
+          tokenizerVocabSize: tokenizer.vocabSize,
+          eosTokenId: tokenizer.eosTokenId ?? null,
+          targets,
+        }
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify(info, null, 2)}\n`)
+          return
+        }
+        const lines = [
+          `model:        ${summary.modelDir}`,
+          `architecture: ${summary.modelType} (${summary.family} family), ${summary.layers} layers, d_model ${summary.hiddenSize}, ${summary.heads} heads (${summary.kvHeads} kv, head dim ${summary.headDim}), MLP ${summary.mlpSize}, context ${summary.context}, ${summary.tiedHead ? 'tied' : 'untied'} head`,
+          `parameters:   ${summary.parameters.toLocaleString('en-US')}`,
+          `vocabulary:   ${summary.vocabSize} (tokenizer ${tokenizer.vocabSize}, eos ${tokenizer.eosTokenId ?? 'none'})`,
+          'LoRA targets:',
+          ...Object.entries(targets).map(
+            ([s, t]) =>
+              `  ${s.padEnd(9)} ${t.suffixes.join(',')} (${t.paths} modules; PEFT target_modules ${t.peft_target_modules.join(',')})`,
+          ),
+        ]
+        process.stdout.write(`${lines.join('\n')}\n`)
+      } finally {
+        release()
+      }
+    })
+
+  model
+    .command('nll')
+    .description('per-token negative log-likelihood (nats) of an answer given a prompt; prompt tokens are not scored')
+    .option('--model <id|dir>', 'model folder, Hugging Face id or "embedded" (default: $PLORA_BASE_MODEL, else config)')
+    .option('--adapter <dir>', 'PEFT adapter folder to apply (merged for the call, removed afterwards)')
+    .requiredOption('--prompt <text>', 'the question')
+    .requiredOption('--answer <text>', 'the answer to score')
+    .option('--json', 'print JSON {tokens, token_nlls, mean_nll, perplexity}', false)
+    .action(async (opts: ModelFlags & { prompt: string; answer: string; json: boolean }) => {
+      const { m, model: lm, tokenizer, release } = await openModel(opts)
+      try {
+        const [r] = await m.tokenNlls(lm, tokenizer, [{ prompt: opts.prompt, answer: opts.answer }])
+        const tokens = r!.answerIds.map((id) => tokenizer.decode([id], { skipSpecialTokens: false }))
+        const out = {
+          tokens,
+          token_ids: r!.answerIds,
+          token_nlls: r!.tokenNlls,
+          mean_nll: r!.meanNll,
+          perplexity: Math.exp(r!.meanNll),
+        }
+        if (opts.json) process.stdout.write(`${JSON.stringify(out)}\n`)
+        else {
+          for (let i = 0; i < tokens.length; i++)
+            process.stdout.write(`${JSON.stringify(tokens[i])}\t${r!.tokenNlls[i]!.toFixed(4)}\n`)
+          process.stdout.write(`mean NLL ${r!.meanNll.toFixed(4)} nats, perplexity ${out.perplexity.toFixed(2)}\n`)
+        }
+      } finally {
+        release()
+      }
+    })
+
+  program
+    .command('generate')
+    .description('greedy continuation of a prompt (stops at EOS)')
+    .option('--model <id|dir>', 'model folder, Hugging Face id or "embedded" (default: $PLORA_BASE_MODEL, else config)')
+    .option('--adapter <dir>', 'PEFT adapter folder to apply (merged for the call, removed afterwards)')
+    .requiredOption('--prompt <text>', 'prompt text (used verbatim)')
+    .option('--max-new-tokens <n>', 'new tokens at most', '32')
+    .option('--json', 'print JSON {text, token_ids, finish_reason}', false)
+    .action(async (opts: ModelFlags & { prompt: string; maxNewTokens: string; json: boolean }) => {
+      const n = Number(opts.maxNewTokens)
+      const { PloraError } = await import('@plora/common')
+      if (!Number.isInteger(n) || n < 0) {
+        throw new PloraError(
+          'CLI_ARGUMENT_INVALID',
+          `--max-new-tokens expects a non-negative integer, got "${opts.maxNewTokens}"`,
+          {
+            value: opts.maxNewTokens,
+          },
+        )
+      }
+      const { m, model: lm, tokenizer, release } = await openModel(opts)
+      try {
+        const [r] = await m.generate(lm, tokenizer, [opts.prompt], { maxNewTokens: n })
+        if (opts.json) {
+          process.stdout.write(
+            `${JSON.stringify({ text: r!.text, token_ids: r!.tokenIds, finish_reason: r!.finishReason })}\n`,
+          )
+        } else process.stdout.write(`${r!.text}\n`)
+      } finally {
+        release()
+      }
+    })
+
+  program
+    .command('base-model')
+    .description('the embedded default base model')
+    .command('init')
+    .description('write the embedded base model (small GPT-2, byte-level BPE, context 256) as a Hugging Face folder')
+    .option('--out <dir>', 'output folder (default: the plora cache, where commands find it)')
+    .option('--seed <n>', 'weight-initialisation seed', '0')
+    .option('--force', 'replace an existing folder', false)
+    .action(async (opts: { out?: string; seed: string; force: boolean }) => {
+      const seed = Number(opts.seed)
+      const { PloraError } = await import('@plora/common')
+      if (!Number.isSafeInteger(seed) || seed < 0) {
+        throw new PloraError('CLI_ARGUMENT_INVALID', `--seed expects a non-negative integer, got "${opts.seed}"`, {
+          value: opts.seed,
+        })
+      }
+      const m = await import('@plora/model')
+      let out = opts.out
+      if (out === undefined) {
+        const { readEnv } = await import('@plora/config')
+        const { join } = await import('node:path')
+        out = join(readEnv().cacheDir, 'models', `${m.EMBEDDED_BASE_MODEL_NAME}-seed${seed}`)
+      }
+      const { existsSync } = await import('node:fs')
+      if (existsSync(out) && !opts.force) {
+        throw new PloraError('CLI_OUTPUT_EXISTS', `${out} already exists: pass --force to replace it`, { path: out })
+      }
+      await m.writeEmbeddedBaseModel(out, { seed, replace: opts.force })
+      process.stdout.write(`${out}\n`)
+    })
+}
