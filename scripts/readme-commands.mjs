@@ -26,7 +26,7 @@ export function renderCommands(program) {
   }
   visit(program, '')
   return [
-    '`npx plora --help` is the authoritative list; each command\'s `--help` shows its flags and defaults.',
+    "`npx plora --help` is the authoritative list; each command's `--help` shows its flags and defaults.",
     '',
     '| Command | What it does |',
     '| --- | --- |',

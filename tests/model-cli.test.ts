@@ -17,6 +17,8 @@ beforeAll(() => {
   process.env.PLORA_CACHE_DIR = cache
   process.env.PLORA_BACKEND = 'wasm'
   process.env.PLORA_LOG_LEVEL = 'warn'
+  // The random embedded model keeps these tests fast; pretraining has its own test below.
+  process.env.PLORA_PRETRAIN_STEPS = '0'
   process.env.HF_HUB_OFFLINE = '1'
   process.env.HF_HOME = join(cache, 'hf')
   delete process.env.PLORA_BASE_MODEL
@@ -26,6 +28,25 @@ afterAll(() => {
 })
 
 describe('plora base-model / model / generate', () => {
+  it('base-model init --steps N pretrains deterministically and records the budget', async () => {
+    const out = join(cache, 'pre-a')
+    const a = await run('base-model', 'init', '--out', out, '--steps', '2')
+    expect(a.code, a.err).toBe(0)
+    const marker = JSON.parse(readFileSync(join(out, 'plora_pretrain.json'), 'utf8'))
+    expect(marker).toMatchObject({ steps: 2 })
+    expect(marker.final_loss).toBeGreaterThan(0)
+    const b = await run('base-model', 'init', '--out', join(cache, 'pre-b'), '--steps', '2')
+    expect(b.code, b.err).toBe(0)
+    expect(
+      readFileSync(join(cache, 'pre-b', 'model.safetensors')).equals(readFileSync(join(out, 'model.safetensors'))),
+    ).toBe(true)
+    const random = await run('base-model', 'init', '--out', join(cache, 'pre-0'), '--steps', '0')
+    expect(random.code, random.err).toBe(0)
+    expect(
+      readFileSync(join(cache, 'pre-0', 'model.safetensors')).equals(readFileSync(join(out, 'model.safetensors'))),
+    ).toBe(false)
+  })
+
   it('base-model init writes a deterministic folder and refuses to overwrite without --force', async () => {
     const out = join(cache, 'init-a')
     const a = await run('base-model', 'init', '--out', out, '--seed', '5')

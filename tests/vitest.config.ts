@@ -4,5 +4,7 @@ import { baseConfig } from '../vitest.shared.js'
 // Cross-package and whole-repo tests (the root scripts, the Makefile surface, npx/pnpm entry points).
 export default mergeConfig(
   baseConfig,
-  defineProject({ test: { name: 'repo', include: ['**/*.test.ts'], globalSetup: ['../packages/cli/test/build-once.ts'] } }),
+  defineProject({
+    test: { name: 'repo', include: ['**/*.test.ts'], globalSetup: ['../packages/cli/test/build-once.ts'] },
+  }),
 )

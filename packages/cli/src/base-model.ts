@@ -4,13 +4,15 @@ import type { PloraEnv } from '@plora/config'
 /**
  * The one place the CLI turns a base-model reference into a model folder, so every command agrees:
  * `--base-model`/`--model` flag → `PLORA_BASE_MODEL` → the active config's `base_model`; then
- * `embedded` is plora's own small GPT-2 in the plora cache, a local folder is used as is, and a
+ * `embedded` is plora's own small GPT-2 in the plora cache — pretrained on the embedded corpus on
+ * first use (a fixed, deterministic budget), so every command sees the same weights — a local
+ * folder is used as is, and a
  * Hugging Face id is looked up in the hub cache (downloaded when online).
  * Also selects the TensorFlow.js backend (once per process).
  */
 export async function resolveBaseModelDir(
   flag: string | undefined,
-  components: { env: PloraEnv; logger: Logger; configBaseModel?: string },
+  components: { env: PloraEnv; logger: Logger; configBaseModel?: string; pretrainSteps?: number },
 ): Promise<{ spec: string; dir: string }> {
   const { env, logger } = components
   let spec = flag ?? env.baseModel ?? components.configBaseModel
@@ -20,6 +22,17 @@ export async function resolveBaseModelDir(
   }
   const m = await import('@plora/model')
   await m.initBackend({ backend: env.backend, forceCpu: env.forceCpu, logger })
+  if (spec === m.EMBEDDED_MODEL_SPEC) {
+    const { ensurePretrainedBaseModel } = await import('@plora/trainer')
+    const { createProgressReporter } = await import('./progress-bar.js')
+    const steps = components.pretrainSteps ?? env.pretrainSteps
+    const dir = await ensurePretrainedBaseModel({
+      cacheDir: env.cacheDir,
+      onProgress: createProgressReporter(),
+      ...(steps !== undefined ? { steps } : {}),
+    })
+    return { spec, dir }
+  }
   const dir = await m.resolveModelSpec(spec, {
     ploraCacheDir: env.cacheDir,
     cacheDir: env.hfHubCache,

@@ -84,6 +84,7 @@ export interface PloraEnv {
   samples?: number
   split?: (typeof SPLITS)[number]
   latencyBudgetMs?: number
+  pretrainSteps?: number
   backend: BackendName
   forceCpu: boolean
   logLevel: LogLevel
@@ -162,6 +163,8 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): PloraEnv {
   if (samples !== undefined) out.samples = samples
   const split = oneOf(env, 'PLORA_SPLIT', SPLITS)
   if (split) out.split = split
+  const pretrainSteps = num(env, 'PLORA_PRETRAIN_STEPS', { int: true, min: 0 })
+  if (pretrainSteps !== undefined) out.pretrainSteps = pretrainSteps
   const budget = num(env, 'PLORA_LATENCY_BUDGET_MS', { min: 1 })
   if (budget !== undefined) out.latencyBudgetMs = budget
   const token = str(env, 'HF_TOKEN') ?? str(env, 'HUGGING_FACE_HUB_TOKEN')

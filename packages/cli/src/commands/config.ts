@@ -79,7 +79,9 @@ export function register(program: Command): void {
       const width = Math.max(...ENV_VARS.map((v) => v.name.length))
       for (const v of ENV_VARS) {
         const set = process.env[v.name]
-        process.stdout.write(`${v.name.padEnd(width)}  ${set !== undefined ? `= ${set}` : `(default ${v.default})`}  ${v.description}\n`)
+        process.stdout.write(
+          `${v.name.padEnd(width)}  ${set !== undefined ? `= ${set}` : `(default ${v.default})`}  ${v.description}\n`,
+        )
       }
       process.stdout.write(`\neffective: ${JSON.stringify({ ...env, hfToken: env.hfToken ? '***' : undefined })}\n`)
     })

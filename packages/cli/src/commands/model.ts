@@ -147,30 +147,54 @@ export function register(program: Command): void {
     .command('base-model')
     .description('the embedded default base model')
     .command('init')
-    .description('write the embedded base model (small GPT-2, byte-level BPE, context 256) as a Hugging Face folder')
-    .option('--out <dir>', 'output folder (default: the plora cache, where commands find it)')
-    .option('--seed <n>', 'weight-initialisation seed', '0')
-    .option('--force', 'replace an existing folder', false)
-    .action(async (opts: { out?: string; seed: string; force: boolean }) => {
-      const seed = Number(opts.seed)
-      const { PloraError } = await import('@plora/common')
-      if (!Number.isSafeInteger(seed) || seed < 0) {
-        throw new PloraError('CLI_ARGUMENT_INVALID', `--seed expects a non-negative integer, got "${opts.seed}"`, {
-          value: opts.seed,
+    .description(
+      'write the embedded base model (small GPT-2, byte-level BPE, context 256) and pretrain it on the embedded corpus',
+    )
+    .option('--out <dir>', 'output folder (default: the plora cache, where every command finds it)')
+    .option('--seed <n>', 'weight-initialisation and pretraining seed', '0')
+    .option(
+      '--steps <n>',
+      'pretraining steps on the embedded general corpus; 0 keeps the random weights (default: $PLORA_PRETRAIN_STEPS, else 250)',
+    )
+    .option('--force', 'rebuild even when a matching model exists', false)
+    .action(async (opts: { out?: string; seed: string; steps?: string; force: boolean }) => {
+      const { PloraError, createLogger } = await import('@plora/common')
+      const nonNegative = (flag: string, v: string): number => {
+        const n = Number(v)
+        if (!Number.isSafeInteger(n) || n < 0) {
+          throw new PloraError('CLI_ARGUMENT_INVALID', `${flag} expects a non-negative integer, got "${v}"`, {
+            value: v,
+          })
+        }
+        return n
+      }
+      const seed = nonNegative('--seed', opts.seed)
+      const { readEnv } = await import('@plora/config')
+      const env = readEnv()
+      const steps = opts.steps !== undefined ? nonNegative('--steps', opts.steps) : env.pretrainSteps
+      const { existsSync } = await import('node:fs')
+      if (opts.out !== undefined && existsSync(opts.out) && !opts.force) {
+        // The cache folder is managed (rebuilt when its budget changes); a folder the user names is not.
+        throw new PloraError('CLI_OUTPUT_EXISTS', `${opts.out} already exists: pass --force to replace it`, {
+          path: opts.out,
         })
       }
       const m = await import('@plora/model')
-      let out = opts.out
-      if (out === undefined) {
-        const { readEnv } = await import('@plora/config')
-        const { join } = await import('node:path')
-        out = join(readEnv().cacheDir, 'models', `${m.EMBEDDED_BASE_MODEL_NAME}-seed${seed}`)
-      }
-      const { existsSync } = await import('node:fs')
-      if (existsSync(out) && !opts.force) {
-        throw new PloraError('CLI_OUTPUT_EXISTS', `${out} already exists: pass --force to replace it`, { path: out })
-      }
-      await m.writeEmbeddedBaseModel(out, { seed, replace: opts.force })
-      process.stdout.write(`${out}\n`)
+      await m.initBackend({
+        backend: env.backend,
+        forceCpu: env.forceCpu,
+        logger: createLogger({ level: env.logLevel }),
+      })
+      const { ensurePretrainedBaseModel } = await import('@plora/trainer')
+      const { createProgressReporter } = await import('../progress-bar.js')
+      const dir = await ensurePretrainedBaseModel({
+        cacheDir: env.cacheDir,
+        seed,
+        ...(steps !== undefined ? { steps } : {}),
+        force: opts.force,
+        onProgress: createProgressReporter(),
+        ...(opts.out !== undefined ? { outDir: opts.out } : {}),
+      })
+      process.stdout.write(`${dir}\n`)
     })
 }

@@ -1,8 +1,9 @@
+import { spawnSync } from 'node:child_process'
 import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { REPO, runPlora } from './helpers.js'
+import { BIN, REPO, runPlora } from './helpers.js'
 
 /** A project folder with the shipped presets, so switching configs never touches the checkout. */
 function project(): string {
@@ -79,6 +80,16 @@ describe('plora (the real bin)', () => {
     expect(r.stderr).toMatch(
       /PLORA_BACKEND: expected one of auto, tensorflow, wasm, cpu, found "cuda" \[CONFIG_ENV_INVALID\]/,
     )
+  })
+
+  it('stops quietly when its output pipe closes early (plora … | head)', () => {
+    const r = spawnSync('bash', ['-c', `set -o pipefail; node ${JSON.stringify(BIN)} swarm v2 --help | head -1`], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    })
+    expect(r.stdout).toMatch(/^Usage: plora swarm v2/)
+    expect(r.stderr).not.toMatch(/EPIPE|Error/)
+    expect(r.status).toBe(0)
   })
 
   it('honours --default for a missing key and fails without it', () => {

@@ -1,0 +1,178 @@
+import { dirname, join } from 'node:path'
+import type { Command } from 'commander'
+import { setExitCodes } from '../exit-codes.js'
+import { readPassphraseFile } from './keys.js'
+
+/**
+ * Exit statuses of `plora verify`, as the original's verify script (spec pipelines.md §8.2):
+ * 1 when the artefact does not match the manifest (missing, size or SHA-256), 2 when the
+ * signature does not verify (missing, wrong fingerprint/algo, bad bytes). Anything else: 1.
+ */
+export const VERIFY_EXIT_CODES = {
+  MANIFEST_ARTIFACT_NOT_FOUND: 1,
+  MANIFEST_ARTIFACT_NOT_FILE: 1,
+  MANIFEST_ARTIFACT_SIZE_MISMATCH: 1,
+  MANIFEST_ARTIFACT_HASH_MISMATCH: 1,
+  SIGNER_SIGNATURE_INVALID: 2,
+  SIGNER_SIGNATURE_MISSING: 2,
+  SIGNER_FINGERPRINT_MISMATCH: 2,
+  SIGNER_ALGO_MISMATCH: 2,
+} as const
+
+/** Exit statuses of `plora policy verify`: 2 when the signature does not verify. */
+export const POLICY_VERIFY_EXIT_CODES = { SIGNER_SIGNATURE_INVALID: 2 } as const
+
+/** A subcommand group, reused when another module registered it first. */
+function group(program: Command, name: string, description: string): Command {
+  return program.commands.find((c) => c.name() === name) ?? program.command(name).description(description)
+}
+
+/**
+ * Trust commands: `plora sign`, `plora verify`, `plora manifest validate`, `plora policy sign|verify`,
+ * `plora audit verify` (spec core.md §1–§5.8, pipelines.md §8.1–§8.2).
+ */
+export function register(program: Command): void {
+  program
+    .command('sign')
+    .description('sign an adapter: check its artefact, then sign PLORA|ADAPTER|v1|<sha256> and rewrite plora.yml')
+    .requiredOption('--adapter-dir <dir>', 'adapter folder holding plora.yml')
+    .requiredOption('--private-key <path>', 'PKCS#8 PEM private key (RSA or Ed25519)')
+    .option('--passphrase-file <path>', 'passphrase of an encrypted private key (first line)')
+    .action(async (opts: { adapterDir: string; privateKey: string; passphraseFile?: string }) => {
+      const { loadManifest, verifyArtifact, writeManifest } = await import('@plora/manifest')
+      const { readKeyFile, signAdapterDigest } = await import('@plora/signer')
+      const manifest = await loadManifest(opts.adapterDir)
+      await verifyArtifact(opts.adapterDir, manifest)
+      const passphrase = await readPassphraseFile(opts.passphraseFile)
+      const signer = signAdapterDigest(await readKeyFile(opts.privateKey), manifest.artifacts.sha256, {
+        ...(passphrase ? { passphrase } : {}),
+      })
+      await writeManifest(opts.adapterDir, { ...manifest, signer })
+      process.stdout.write(
+        `Signed manifest updated for ${opts.adapterDir} (${signer.algo}, fingerprint ${signer.pubkey_fingerprint})\n`,
+      )
+    })
+
+  setExitCodes(
+    program
+      .command('verify')
+      .description('verify an adapter: artefact size + SHA-256 (exit 1 on mismatch), then the signature (exit 2)')
+      .requiredOption('--adapter-dir <dir>', 'adapter folder holding plora.yml')
+      .requiredOption('--public-key <path>', 'SPKI PEM public key')
+      .option('--allow-untagged', "also accept the original's untagged (raw) signatures (legacy)", false)
+      .addHelpText(
+        'after',
+        '\nExit status: 0 verified; 1 artefact missing or its size/SHA-256 differs from plora.yml (also an\n' +
+          'invalid manifest or unreadable key); 2 signature missing, invalid, or by another key\n' +
+          '(pubkey_fingerprint / algo mismatch).',
+      )
+      .action(async (opts: { adapterDir: string; publicKey: string; allowUntagged: boolean }) => {
+        const { loadManifest, verifyArtifact } = await import('@plora/manifest')
+        const { readKeyFile, SignerError, SignerErrorCode, verifyAdapterSignature } = await import('@plora/signer')
+        const manifest = await loadManifest(opts.adapterDir)
+        await verifyArtifact(opts.adapterDir, manifest)
+        const r = verifyAdapterSignature(
+          await readKeyFile(opts.publicKey),
+          { sha256: manifest.artifacts.sha256, ...manifest.signer },
+          { allowUntagged: opts.allowUntagged },
+        )
+        if (!r.ok) {
+          const code = {
+            signature_missing: SignerErrorCode.SignatureMissing,
+            fingerprint_mismatch: SignerErrorCode.FingerprintMismatch,
+            algo_mismatch: SignerErrorCode.AlgoMismatch,
+            signature_invalid: SignerErrorCode.SignatureInvalid,
+          }[r.reason ?? 'signature_invalid']
+          throw new SignerError(code, `Signature verification FAILED for ${opts.adapterDir}: ${r.message}`, {
+            adapterDir: opts.adapterDir,
+          })
+        }
+        const note = r.fingerprintChecked ? '' : ' (manifest carries no fingerprint: not checked)'
+        process.stdout.write(`Signature verified successfully (${r.form} form, key ${r.keyFingerprint})${note}.\n`)
+      }),
+    VERIFY_EXIT_CODES,
+  )
+
+  group(program, 'manifest', 'plora.yml manifests')
+    .command('validate')
+    .description('validate a plora.yml (or the one in an adapter folder) against the schema')
+    .argument('<path>', 'plora.yml file or adapter folder')
+    .option('--check-artifact', 'also check the artefact file size and SHA-256', false)
+    .action(async (path: string, opts: { checkArtifact: boolean }) => {
+      const { stat } = await import('node:fs/promises')
+      const { loadManifestFile, MANIFEST_FILENAME, verifyArtifact } = await import('@plora/manifest')
+      const isDir = await stat(path).then(
+        (s) => s.isDirectory(),
+        () => false,
+      )
+      const file = isDir ? join(path, MANIFEST_FILENAME) : path
+      const m = await loadManifestFile(file)
+      if (opts.checkArtifact) await verifyArtifact(dirname(file), m)
+      process.stdout.write(
+        `OK ${file} (plasmid_id ${m.plasmid_id}, domain ${m.domain}${opts.checkArtifact ? ', artefact checked' : ''})\n`,
+      )
+    })
+
+  const policy = group(program, 'policy', 'security policies')
+  policy
+    .command('sign')
+    .description('sign a policy file (PLORA|POLICY|v1| + SHA-256 of its exact bytes); writes base64 to --out')
+    .requiredOption('--policy <path>', 'policy file (JSON)')
+    .requiredOption('--private-key <path>', 'PKCS#8 PEM private key')
+    .option('--out <path>', 'signature file (default: <policy>.sig)')
+    .option('--passphrase-file <path>', 'passphrase of an encrypted private key (first line)')
+    .action(async (opts: { policy: string; privateKey: string; out?: string; passphraseFile?: string }) => {
+      const { writeFileAtomic } = await import('@plora/common')
+      const { readKeyFile, signPolicyFile } = await import('@plora/signer')
+      const passphrase = await readPassphraseFile(opts.passphraseFile)
+      const sig = await signPolicyFile(opts.policy, await readKeyFile(opts.privateKey), {
+        ...(passphrase ? { passphrase } : {}),
+      })
+      const out = opts.out ?? `${opts.policy}.sig`
+      await writeFileAtomic(out, `${sig}\n`)
+      process.stdout.write(`Signed policy ${opts.policy} -> ${out}\n`)
+    })
+  setExitCodes(
+    policy
+      .command('verify')
+      .description('verify a policy file signature (exit 2 when it does not verify)')
+      .requiredOption('--policy <path>', 'policy file (JSON)')
+      .requiredOption('--public-key <path>', 'SPKI PEM public key')
+      .option('--signature <path>', 'signature file (default: <policy>.sig)')
+      .addHelpText('after', '\nExit status: 0 verified; 2 signature does not verify; 1 other errors.')
+      .action(async (opts: { policy: string; publicKey: string; signature?: string }) => {
+        const { readFile } = await import('node:fs/promises')
+        const { readKeyFile, SignerError, SignerErrorCode, verifyPolicyFile } = await import('@plora/signer')
+        const sigPath = opts.signature ?? `${opts.policy}.sig`
+        let sig: string
+        try {
+          sig = (await readFile(sigPath, 'utf8')).trim()
+        } catch (e) {
+          throw new SignerError(
+            SignerErrorCode.SignatureMissing,
+            `cannot read signature file ${sigPath}: ${(e as Error).message}`,
+            { path: sigPath },
+          )
+        }
+        if (!(await verifyPolicyFile(opts.policy, await readKeyFile(opts.publicKey), sig))) {
+          throw new SignerError(
+            SignerErrorCode.SignatureInvalid,
+            `policy signature FAILED: ${sigPath} does not verify ${opts.policy} with ${opts.publicKey}`,
+            { policy: opts.policy },
+          )
+        }
+        process.stdout.write(`Policy signature verified: ${opts.policy}\n`)
+      }),
+    POLICY_VERIFY_EXIT_CODES,
+  )
+
+  group(program, 'audit', 'the gate audit hash chain')
+    .command('verify')
+    .description('verify an audit log hash chain; prints OK, or fails naming the first broken line')
+    .argument('[file]', 'audit JSONL file', 'results/audit/gate_audit.jsonl')
+    .action(async (file: string) => {
+      const { assertAuditChain } = await import('@plora/signer')
+      const r = await assertAuditChain(file)
+      process.stdout.write(`${r.message}\n`)
+    })
+}
