@@ -158,7 +158,11 @@ export function parseConfigText(text: string, source: string, options: { root?: 
   const merged = resolveExtends(raw as Record<string, unknown>, source, options)
   const parsed = PloraConfigSchema.safeParse(merged)
   if (!parsed.success) {
-    const lines = formatIssues(source, merged, parsed.error.issues)
+    // Wrong values first: they are what the user just typed; missing fields follow.
+    const issues = [...parsed.error.issues].sort(
+      (a, b) => Number(valueAt(merged, a.path) === undefined) - Number(valueAt(merged, b.path) === undefined),
+    )
+    const lines = formatIssues(source, merged, issues)
     const shown = lines.length > 6 ? [...lines.slice(0, 6), `and ${lines.length - 6} more`] : lines
     throw new ConfigError(ConfigErrorCode.SchemaInvalid, shown.join('; '), {
       file: source,
