@@ -45,7 +45,7 @@ check: setup ## typecheck, lint, layer/cycle check and tests
 	$(PNPM) run check
 
 bench: setup ## run every package's benchmark (prints figures; slow)
-	$(PNPM) run bench
+	$(PNPM) -r --workspace-concurrency=1 --if-present run bench
 
 typecheck: $(SETUP_STAMP)
 	$(PNPM) run typecheck
