@@ -6,8 +6,8 @@ GOLDEN_MODELS ?= /tmp/plora-golden-models
 
 .PHONY: base-model model-info bench-model golden-model
 
-base-model: build ## write the embedded base model into the plora cache (SEED=0; OUT=dir to choose the folder)
-	$(PLORA) base-model init --seed $(SEED) $(if $(OUT),--out $(OUT)) --force
+base-model: build ## write and pretrain the embedded base model into the plora cache (SEED=0; STEPS=250; OUT=dir to choose the folder)
+	$(PLORA) base-model init --seed $(SEED) $(if $(STEPS),--steps $(STEPS)) $(if $(OUT),--out $(OUT)) --force
 
 model-info: build ## architecture, parameters, vocabulary and LoRA targets of the base model (MODEL=id|dir)
 	$(PLORA) model info $(MODEL)
