@@ -7,7 +7,15 @@
  */
 
 export { setBaseTrainable } from './arch/base.js'
-export { batchMatMul, dense, dropoutMask, geluTanh, layerNormOp, softmaxCrossEntropy } from './arch/fast-ops.js'
+export {
+  batchMatMul,
+  causalSelfAttention,
+  dense,
+  dropoutMask,
+  geluTanh,
+  layerNormOp,
+  softmaxCrossEntropy,
+} from './arch/fast-ops.js'
 export { Gpt2Model, gpt2ParamShapes } from './arch/gpt2.js'
 export { embeddingLookup } from './arch/layers.js'
 export { LlamaModel, llamaParamShapes, ropeInverseFrequencies } from './arch/llama.js'

@@ -22,7 +22,7 @@ import type {
 } from '../types.js'
 import type { FloatTensorData } from '../weights.js'
 import { checkInputIds, checkMask, countParams, createParams } from './base.js'
-import { dense } from './fast-ops.js'
+import { causalSelfAttention, dense } from './fast-ops.js'
 import {
   activation,
   attention,
@@ -125,6 +125,7 @@ export class Gpt2Model implements CausalLM {
     newMask: tf.Tensor2D | undefined,
     cache: KvCache | null,
     state: ForwardState,
+    fused = false,
   ): { logits: tf.Tensor3D; keys: tf.Tensor4D[]; values: tf.Tensor4D[]; mask: tf.Tensor2D | undefined } {
     const c = this.config
     const past = cache?.length ?? 0
@@ -140,11 +141,15 @@ export class Gpt2Model implements CausalLM {
     } else {
       fullMask = newMask === undefined ? undefined : tf.cast(newMask, 'int32')
     }
+    // `fused` (no KV cache): activations are kept time-major, row = i·b + batch, which is the
+    // layout causalSelfAttention works in; rows are put back in batch order before the head.
+    const order = (ids: tf.Tensor2D) => tf.reshape(fused ? tf.transpose(ids) : ids, [-1]) as tf.Tensor1D
     const pos = positionIds(b, t, past, fullMask)
-    const bias = attentionBias(b, t, past, fullMask)
+    let bias = attentionBias(b, t, past, fullMask)
+    if (fused) bias = tf.transpose(bias, [2, 0, 1, 3]) // [t, b|1, 1, t]
     let x = tf.add(
-      embeddingLookup(this.#p<tf.Rank.R2>('transformer.wte.weight'), tf.reshape(inputIds, [-1])),
-      embeddingLookup(this.#p<tf.Rank.R2>('transformer.wpe.weight'), tf.reshape(pos, [-1])),
+      embeddingLookup(this.#p<tf.Rank.R2>('transformer.wte.weight'), order(inputIds)),
+      embeddingLookup(this.#p<tf.Rank.R2>('transformer.wpe.weight'), order(pos)),
     ) as tf.Tensor2D
     x = dropout(x, c.embd_pdrop, state) as tf.Tensor2D
     const scale = c.scale_attn_weights ? 1 / Math.sqrt(dh) : 1
@@ -154,22 +159,29 @@ export class Gpt2Model implements CausalLM {
       const p = `transformer.h.${i}`
       const a = layerNorm(x, this.#p(`${p}.ln_1.weight`), this.#p(`${p}.ln_1.bias`), c.layer_norm_epsilon)
       const qkv = this.#lin(a, `${p}.attn.c_attn`, state)
-      const [q2, k2, v2] = tf.split(qkv, 3, 1) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D]
-      let k = splitHeads(k2, b, t, h, dh)
-      let v = splitHeads(v2, b, t, h, dh)
-      if (cache !== null) {
-        k = tf.concat([cache.keys[i]!, k], 2)
-        v = tf.concat([cache.values[i]!, v], 2)
+      let att: tf.Tensor2D
+      if (fused) {
+        const seed = state.training && c.attn_pdrop > 0 ? state.nextSeed() : undefined
+        att = causalSelfAttention(qkv, b, h, bias, scale, c.attn_pdrop, seed)
+      } else {
+        const [q2, k2, v2] = tf.split(qkv, 3, 1) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D]
+        let k = splitHeads(k2, b, t, h, dh)
+        let v = splitHeads(v2, b, t, h, dh)
+        if (cache !== null) {
+          k = tf.concat([cache.keys[i]!, k], 2)
+          v = tf.concat([cache.values[i]!, v], 2)
+        }
+        keys.push(k)
+        values.push(v)
+        att = mergeHeads(attention(splitHeads(q2, b, t, h, dh), k, v, bias, scale, c.attn_pdrop, state))
       }
-      keys.push(k)
-      values.push(v)
-      const att = attention(splitHeads(q2, b, t, h, dh), k, v, bias, scale, c.attn_pdrop, state)
-      const o = dropout(this.#lin(mergeHeads(att), `${p}.attn.c_proj`, state), c.resid_pdrop, state)
+      const o = dropout(this.#lin(att, `${p}.attn.c_proj`, state), c.resid_pdrop, state)
       x = tf.add(x, o)
       const m = layerNorm(x, this.#p(`${p}.ln_2.weight`), this.#p(`${p}.ln_2.bias`), c.layer_norm_epsilon)
       const f = activation(c.activation_function, this.#lin(m, `${p}.mlp.c_fc`, state)) as tf.Tensor2D
       x = tf.add(x, dropout(this.#lin(f, `${p}.mlp.c_proj`, state), c.resid_pdrop, state))
     }
+    if (fused) x = tf.reshape(tf.transpose(tf.reshape(x, [t, b, d]), [1, 0, 2]), [b * t, d])
     x = layerNorm(x, this.#p('transformer.ln_f.weight'), this.#p('transformer.ln_f.bias'), c.layer_norm_epsilon)
     const head = this.#p<tf.Rank.R2>(c.tie_word_embeddings ? 'transformer.wte.weight' : 'lm_head.weight')
     const logits = tf.reshape(dense(x, head, undefined, false), [b, t, c.vocab_size]) as tf.Tensor3D
@@ -178,7 +190,7 @@ export class Gpt2Model implements CausalLM {
 
   forward(inputIds: tf.Tensor2D, options: ForwardOptions = {}): tf.Tensor3D {
     const state = createForwardState(options.lora, options.training ?? false, options.seed ?? 0)
-    return tf.tidy(() => this.#run(inputIds, options.attentionMask, null, state).logits)
+    return tf.tidy(() => this.#run(inputIds, options.attentionMask, null, state, true).logits)
   }
 
   forwardWithCache(

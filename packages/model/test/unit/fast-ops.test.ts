@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import { beforeAll, describe, expect, it } from 'vitest'
 import {
   batchMatMul,
+  causalSelfAttention,
   dense,
   dropoutMask,
   embeddingLookup,
@@ -76,6 +77,55 @@ for (const backend of ['cpu', 'wasm'] as const) {
             `db transposeB=${transposeB}`,
           ).toBeLessThan(1e-4)
         }
+      })
+    })
+
+    it('causalSelfAttention matches softmax(QKᵀ·s + bias)·V per head, with gradients (time-major rows)', () => {
+      tf.tidy(() => {
+        const [b, t, h, d] = [2, 5, 3, 4]
+        const qkv = tf.randomNormal([t * b, 3 * h * d], 0, 1, 'float32', 21) as tf.Tensor2D
+        const r = tf.randomNormal([t * b, h * d], 0, 1, 'float32', 22)
+        // Causal, and the second sequence's first two keys are padding.
+        const causal = tf.linalg.bandPart(tf.ones([t, t]), -1, 0)
+        const keys = tf
+          .tensor2d([
+            [1, 1, 1, 1, 1],
+            [0, 0, 1, 1, 1],
+          ])
+          .reshape([b, 1, 1, t])
+        const biasBM = tf.mul(tf.sub(1, tf.mul(causal, keys)), -1e9) as tf.Tensor4D // [b, 1, t, t]
+        const biasTM = tf.transpose(biasBM, [2, 0, 1, 3])
+        const scale = 1 / Math.sqrt(d)
+        const ref = (x: tf.Tensor) => {
+          const [q, k, v] = tf
+            .split(tf.reshape(x, [t, b, 3, h, d]), 3, 2)
+            .map((y) => tf.transpose(tf.reshape(y, [t, b, h, d]), [1, 2, 0, 3])) as [
+            tf.Tensor4D,
+            tf.Tensor4D,
+            tf.Tensor4D,
+          ]
+          const p = tf.softmax(tf.add(tf.matMul(tf.mul(q, scale), k, false, true), biasBM))
+          const o = tf.reshape(tf.transpose(tf.matMul(p as tf.Tensor4D, v), [2, 0, 1, 3]), [t * b, h * d])
+          return tf.sum(tf.mul(o, r))
+        }
+        const mine = (x: tf.Tensor) =>
+          tf.sum(tf.mul(causalSelfAttention(x as tf.Tensor2D, b, h, biasTM, scale, 0.1, undefined), r))
+        expect(Math.abs(mine(qkv).dataSync()[0]! - ref(qkv).dataSync()[0]!)).toBeLessThan(1e-4)
+        expect(maxDiff(tf.grad(mine)(qkv), tf.grad(ref)(qkv))).toBeLessThan(1e-4)
+        // Dropout on the probabilities: seeded, and the gradient matches a central difference (causal
+        // bias only: a fully masked row sees s − 1e9, which float32 rounds in steps of 64).
+        const causalTM = tf.reshape(tf.mul(tf.sub(1, causal), -1e9), [t, 1, 1, t])
+        const drop = (x: tf.Tensor, seed: number) =>
+          tf.sum(tf.mul(causalSelfAttention(x as tf.Tensor2D, b, h, causalTM, scale, 0.3, seed), r))
+        expect(drop(qkv, 5).dataSync()[0]).toBe(drop(qkv, 5).dataSync()[0])
+        expect(drop(qkv, 5).dataSync()[0]).not.toBe(drop(qkv, 6).dataSync()[0])
+        const u = tf.randomNormal(qkv.shape, 0, 1, 'float32', 23)
+        const eps = 1e-2
+        const fd =
+          (drop(tf.add(qkv, tf.mul(u, eps)), 5).dataSync()[0]! - drop(tf.sub(qkv, tf.mul(u, eps)), 5).dataSync()[0]!) /
+          (2 * eps)
+        const g = tf.sum(tf.mul(tf.grad((x: tf.Tensor) => drop(x, 5))(qkv), u)).dataSync()[0]!
+        expect(Math.abs(fd - g)).toBeLessThan(1e-2 * Math.max(1, Math.abs(g)))
       })
     })
 
