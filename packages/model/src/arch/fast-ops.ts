@@ -31,7 +31,9 @@ export function dense(x: tf.Tensor2D, w: tf.Tensor2D, bias: tf.Tensor1D | undefi
     const ww = inputs[1] as tf.Tensor2D
     const hasBias = bias !== undefined
     const save = inputs[hasBias ? 3 : 2] as tf.GradSaveFunc
-    save([xx, ww])
+    // Saved tensors are cloned (a copy on wasm). A frozen weight is a variable that outlives the
+    // step, so the gradient reads it directly, and dx = dy·Wᵀ does not need x at all.
+    save(frozen ? [] : [xx, ww])
     const wIO = inOut ? ww : tf.transpose(ww)
     const y = (
       hasBias ? tf.fused.matMul({ a: xx, b: wIO, bias: inputs[2] as tf.Tensor1D }) : tf.matMul(xx, wIO)
@@ -39,9 +41,13 @@ export function dense(x: tf.Tensor2D, w: tf.Tensor2D, bias: tf.Tensor1D | undefi
     return {
       value: y,
       gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
-        const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D]
+        const [sx, sw] = (frozen ? [undefined, w] : saved) as [tf.Tensor2D, tf.Tensor2D]
         const dx = tf.matMul(dy, inOut ? tf.transpose(sw) : sw)
-        const dw = frozen ? tf.zerosLike(sw) : inOut ? tf.matMul(tf.transpose(sx), dy) : tf.matMul(tf.transpose(dy), sx)
+        const dw = frozen
+          ? tf.zerosLike(sw)
+          : inOut
+            ? tf.matMul(tf.transpose(sx!), dy)
+            : tf.matMul(tf.transpose(dy), sx!)
         if (!hasBias) return [dx, dw]
         // A column sum reduces over axis 0, which wasm does through a transpose: skip it when frozen.
         return [dx, dw, biasFrozen ? tf.zerosLike(bias) : tf.sum(dy, 0)]
@@ -183,6 +189,24 @@ function pairMatMul(
 }
 
 /**
+ * `tf.split(x, parts, 1)` without gradient. On wasm the Slice kernel first copies the whole input
+ * out of the heap (readSync) for every part: ~2.3 ms for [512, 384] in three; row copies from a
+ * heap view take ~0.2 ms.
+ */
+function splitColumns(x: tf.Tensor2D, parts: number): tf.Tensor2D[] {
+  const be = tf.backend() as unknown as { typedArrayFromHeap?: (t: tf.Tensor) => Float32Array }
+  if (typeof be.typedArrayFromHeap !== 'function' || x.dtype !== 'float32') return tf.split(x, parts, 1)
+  const [n, cols] = x.shape
+  const w = cols / parts
+  const src = be.typedArrayFromHeap(x)
+  const outs = Array.from({ length: parts }, () => new Float32Array(n * w))
+  for (let r = 0; r < n; r++) {
+    for (let k = 0; k < parts; k++) outs[k]!.set(src.subarray(r * cols + k * w, r * cols + (k + 1) * w), r * w)
+  }
+  return outs.map((o) => tf.tensor2d(o, [n, w]))
+}
+
+/**
  * Causal self-attention `softmax(Q·Kᵀ·scale + bias)·V` for every (batch, head) pair, taking the
  * fused projection `qkv [t·b, 3·h·d]` whose rows are time-major (row = i·b + batch) and returning
  * `[t·b, h·d]` in the same row order, with a hand-written gradient.
@@ -210,7 +234,7 @@ export function causalSelfAttention(
   const p = b * h
   const f = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [x, save] = inputs as [tf.Tensor2D, tf.GradSaveFunc]
-    const [q2, k2, v2] = tf.split(x, 3, 1)
+    const [q2, k2, v2] = splitColumns(x, 3)
     const qs = tf.reshape(tf.mul(q2!, scale), [t, p, d]) // [i, p, c]
     const k = tf.reshape(k2!, [t, p, d]) // [j, p, c]
     const v = tf.reshape(v2!, [t, p, d]) // [j, p, c]
