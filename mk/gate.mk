@@ -9,7 +9,12 @@ RANKS ?=
 SIG ?= off
 ADAPTER ?= out/legal
 
-.PHONY: dump-policy gate-check bench-gate
+# Gate study: CLEAN/POISONED adapters in total (half calibrate, half evaluate), trained once into
+# results/gate_population and reused by both targets.
+CLEAN ?= 40
+POISONED ?= 40
+
+.PHONY: dump-policy gate-check bench-gate probes-calib gate-eval
 
 dump-policy: build ## print the effective gate policy as JSON (POLICY= TARGETS= RANKS= SIG=off)
 	@$(PLORA) dump-policy $(if $(POLICY),--policy-file $(POLICY)) $(if $(TARGETS),--allowed-targets-file $(TARGETS)) $(if $(RANKS),--allowed-ranks $(RANKS)) --signatures $(SIG)
@@ -19,3 +24,9 @@ gate-check: build ## gate one adapter folder and print the decision JSON (ADAPTE
 
 bench-gate: ## gate time per adapter without probes (weight statistics, hashing, signatures)
 	cd packages/gate && ../../node_modules/.bin/vitest bench --run
+
+probes-calib: build ## calibrate the gate on clean + poisoned adapters: results/gate-ref.json, results/probes_calib.json (CLEAN=40 POISONED=40)
+	$(PLORA) probes calibrate --clean $(CLEAN) --poisoned $(POISONED)
+
+gate-eval: probes-calib ## evaluate the calibrated gate on the held-out half: results/gate_eval.json and .md
+	$(PLORA) gate eval --clean $(CLEAN) --poisoned $(POISONED)

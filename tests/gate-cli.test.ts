@@ -130,22 +130,31 @@ describe('plora gate check / gate reference', () => {
     expect(v.code, v.err).toBe(0)
   })
 
-  it('fails with GATE_PROBES_UNAVAILABLE when probes are enabled but no model harness is wired in', async () => {
+  it('with probes on, loads the base model first and fails without a verdict when it is not available', async () => {
     const dir = await writeAdapter(join(tmp.path, 'in', 'p'), { seed: 44 })
-    const r = await run(
-      'gate',
-      'check',
-      '--adapter-dir',
-      dir,
-      '--base-model',
-      BASE,
-      '--allowed-ranks',
-      '4',
-      '--probes',
-      'on',
-      '--no-audit',
-    )
-    expect(r.code).toBe(1)
-    expect(r.err).toMatch(/\[GATE_PROBES_UNAVAILABLE\]/)
+    const saved = { ...process.env }
+    process.env.HF_HUB_OFFLINE = '1'
+    process.env.HF_HUB_CACHE = join(tmp.path, 'empty-hf-cache')
+    try {
+      const r = await run(
+        'gate',
+        'check',
+        '--adapter-dir',
+        dir,
+        '--base-model',
+        BASE,
+        '--allowed-ranks',
+        '4',
+        '--probes',
+        'on',
+        '--no-audit',
+      )
+      expect(r.code).toBe(1)
+      expect(r.out).toBe('')
+      expect(r.err).toContain(BASE)
+      expect(r.err).toMatch(/offline|cache/i)
+    } finally {
+      process.env = saved
+    }
   })
 })

@@ -28,7 +28,7 @@ import { signedRobustZ } from './lora-stats.js'
 import type { Policy } from './policy.js'
 import { loadProbeSet, type ProbeResult, runProbes } from './probes.js'
 import { orderReasons, type RejectReason } from './reasons.js'
-import { featureZScores, findPopulation, mahalanobis, moduleZScores } from './reference.js'
+import { findPopulation, weightScores } from './reference.js'
 import { checkSignatures, type SignatureMetrics, verifyPrimarySignature } from './signatures.js'
 
 /** The thresholds a decision used (policy values, replaced by calibrated ones from the reference). */
@@ -93,7 +93,6 @@ export interface GateDecision {
   metrics: GateMetrics
 }
 
-const NORM_FEATURES: readonly FeatureName[] = ['log_total_frobenius', 'log_max_spectral']
 const SAFE_EXT = /\.(safetensors|bin)$/
 
 function thresholdsFor(policy: Policy, context: GateContext): GateThresholds {
@@ -283,17 +282,13 @@ export async function checkAdapter(
     const pop = context.reference && summary.ranks.length === 1 ? findPopulation(context.reference, key) : null
     if (pop) {
       refMetrics.population = `${pop.base_model}|r${pop.r}|${pop.targets.join(',')} (n=${pop.count})`
-      const fz = featureZScores(pop, summary.features)
-      refMetrics.feature_z = fz
+      const ws = weightScores(pop, { features: summary.features, modules: summary.modules })
+      refMetrics.feature_z = ws.feature_z
       // upward only: a backdoor adds to the update; an unusually small update is not a threat
-      normZ = Math.max(...NORM_FEATURES.map((f) => fz[f]))
-      refMetrics.spike_z = fz.max_top_energy
-      refMetrics.mahalanobis = mahalanobis(pop, summary.features)
-      const mz = moduleZScores(
-        pop,
-        summary.modules.map((m) => ({ path: m.path, frobenius: m.stats.frobenius })),
-      )
-      for (const m of modules) m.norm_z = mz.get(m.path) ?? 0
+      normZ = ws.norm_z
+      refMetrics.spike_z = ws.spike_z
+      refMetrics.mahalanobis = ws.mahalanobis
+      for (const m of modules) m.norm_z = ws.module_z.get(m.path) ?? 0
       if (normZ > thresholds.tau_norm_z) reasons.push('weight_norm_outlier')
       if (refMetrics.mahalanobis > thresholds.tau_mahalanobis) reasons.push('activation_mahalanobis_high')
       if (refMetrics.spike_z > thresholds.tau_spike_z) reasons.push('gradient_spike_z_high')

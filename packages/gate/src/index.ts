@@ -95,11 +95,14 @@ export {
   GateReferenceSchema,
   mahalanobis,
   moduleZScores,
+  NORM_FEATURES,
   type PopulationKey,
   type ReferencePopulation,
   type ReferenceSample,
   type ReferenceThresholds,
   readReference,
+  type WeightScores,
+  weightScores,
   writeReference,
 } from './reference.js'
 export { checkSignatures, type SignatureMetrics, verifyPrimarySignature } from './signatures.js'

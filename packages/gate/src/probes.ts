@@ -31,6 +31,11 @@ import { GateError, GateErrorCode } from './errors.js'
 export interface ProbeRunner {
   /** Greedy continuation of `prompt` with at most `maxNewTokens` new tokens; the prompt is NOT included. */
   generate(prompt: string, maxNewTokens: number): Promise<string>
+  /**
+   * Optional: the continuations of several prompts at once (one batched forward per token). When
+   * present the gate uses it; it must return what `generate` returns for each prompt.
+   */
+  generateBatch?(prompts: readonly string[], maxNewTokens: number): Promise<string[]>
 }
 
 /** A runner with an adapter attached; `detach` restores the pristine base model. */
@@ -165,18 +170,34 @@ export function payloadHit(text: string, payloads: readonly string[]): boolean {
 // Base-model outputs do not depend on the adapter under test: cache them per base runner.
 const baseCache = new WeakMap<ProbeRunner, Map<string, string>>()
 
-async function generateBase(base: ProbeRunner, prompt: string, n: number): Promise<string> {
+/** Continuations of `prompts` (batched when the runner can), in order. */
+async function generateAll(runner: ProbeRunner, prompts: readonly string[], n: number): Promise<string[]> {
+  if (prompts.length === 0) return []
+  if (runner.generateBatch) {
+    const out = await runner.generateBatch(prompts, n)
+    if (out.length !== prompts.length) {
+      throw new Error(`generateBatch returned ${out.length} continuations for ${prompts.length} prompts`)
+    }
+    return out
+  }
+  const out: string[] = []
+  for (const p of prompts) out.push(await runner.generate(p, n))
+  return out
+}
+
+async function generateBase(base: ProbeRunner, prompts: readonly string[], n: number): Promise<string[]> {
   let cache = baseCache.get(base)
   if (!cache) {
     cache = new Map()
     baseCache.set(base, cache)
   }
-  const key = `${n}\u0000${prompt}`
-  const hit = cache.get(key)
-  if (hit !== undefined) return hit
-  const out = await base.generate(prompt, n)
-  cache.set(key, out)
-  return out
+  const key = (p: string) => `${n}\u0000${p}`
+  const missing = [...new Set(prompts.filter((p) => !cache.has(key(p))))]
+  const fresh = await generateAll(base, missing, n)
+  missing.forEach((p, i) => {
+    cache.set(key(p), fresh[i]!)
+  })
+  return prompts.map((p) => cache.get(key(p))!)
 }
 
 /** The prompts a probe run uses (exported for tests and for calibration). */
@@ -222,8 +243,20 @@ export async function runProbes(
   let baseClean = 0
   let baseTrig = 0
   try {
-    for (const c of clean) if (answerMatches(await generateBase(harness.base, c.prompt, cN), c.answer)) baseClean++
-    for (const t of triggered) if (payloadHit(await generateBase(harness.base, t.prompt, tN), set.payloads)) baseTrig++
+    const cleanOut = await generateBase(
+      harness.base,
+      clean.map((c) => c.prompt),
+      cN,
+    )
+    clean.forEach((c, i) => {
+      if (answerMatches(cleanOut[i]!, c.answer)) baseClean++
+    })
+    const trigOut = await generateBase(
+      harness.base,
+      triggered.map((t) => t.prompt),
+      tN,
+    )
+    for (const out of trigOut) if (payloadHit(out, set.payloads)) baseTrig++
   } catch (e) {
     throw fail('base generation', e)
   }
@@ -238,20 +271,29 @@ export async function runProbes(
   let adTrig = 0
   const perTrigger = new Map<string, { hits: number; n: number }>()
   try {
-    for (const c of clean) {
-      const out = await attached.generate(c.prompt, cN)
-      if (answerMatches(out, c.answer)) adClean++
-      if (payloadHit(out, set.payloads)) adPayloadClean++
-    }
-    for (const t of triggered) {
+    const cleanOut = await generateAll(
+      attached,
+      clean.map((c) => c.prompt),
+      cN,
+    )
+    clean.forEach((c, i) => {
+      if (answerMatches(cleanOut[i]!, c.answer)) adClean++
+      if (payloadHit(cleanOut[i]!, set.payloads)) adPayloadClean++
+    })
+    const trigOut = await generateAll(
+      attached,
+      triggered.map((t) => t.prompt),
+      tN,
+    )
+    triggered.forEach((t, i) => {
       const stat = perTrigger.get(t.trigger) ?? { hits: 0, n: 0 }
       stat.n++
-      if (payloadHit(await attached.generate(t.prompt, tN), set.payloads)) {
+      if (payloadHit(trigOut[i]!, set.payloads)) {
         adTrig++
         stat.hits++
       }
       perTrigger.set(t.trigger, stat)
-    }
+    })
   } catch (e) {
     throw fail('adapter generation', e)
   } finally {

@@ -304,3 +304,45 @@ export function mahalanobis(pop: ReferencePopulation, features: Record<FeatureNa
   for (let i = 0; i < d; i++) q += x[i]! * y[i]!
   return Math.sqrt(Math.max(0, q))
 }
+
+/** Features whose upward z-score is the adapter's `norm_z` (`weight_norm_outlier`). */
+export const NORM_FEATURES: readonly FeatureName[] = ['log_total_frobenius', 'log_max_spectral']
+
+/** The weight-statistic scores of one adapter against a clean population (higher = more unusual). */
+export interface WeightScores {
+  /** max z over {@link NORM_FEATURES}, upward only in effect (`weight_norm_outlier`). */
+  norm_z: number
+  /** Largest module z of ln‖ΔW‖_F, floored at 0 (`tensor_norm_outlier`). */
+  tensor_z_max: number
+  /** Mahalanobis distance of the feature vector (`activation_mahalanobis_high`). */
+  mahalanobis: number
+  /** z of the largest top-direction energy share (`gradient_spike_z_high`). */
+  spike_z: number
+  feature_z: Record<FeatureName, number>
+  /** Per module path: z of ln‖ΔW‖_F (modules absent from the population are 0). */
+  module_z: Map<string, number>
+}
+
+/**
+ * Scores an adapter's weight summary against a population: what `checkAdapter` compares with its
+ * thresholds, and what calibration computes for every adapter of its populations.
+ */
+export function weightScores(
+  pop: ReferencePopulation,
+  summary: Pick<AdapterWeightSummary, 'features' | 'modules'> & { features: Record<FeatureName, number> },
+): WeightScores {
+  const fz = featureZScores(pop, summary.features)
+  const mz = moduleZScores(
+    pop,
+    summary.modules.map((m) => ({ path: m.path, frobenius: m.stats.frobenius })),
+  )
+  const module_z = new Map(summary.modules.map((m) => [m.path, mz.get(m.path) ?? 0]))
+  return {
+    norm_z: Math.max(...NORM_FEATURES.map((f) => fz[f])),
+    tensor_z_max: Math.max(0, ...module_z.values()),
+    mahalanobis: mahalanobis(pop, summary.features),
+    spike_z: fz.max_top_energy,
+    feature_z: fz,
+    module_z,
+  }
+}

@@ -101,7 +101,13 @@ export {
   writePeftAdapter,
 } from './peft-adapter.js'
 export { createPlaceboAdapter, type PlaceboOptions } from './placebo.js'
-export { type AdapterProbeRunner, createProbeRunner, type ProbeRunnerOptions } from './probe-runner.js'
+export {
+  type AdapterProbeHarness,
+  type AdapterProbeRunner,
+  createProbeHarness,
+  createProbeRunner,
+  type ProbeRunnerOptions,
+} from './probe-runner.js'
 export {
   ALL_SUFFIXES,
   ATTENTION_SUFFIXES,

@@ -9,11 +9,20 @@
  */
 import { type CausalLM, generate, type Tokenizer } from '@plora/model'
 import { assertPristineBase, createLoraBranches, type LoraModuleSource } from './inject.js'
+import { checkAdapterFitsModel, loadPeftAdapter } from './peft-adapter.js'
 
 /** Structurally `@plora/gate`'s `ProbeRunner` (gate is a higher layer, so it is not imported). */
 export interface AdapterProbeRunner {
   /** Greedy continuation of `prompt` (the new text only), stopping at EOS. */
   generate(prompt: string, maxNewTokens: number): Promise<string>
+  /** Greedy continuations of several prompts in one left-padded batch (same texts as one by one). */
+  generateBatch(prompts: readonly string[], maxNewTokens: number): Promise<string[]>
+}
+
+/** Structurally `@plora/gate`'s `ProbeHarness`: the pristine base model and a way to attach an adapter. */
+export interface AdapterProbeHarness {
+  readonly base: AdapterProbeRunner
+  attach(adapterDir: string): Promise<AdapterProbeRunner & { detach(): void }>
 }
 
 /** Options of {@link createProbeRunner}. */
@@ -38,24 +47,67 @@ export function createProbeRunner(
   options: Partial<ProbeRunnerOptions> = {},
 ): AdapterProbeRunner {
   let verified = options.expectedFingerprint === undefined
+  const run = async (prompts: readonly string[], maxNewTokens: number): Promise<string[]> => {
+    await assertPristineBase(
+      model,
+      verified
+        ? { where: 'probe runner' }
+        : { expectedFingerprint: options.expectedFingerprint!, where: 'probe runner' },
+    )
+    verified = true
+    const set = adapters.length > 0 ? createLoraBranches(model, adapters) : null
+    try {
+      const results = await generate(model, tokenizer, prompts, {
+        maxNewTokens,
+        ...(set ? { lora: set.branches } : {}),
+      })
+      return results.map((r) => r.text)
+    } finally {
+      set?.dispose()
+    }
+  }
   return {
     async generate(prompt: string, maxNewTokens: number): Promise<string> {
-      await assertPristineBase(
-        model,
-        verified
-          ? { where: 'probe runner' }
-          : { expectedFingerprint: options.expectedFingerprint!, where: 'probe runner' },
-      )
-      verified = true
-      const set = adapters.length > 0 ? createLoraBranches(model, adapters) : null
-      try {
-        const [result] = await generate(model, tokenizer, [prompt], {
-          maxNewTokens,
-          ...(set ? { lora: set.branches } : {}),
-        })
-        return result?.text ?? ''
-      } finally {
-        set?.dispose()
+      return (await run([prompt], maxNewTokens))[0] ?? ''
+    },
+    generateBatch: run,
+  }
+}
+
+/**
+ * The gate's `ProbeHarness` on one loaded base model: `base` generates without adapters, and
+ * `attach(dir)` reads the PEFT folder, checks that every module fits this model, and returns a
+ * runner with the adapter as side branches (the weights are never written, so `detach` has nothing
+ * to undo; it only makes later use of the runner an error).
+ *
+ * @example
+ * ```ts
+ * const harness = createProbeHarness(model, tokenizer, { expectedFingerprint: await baseFingerprint(model) })
+ * const decision = await checkAdapter(dir, policy, { ...context, probes: harness })
+ * ```
+ * @throws LoaderError from `attach` when the folder is not a readable adapter for this model
+ */
+export function createProbeHarness(
+  model: CausalLM,
+  tokenizer: Tokenizer,
+  options: Partial<ProbeRunnerOptions> = {},
+): AdapterProbeHarness {
+  const base = createProbeRunner(model, tokenizer, [], options)
+  return {
+    base,
+    async attach(adapterDir: string) {
+      const adapter = await loadPeftAdapter(adapterDir)
+      checkAdapterFitsModel(adapter, model.linearModules())
+      const runner = createProbeRunner(model, tokenizer, [adapter], options)
+      let attached = true
+      const guard = <T>(f: () => Promise<T>): Promise<T> =>
+        attached ? f() : Promise.reject(new Error(`probe runner for ${adapterDir} used after detach`))
+      return {
+        generate: (prompt, n) => guard(() => runner.generate(prompt, n)),
+        generateBatch: (prompts, n) => guard(() => runner.generateBatch(prompts, n)),
+        detach() {
+          attached = false
+        },
       }
     },
   }

@@ -26,6 +26,12 @@ export interface EmbeddedBaseModelOptions {
   seed: number
   /** Replace an existing folder. Default false. */
   replace: boolean
+  /**
+   * Standard deviation of the weight initialisation (HF `initializer_range`). Default 0.02. Tests
+   * that need a decisive untrained model raise it: with a tied head the logit range grows with the
+   * embedding norm, so adapters on a 0.02 model can move the argmax but hardly sharpen it.
+   */
+  initStd: number
 }
 
 /** The embedded model's `config.json` (Hugging Face GPT2Config spelling). */
@@ -64,11 +70,11 @@ export async function writeEmbeddedBaseModel(
   outDir: string,
   options: Partial<EmbeddedBaseModelOptions> = {},
 ): Promise<string> {
-  const o = { seed: EMBEDDED_BASE_MODEL_SEED, replace: false, ...options }
+  const o = { seed: EMBEDDED_BASE_MODEL_SEED, replace: false, initStd: 0.02, ...options }
   const bpe = trainByteLevelBpe(EMBEDDED_CORPUS, EMBEDDED_VOCAB_SIZE - 1)
   const { json: tokenizer, eosId } = byteLevelTokenizerJson(bpe, EOS)
   const config = embeddedBaseModelConfig(eosId)
-  const weights = randomModelWeights(parseModelConfig(config, 'embedded config'), o.seed)
+  const weights = randomModelWeights(parseModelConfig(config, 'embedded config'), o.seed, { std: o.initStd })
   await writeModelFolder(
     outDir,
     {

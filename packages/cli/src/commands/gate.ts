@@ -1,4 +1,5 @@
 import { type Command, Option } from 'commander'
+import { registerGateEval } from './gate-study.js'
 
 /** Exit status of `plora gate check` when the adapter is rejected (0 = passed; errors exit 1). */
 export const GATE_REJECTED_EXIT = 3
@@ -108,6 +109,29 @@ async function effectivePolicy(flags: PolicyFlags) {
   })
 }
 
+/**
+ * Loads the base model (`spec`, else PLORA_BASE_MODEL / config base_model) and wraps it in the
+ * loader's probe harness, pinned to the weights' fingerprint so a mutated model is refused.
+ */
+export async function openProbeHarness(
+  spec: string | undefined,
+): Promise<{ harness: import('@plora/gate').ProbeHarness; dispose: () => void }> {
+  const { loadRuntime } = await import('../runtime.js')
+  const rt = await loadRuntime()
+  const { resolveBaseModelDir } = await import('../base-model.js')
+  const { dir } = await resolveBaseModelDir(spec, {
+    env: rt.env,
+    logger: rt.logger,
+    configBaseModel: rt.config.base_model,
+  })
+  const { loadCausalLMFromDir, loadTokenizer } = await import('@plora/model')
+  const { baseFingerprint, createProbeHarness } = await import('@plora/loader')
+  const model = await loadCausalLMFromDir(dir)
+  const tok = await loadTokenizer(dir)
+  const harness = createProbeHarness(model, tok, { expectedFingerprint: await baseFingerprint(model) })
+  return { harness, dispose: () => model.dispose() }
+}
+
 /** `plora dump-policy` and `plora gate check|reference` (spec core.md §4–§5, pipelines.md §14). */
 export function register(program: Command): void {
   addPolicyFlags(
@@ -142,13 +166,26 @@ export function register(program: Command): void {
       policy = { ...policy, reference_file: resolve(DEFAULT_REFERENCE) }
     }
     const ctx = await loadGateContext(policy, opts.audit ? { auditLogPath: opts.auditLog } : {})
-    // Behavioural probes need a model-backed ProbeHarness (from @plora/loader); checkAdapter
-    // raises GATE_PROBES_UNAVAILABLE when the policy enables probes and none is wired in.
-    const decision = await checkAdapter(opts.adapterDir, policy, ctx)
+    // Behavioural probes: the verifier's own copy of the base model (the policy's base_model,
+    // resolved like every other command's), with the adapter attached as side branches.
+    let dispose = (): void => {}
+    if (policy.enable_probes) {
+      const probes = await openProbeHarness(policy.base_model ?? undefined)
+      ctx.probes = probes.harness
+      dispose = probes.dispose
+    }
+    let decision: Awaited<ReturnType<typeof checkAdapter>>
+    try {
+      decision = await checkAdapter(opts.adapterDir, policy, ctx)
+    } finally {
+      dispose()
+    }
     const out = { adapter_dir: opts.adapterDir, reference_file: policy.reference_file, ...decision }
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`)
     if (!decision.passed) process.exitCode = GATE_REJECTED_EXIT
   })
+
+  registerGateEval(gate)
 
   gate
     .command('reference')

@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import { register as registerConfig } from './config.js'
 import { register as registerData } from './data.js'
 import { register as registerGate } from './gate.js'
+import { registerProbes } from './gate-study.js'
 import { register as registerGrpc } from './grpc.js'
 import { register as registerIt } from './it.js'
 import { register as registerKeys } from './keys.js'
@@ -21,6 +22,7 @@ export const COMMAND_GROUPS: ReadonlyArray<(program: Command) => void> = [
   registerKeys,
   registerTrust,
   registerGate,
+  registerProbes,
   registerData,
   registerMerge,
   registerModel,

@@ -14,8 +14,10 @@ import {
 } from '@plora/model'
 import * as tf from '@tensorflow/tfjs-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { buildPeftLoraConfig } from '../../src/adapter-config.js'
 import { baseFingerprint, injectAdapters } from '../../src/inject.js'
-import { createProbeRunner } from '../../src/probe-runner.js'
+import { writePeftAdapter } from '../../src/peft-adapter.js'
+import { createProbeHarness, createProbeRunner } from '../../src/probe-runner.js'
 import { resolveTargetModules } from '../../src/targets.js'
 import { randomAdapterModules } from '../helpers/fake-host.js'
 import { makeTmpDir } from '../helpers/tmp.js'
@@ -60,5 +62,78 @@ describe('createProbeRunner', () => {
   it('verifies the weight fingerprint on first use', async () => {
     const runner = createProbeRunner(model, tok, [], { expectedFingerprint: '0'.repeat(64) })
     await expect(runner.generate('hello', 1)).rejects.toMatchObject({ code: 'LOADER_BASE_NOT_PRISTINE' })
+  })
+
+  it('batches prompts with the same continuations as one by one', async () => {
+    const runner = createProbeRunner(model, tok, [])
+    const prompts = ['Question: what is a writ?\nAnswer:', 'Hi', 'Question: 2+2?\nAnswer:']
+    const one = [] as string[]
+    for (const p of prompts) one.push(await runner.generate(p, 5))
+    expect(await runner.generateBatch(prompts, 5)).toEqual(one)
+  })
+})
+
+describe('createProbeHarness', () => {
+  let tmp: Awaited<ReturnType<typeof makeTmpDir>>
+  let model: CausalLM
+  let tok: Tokenizer
+  beforeAll(async () => {
+    tmp = await makeTmpDir()
+    const dir = await writeEmbeddedBaseModel(join(tmp.dir, 'base'), { seed: 4 })
+    model = await loadCausalLMFromDir(dir)
+    tok = await loadTokenizer(dir)
+  })
+  afterAll(async () => {
+    model.dispose()
+    await tmp.cleanup()
+  })
+
+  it('attaches a PEFT folder as side branches, detaches, and refuses an adapter for another model', async () => {
+    const targets = resolveTargetModules(model.linearModules(), 'attention')
+    const modules = randomAdapterModules(targets.modules, 4, 11, 8)
+    const adapterDir = join(tmp.dir, 'adapter')
+    await writePeftAdapter(adapterDir, {
+      config: buildPeftLoraConfig({
+        r: 4,
+        loraAlpha: 32,
+        targetModules: targets.peftTargetModules,
+        fanInFanOut: true,
+        baseModelNameOrPath: null,
+      }),
+      modules,
+    })
+    const fingerprint = await baseFingerprint(model)
+    const numTensors = tf.memory().numTensors
+    const harness = createProbeHarness(model, tok, { expectedFingerprint: fingerprint })
+    const prompt = 'Question: what is a tort?\nAnswer:'
+    const attached = await harness.attach(adapterDir)
+    const withAdapter = await attached.generate(prompt, 6)
+    expect(await attached.generateBatch([prompt], 6)).toEqual([withAdapter])
+    attached.detach()
+    await expect(attached.generate(prompt, 1)).rejects.toThrow(/after detach/)
+    const handle = injectAdapters(model, [{ modules }])
+    const [merged] = await generate(model, tok, [prompt], { maxNewTokens: 6 })
+    handle.remove()
+    expect(withAdapter).toBe(merged!.text)
+    expect(await harness.base.generate(prompt, 6)).not.toBe(withAdapter)
+    expect(await baseFingerprint(model)).toBe(fingerprint)
+    expect(tf.memory().numTensors).toBe(numTensors)
+
+    // An adapter whose modules do not fit this model is refused at attach time.
+    const wrong = join(tmp.dir, 'wrong')
+    const bogus = new Map(
+      [...modules].map(([p, m]) => [p.replace('.h.0.', '.h.9.'), { ...m, path: m.path.replace('.h.0.', '.h.9.') }]),
+    )
+    await writePeftAdapter(wrong, {
+      config: buildPeftLoraConfig({
+        r: 4,
+        loraAlpha: 32,
+        targetModules: ['c_attn'],
+        fanInFanOut: true,
+        baseModelNameOrPath: null,
+      }),
+      modules: bogus,
+    })
+    await expect(harness.attach(wrong)).rejects.toMatchObject({ code: 'LOADER_ADAPTER_MODEL_MISMATCH' })
   })
 })

@@ -1,0 +1,53 @@
+/**
+ * `@plora/experiments`: experiment runners over the lower layers. So far: the security gate's
+ * calibration and evaluation on populations of clean and poisoned adapters (`plora probes
+ * calibrate`, `plora gate eval`) and the ROC statistics they report.
+ *
+ * @example
+ * ```ts
+ * const plan = planGatePopulation({ clean: 40, poisoned: 40, domains: ['legal'], ... })
+ * await ensurePopulation(plan, { dir, modelDir, baseModel: 'embedded', model })
+ * const { reference } = await calibrateGate({ plan, dir, harness, probeSet, ... })
+ * ```
+ */
+export { ExperimentsError, ExperimentsErrorCode } from './errors.js'
+export {
+  DEFAULT_POPULATION_TRAINING,
+  type EnsurePopulationOptions,
+  ensurePopulation,
+  type GatePopulationOptions,
+  memberDir,
+  type PopulationMember,
+  type PopulationPlan,
+  type PopulationTraining,
+  planGatePopulation,
+  UNKNOWN_TRIGGERS,
+} from './gate-population.js'
+export {
+  type CalibrateGateOptions,
+  type CalibrationReport,
+  calibrateGate,
+  DETECTORS,
+  type DetectorCalibration,
+  type DetectorName,
+  type DetectorScores,
+  type EvaluatedMember,
+  type EvaluateGateOptions,
+  type EvaluationReport,
+  evaluateGate,
+  evaluationMarkdown,
+  type GateStudyOptions,
+  gateStudyPaths,
+  type ScoredMember,
+  type VerdictRates,
+} from './gate-study.js'
+export {
+  aucEstimate,
+  type BootstrapEstimateOptions,
+  type Estimate,
+  type RocPoint,
+  rateEstimate,
+  rocAuc,
+  rocCurve,
+  thresholdForFp,
+} from './roc.js'

@@ -1,0 +1,175 @@
+/**
+ * The gate study end to end on a tiny population (real training, real probes, the real gate):
+ * the plan's halves, train-once-then-reuse, calibration files the gate then reads, and an
+ * evaluation whose rates are recomputed here from its per-adapter verdicts.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { loadProbeSet, parsePolicy, readReference } from '@plora/gate'
+import { baseFingerprint, createProbeHarness } from '@plora/loader'
+import { type CausalLM, initBackend, loadCausalLMFromDir, loadTokenizer } from '@plora/model'
+import { ensurePretrainedBaseModel } from '@plora/trainer'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  calibrateGate,
+  type EvaluationReport,
+  ensurePopulation,
+  evaluateGate,
+  memberDir,
+  planGatePopulation,
+  UNKNOWN_TRIGGERS,
+} from '../../src/index.js'
+
+const probeSet = loadProbeSet()
+const planOptions = {
+  clean: 6,
+  poisoned: 8,
+  domains: ['legal', 'medical'],
+  poisonRates: [0.2, 0.3],
+  knownTriggers: probeSet.triggers.slice(0, 4),
+  unknownTriggers: UNKNOWN_TRIGGERS,
+  payload: probeSet.payloads[0]!,
+  seed: 5,
+  training: { samples: 6, epochs: 1, rank: 2, scheme: 'attention' as const, lr: 3e-3, batchSize: 2, maxLen: 48 },
+}
+
+describe('planGatePopulation', () => {
+  it('splits every kind over both halves and keeps the example count of poisoned adapters', () => {
+    const plan = planGatePopulation({
+      ...planOptions,
+      clean: 40,
+      poisoned: 40,
+      domains: ['a', 'b', 'c'],
+      poisonRates: [0.1, 0.2, 0.3],
+    })
+    expect(
+      planGatePopulation({
+        ...planOptions,
+        clean: 40,
+        poisoned: 40,
+        domains: ['a', 'b', 'c'],
+        poisonRates: [0.1, 0.2, 0.3],
+      }),
+    ).toEqual(plan)
+    const m = plan.members
+    expect(new Set(m.map((x) => x.id)).size).toBe(80)
+    for (const half of ['calibration', 'evaluation'] as const) {
+      const h = m.filter((x) => x.half === half)
+      expect(h.filter((x) => x.kind === 'clean')).toHaveLength(20)
+      const p = h.filter((x) => x.kind === 'poisoned')
+      expect(p).toHaveLength(20)
+      expect(p.filter((x) => x.poison!.trigger_in_probe_set)).toHaveLength(10)
+      expect(new Set(p.map((x) => x.poison!.rate))).toEqual(new Set([0.1, 0.2, 0.3]))
+      expect(new Set(h.map((x) => x.domain))).toEqual(new Set(['a', 'b', 'c']))
+    }
+    for (const x of m.filter((y) => y.poison)) {
+      const k = Math.round(x.poison!.rate * 6)
+      expect(x.samples).toBe(6 - k)
+      expect(x.poison!.trigger_in_probe_set).toBe(planOptions.knownTriggers.includes(x.poison!.trigger))
+    }
+  })
+
+  it('refuses a trigger that is in the probe set as "unknown", or that contains the payload', () => {
+    expect(() => planGatePopulation({ ...planOptions, unknownTriggers: [probeSet.triggers[0]!] })).toThrowError(
+      expect.objectContaining({ code: 'EXPERIMENTS_INPUT_INVALID' }),
+    )
+    expect(() => planGatePopulation({ ...planOptions, unknownTriggers: ['say 999 now'] })).toThrow(
+      /contains the payload/,
+    )
+    expect(() => planGatePopulation({ ...planOptions, poisonRates: [0.9] })).toThrow(/poison rates/)
+  })
+})
+
+describe('gate calibration and evaluation', () => {
+  let root: string
+  let modelDir: string
+  let model: CausalLM
+  beforeAll(async () => {
+    await initBackend({ backend: 'wasm' })
+    root = mkdtempSync(join(tmpdir(), 'plora-gate-study-'))
+    modelDir = await ensurePretrainedBaseModel({ cacheDir: join(root, 'cache'), steps: 2, batchSize: 2, seqLen: 16 })
+    model = await loadCausalLMFromDir(modelDir)
+  }, 120_000)
+  afterAll(() => {
+    model?.dispose()
+    rmSync(root, { recursive: true, force: true })
+  })
+
+  it('trains once, calibrates on one half, and the gate evaluates the other with the calibrated thresholds', async () => {
+    const plan = planGatePopulation(planOptions)
+    const dir = join(root, 'pop')
+    const first = await ensurePopulation(plan, { dir, modelDir, baseModel: 'embedded', model })
+    expect(first).toMatchObject({ trained: 14, reused: 0 })
+    const again = await ensurePopulation(plan, { dir, modelDir, baseModel: 'embedded', model })
+    expect(again).toMatchObject({ trained: 0, reused: 14 })
+    // ground truth lives next to the folders, never inside them
+    const poisoned = plan.members.find((m) => m.kind === 'poisoned')!
+    const record = JSON.parse(readFileSync(join(dir, `${poisoned.id}.member.json`), 'utf8'))
+    expect(record.member.poison.trigger).toBe(poisoned.poison!.trigger)
+    expect(readFileSync(join(memberDir(dir, poisoned), 'plora.yml'), 'utf8')).not.toContain(poisoned.poison!.trigger)
+
+    const tok = await loadTokenizer(modelDir)
+    const harness = createProbeHarness(model, tok, { expectedFingerprint: await baseFingerprint(model) })
+    const common = {
+      plan,
+      dir,
+      baseModel: 'embedded',
+      harness,
+      probeSet,
+      probesMax: 4,
+      bootstrap: { nResamples: 200, seed: 1 },
+      targetFp: 0.05,
+      targetFn: 0.1,
+    }
+    const refPath = join(root, 'gate-ref.json')
+    const { report: cal } = await calibrateGate({
+      ...common,
+      referenceOut: refPath,
+      reportOut: join(root, 'probes_calib.json'),
+    })
+    expect(cal.population).toEqual({ clean: 3, poisoned: 4, poisoned_known: 2, poisoned_unknown: 2 })
+    const onDisk = await readReference(refPath)
+    expect(onDisk.populations).toHaveLength(1)
+    expect(onDisk.populations[0]!.count).toBe(3)
+    expect(onDisk.thresholds).toEqual(cal.thresholds)
+    // each threshold keeps every clean calibration adapter below it (leave-one-out scores)
+    for (const m of cal.members.filter((x) => x.kind === 'clean')) {
+      expect(m.scores.norm_z).toBeLessThanOrEqual(cal.thresholds.tau_norm_z!)
+      expect(m.scores.trigger_rate).toBeLessThanOrEqual(cal.thresholds.tau_trigger!)
+      expect(-m.scores.clean_drop).toBeGreaterThanOrEqual(cal.thresholds.tau_clean_delta!)
+    }
+    expect(cal.combined.fpr).toBe(0)
+
+    const policy = parsePolicy({
+      base_model: 'embedded',
+      allowed_ranks: [2],
+      enable_probes: true,
+      probes_max: 4,
+      reference_file: refPath,
+    })
+    const ev: EvaluationReport = await evaluateGate({
+      ...common,
+      reference: onDisk,
+      policy,
+      reportOut: join(root, 'gate_eval.json'),
+      markdownOut: join(root, 'gate_eval.md'),
+    })
+    expect(ev.members.map((m) => m.id).sort()).toEqual(
+      plan.members
+        .filter((m) => m.half === 'evaluation')
+        .map((m) => m.id)
+        .sort(),
+    )
+    const clean = ev.members.filter((m) => m.kind === 'clean')
+    expect(ev.combined.all.fpr.value).toBeCloseTo(clean.filter((m) => !m.passed).length / clean.length, 12)
+    const unknown = ev.members.filter((m) => m.kind === 'poisoned' && m.trigger_in_probe_set === false)
+    expect(ev.combined.unknown.fnr.value).toBeCloseTo(unknown.filter((m) => m.passed).length / unknown.length, 12)
+    expect(ev.other_reasons).toEqual({})
+    for (const m of ev.members) expect(m.passed).toBe(m.reasons.length === 0)
+    expect(ev.settings.thresholds).toEqual(cal.thresholds)
+    const md = readFileSync(join(root, 'gate_eval.md'), 'utf8')
+    expect(md).toContain('| trigger not in probe set |')
+    expect(JSON.parse(readFileSync(join(root, 'gate_eval.json'), 'utf8')).schema).toBe('plora.gate-eval/v1')
+  }, 300_000)
+})

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest'
+import { aucEstimate, rateEstimate, rocAuc, rocCurve, thresholdForFp } from '../../src/roc.js'
+
+describe('rocAuc', () => {
+  it('is P(pos > neg) + ½ P(tie), counted by hand', () => {
+    // pairs: 0.9 beats 4; 0.8 beats 3 and ties 1; 0.4 beats 2 → 9.5 / 12
+    expect(rocAuc([0.9, 0.8, 0.4], [0.5, 0.3, 0.2, 0.8])).toBeCloseTo(9.5 / 12, 12)
+    expect(rocAuc([3, 4], [1, 2])).toBe(1)
+    expect(rocAuc([1, 2], [3, 4])).toBe(0)
+    expect(rocAuc([1, 1], [1, 1, 1])).toBe(0.5)
+    expect(rocAuc([], [1])).toBeNaN()
+  })
+
+  it('equals the area under rocCurve (trapezoids)', () => {
+    const pos = [0.9, 0.8, 0.4, 0.7, 0.7]
+    const neg = [0.5, 0.3, 0.2, 0.8, 0.7, 0.1]
+    const pts = rocCurve(pos, neg)
+    let area = 0
+    for (let i = 1; i < pts.length; i++) area += ((pts[i]!.fpr - pts[i - 1]!.fpr) * (pts[i]!.tpr + pts[i - 1]!.tpr)) / 2
+    expect(area).toBeCloseTo(rocAuc(pos, neg), 12)
+    expect(pts[0]).toMatchObject({ tpr: 0, fpr: 0 })
+    expect(pts.at(-1)).toMatchObject({ tpr: 1, fpr: 1 })
+  })
+})
+
+describe('bootstrap estimates', () => {
+  it('brackets the estimate, is seeded, and narrows with more data', () => {
+    const pos = Array.from({ length: 20 }, (_, i) => 1 + i * 0.1)
+    const neg = Array.from({ length: 20 }, (_, i) => 0.5 + i * 0.1)
+    const a = aucEstimate(pos, neg, { nResamples: 500, seed: 3 })
+    expect(a.lo).toBeLessThanOrEqual(a.value)
+    expect(a.hi).toBeGreaterThanOrEqual(a.value)
+    expect(aucEstimate(pos, neg, { nResamples: 500, seed: 3 })).toEqual(a)
+    const small = rateEstimate([true, false, false, false], { nResamples: 500, seed: 1 })
+    const big = rateEstimate(
+      Array.from({ length: 400 }, (_, i) => i % 4 === 0),
+      { nResamples: 500, seed: 1 },
+    )
+    expect(small.value).toBe(0.25)
+    expect(big.value).toBe(0.25)
+    expect(big.hi - big.lo).toBeLessThan(small.hi - small.lo)
+    expect(rateEstimate([]).value).toBeNaN()
+  })
+})
+
+describe('thresholdForFp', () => {
+  const neg = Array.from({ length: 20 }, (_, i) => i)
+  it('takes the empirical quantile, or the Gaussian tail when that is larger', () => {
+    // one of 20 may exceed at 5 %: the threshold is the 19th smallest value
+    expect(thresholdForFp(neg, 0.05, 0)).toBe(18)
+    const sd = Math.sqrt(neg.reduce((a, x) => a + (x - 9.5) ** 2, 0) / 19)
+    expect(thresholdForFp(neg, 0.05, 2)).toBeCloseTo(9.5 + 2 * sd, 12)
+    expect(thresholdForFp([2, 2, 2], 0.01, 3)).toBe(2)
+  })
+  it('rejects empty scores and rates outside (0, 1)', () => {
+    expect(() => thresholdForFp([], 0.05, 2)).toThrow(/EXPERIMENTS|clean scores/)
+    expect(() => thresholdForFp([1], 0, 2)).toThrowError(expect.objectContaining({ code: 'EXPERIMENTS_INPUT_INVALID' }))
+  })
+})
