@@ -21,6 +21,9 @@ import { GrpcError, GrpcErrorCode } from './errors.js'
 import { assertPlasmidId, assertSafeDomain } from './names.js'
 import { type PayloadSigner, PlasmidStore, type PreparedPlasmid } from './plasmid-store.js'
 import {
+  DATA_CHUNK_HEADROOM,
+  type EncodedChunk,
+  encodeDataChunkInPlace,
   type FetchPlasmidChunk,
   type FetchPlasmidRequest,
   loadPloraServices,
@@ -29,10 +32,12 @@ import {
   type PlasmidRequest,
 } from './proto.js'
 import { Semaphore } from './semaphore.js'
-import { readTarRange } from './tar.js'
+import { readTarFrames } from './tar.js'
 import { createServerCredentials, type ServerTlsOptions } from './tls.js'
 
 const MIB = 1024 * 1024
+/** Chunk buffers kept for reuse per streaming call. */
+const MAX_SPARE_FRAMES = 4
 
 /** Numbers and flags of an offer server. */
 export interface OfferServerInit {
@@ -246,7 +251,9 @@ export async function startOfferServer(
     })()
   }
 
-  const fetchPlasmid: grpc.handleServerStreamingCall<FetchPlasmidRequest, FetchPlasmidChunk> = (call) => {
+  const fetchPlasmid: grpc.handleServerStreamingCall<FetchPlasmidRequest, FetchPlasmidChunk | EncodedChunk> = (
+    call,
+  ) => {
     const t0 = performance.now()
     const req = call.request
     const abort = new AbortController()
@@ -309,9 +316,26 @@ export async function startOfferServer(
           offset: req.offset,
         }
         if (!call.write({ header })) await drained(call, abort.signal)
-        for await (const data of readTarRange(p.layout, { start: req.offset, chunkSize, signal: abort.signal })) {
-          const more = call.write({ data })
-          sent += data.length
+        // Chunk buffers are recycled: grpc-js has copied a message into its own frame by the time
+        // the write callback runs, so the buffer can take the next read (no allocation per chunk).
+        const spare: Buffer[] = []
+        const frameSize = DATA_CHUNK_HEADROOM + chunkSize
+        const frames = readTarFrames(p.layout, {
+          start: req.offset,
+          chunkSize,
+          signal: abort.signal,
+          headroom: DATA_CHUNK_HEADROOM,
+          allocate: (size) =>
+            size <= frameSize ? (spare.pop() ?? Buffer.allocUnsafe(frameSize)) : Buffer.allocUnsafe(size),
+        })
+        for await (const { buf, length } of frames) {
+          // Encoded in place (no copy into a protobuf writer); grpc-js still frames it with one copy.
+          const recycle = (): void => {
+            if (spare.length < MAX_SPARE_FRAMES && buf.buffer.byteLength === frameSize)
+              spare.push(Buffer.from(buf.buffer))
+          }
+          const more = call.write(encodeDataChunkInPlace(buf, DATA_CHUNK_HEADROOM, length), recycle)
+          sent += length
           if (!more) await drained(call, abort.signal)
         }
         call.end()

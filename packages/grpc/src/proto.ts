@@ -80,6 +80,43 @@ export interface FetchPlasmidChunk {
   kind?: 'header' | 'data'
 }
 
+/**
+ * A `FetchPlasmidChunk` with its `data` field already encoded, written to a server stream in
+ * place of `{ data }`: the serializer passes the bytes through, so a 1 MiB chunk is not copied
+ * into a protobuf writer first (see {@link encodeDataChunkInPlace}).
+ */
+export class EncodedChunk {
+  readonly bytes: Buffer
+  constructor(bytes: Buffer) {
+    this.bytes = bytes
+  }
+}
+
+/** Free bytes {@link encodeDataChunkInPlace} needs in front of the data: field tag + 5-byte varint length. */
+export const DATA_CHUNK_HEADROOM = 6
+
+/**
+ * Encodes `FetchPlasmidChunk { data = buf[headroom..headroom+length] }` by writing the field tag
+ * (field 2, wire type 2) and the varint length into the free bytes just before the data.
+ * The result shares memory with `buf`; the same bytes protobufjs would produce.
+ */
+export function encodeDataChunkInPlace(buf: Buffer, headroom: number, length: number): EncodedChunk {
+  if (!Number.isSafeInteger(length) || length < 0 || length >= 2 ** 35 || headroom + length > buf.length) {
+    throw new RangeError(`cannot encode a data chunk of ${length} bytes in place`)
+  }
+  let k = 1
+  for (let v = length; v >= 0x80; v = Math.floor(v / 128)) k++
+  const start = headroom - 1 - k
+  if (start < 0) throw new RangeError(`encoding a data chunk needs ${1 + k} bytes of headroom, found ${headroom}`)
+  buf[start] = 0x12
+  let v = length
+  for (let i = start + 1; i < headroom; i++) {
+    buf[i] = i === headroom - 1 ? v : (v % 128) | 0x80
+    v = Math.floor(v / 128)
+  }
+  return new EncodedChunk(buf.subarray(start, headroom + length))
+}
+
 /** The loaded service constructors. */
 export interface PloraServices {
   /** `plora.Plasmid` (unary, v1). */
@@ -94,6 +131,12 @@ let cached: PloraServices | null = null
 export function loadPloraServices(): PloraServices {
   if (cached) return cached
   const def = protoLoader.loadSync([...PROTO_FILES], { ...PROTO_LOADER_OPTIONS, includeDirs: [PROTO_DIR] })
+  // Server side of FetchPlasmid: pre-encoded data chunks go out as they are, everything else
+  // through protobufjs.
+  const fetch = (def['plora.v2.PlasmidStream'] as protoLoader.ServiceDefinition)
+    .FetchPlasmid as protoLoader.MethodDefinition<FetchPlasmidRequest, FetchPlasmidChunk | EncodedChunk>
+  const serialize = fetch.responseSerialize as (value: FetchPlasmidChunk) => Buffer
+  fetch.responseSerialize = (value) => (value instanceof EncodedChunk ? value.bytes : serialize(value))
   const pkg = grpc.loadPackageDefinition(def) as unknown as {
     plora: { Plasmid: grpc.ServiceClientConstructor; v2: { PlasmidStream: grpc.ServiceClientConstructor } }
   }

@@ -174,6 +174,24 @@ export interface ReadTarRangeOptions {
   signal?: AbortSignal
 }
 
+/** Options of {@link readTarFrames}. */
+export interface ReadTarFramesOptions extends ReadTarRangeOptions {
+  /** Bytes left free in front of each chunk's data, for a message header written in place (default 0). */
+  headroom?: number
+  /**
+   * Supplies the buffer of each chunk (at least `size` bytes; only the first `size` are used), so a
+   * sender can recycle buffers it has finished with. Default: a fresh `Buffer.allocUnsafe(size)`.
+   */
+  allocate?: (size: number) => Buffer
+}
+
+/** One chunk of {@link readTarFrames}: the archive bytes are `buf.subarray(headroom)`. */
+export interface TarFrame {
+  buf: Buffer
+  /** Archive bytes in this chunk (`buf.length - headroom`). */
+  length: number
+}
+
 /**
  * Produces the archive bytes from `start` to the end in chunks of `chunkSize`, reading the files
  * as it goes (memory stays at one chunk). Each chunk is a fresh Buffer, so a consumer may keep it.
@@ -181,6 +199,16 @@ export interface ReadTarRangeOptions {
  * changed is caught by the digest check of whoever receives the bytes.
  */
 export async function* readTarRange(layout: TarLayout, options: ReadTarRangeOptions = {}): AsyncGenerator<Buffer> {
+  for await (const f of readTarFrames(layout, { ...options, headroom: 0 })) yield f.buf
+}
+
+/**
+ * {@link readTarRange} with free bytes in front of each chunk, so a sender can write a message
+ * header in place and send header and data as one buffer without copying the data (offer-server.ts).
+ */
+export async function* readTarFrames(layout: TarLayout, options: ReadTarFramesOptions = {}): AsyncGenerator<TarFrame> {
+  const headroom = options.headroom ?? 0
+  const allocate = options.allocate ?? Buffer.allocUnsafe
   const start = options.start ?? 0
   const chunkSize = options.chunkSize ?? 1 << 20
   if (!Number.isSafeInteger(start) || start < 0 || start > layout.size) {
@@ -203,7 +231,9 @@ export async function* readTarRange(layout: TarLayout, options: ReadTarRangeOpti
     while (pos < layout.size) {
       options.signal?.throwIfAborted()
       const n = Math.min(chunkSize, layout.size - pos)
-      const buf = Buffer.allocUnsafe(n)
+      const given = allocate(headroom + n)
+      const frame = given.length === headroom + n ? given : given.subarray(0, headroom + n)
+      const buf = headroom === 0 ? frame : frame.subarray(headroom)
       let filled = 0
       while (filled < n) {
         const e = layout.entries[entryIndex]
@@ -247,7 +277,7 @@ export async function* readTarRange(layout: TarLayout, options: ReadTarRangeOpti
         }
       }
       pos += n
-      yield buf
+      yield { buf: frame, length: n }
     }
   } finally {
     await fh?.close()
