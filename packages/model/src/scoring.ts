@@ -9,7 +9,7 @@
  * Perplexity = exp(Σ NLL / Σ scored tokens) over the dataset.
  */
 import * as tf from '@tensorflow/tfjs-core'
-import { softmaxCrossEntropy } from './arch/fast-ops.js'
+import { reshapeNoSave, softmaxCrossEntropy } from './arch/fast-ops.js'
 import { ModelError, ModelErrorCode } from './errors.js'
 import type { Tokenizer } from './tokenizer.js'
 import type { CausalLM, LoraBranches } from './types.js'
@@ -172,7 +172,7 @@ export function maskedCrossEntropy(logits: tf.Tensor3D, labels: tf.Tensor2D, wei
   return tf.tidy(() => {
     const [b, t, V] = logits.shape
     return softmaxCrossEntropy(
-      tf.reshape(logits, [b * t, V]),
+      reshapeNoSave(logits, [b * t, V]),
       tf.reshape(tf.cast(labels, 'int32'), [-1]),
       tf.reshape(tf.cast(weights, 'float32'), [-1]),
     )

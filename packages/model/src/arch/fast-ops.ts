@@ -162,7 +162,37 @@ function dropoutMultiplier(shape: number[], rate: number, seed: number): tf.Tens
 
 /** Inverted dropout of `x` with keep-scale 1/(1−rate), mask seeded by `seed`. */
 export function dropoutMask(x: tf.Tensor, rate: number, seed: number): tf.Tensor {
-  return tf.mul(x, dropoutMultiplier(x.shape, rate, seed))
+  // tf.mul would save (clone) both operands for its gradient; only the mask is needed.
+  const f = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [xx, save] = inputs as [tf.Tensor, tf.GradSaveFunc]
+    const mask = dropoutMultiplier(xx.shape, rate, seed)
+    save([mask])
+    return { value: tf.mul(xx, mask), gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, saved[0]!) }
+  })
+  return f(x)
+}
+
+/**
+ * `a + b` for same-shape tensors. tf.add saves (clones, a copy on wasm) both operands for its
+ * gradient only to read their shapes; this one saves nothing.
+ */
+export function addSame<T extends tf.Tensor>(a: T, b: T): T {
+  const f = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [x, y] = inputs as [tf.Tensor, tf.Tensor]
+    // Distinct tensor objects (sharing data): the tape may dispose one input's gradient.
+    return { value: tf.add(x, y), gradFunc: (dy: tf.Tensor) => [tf.reshape(dy, dy.shape), tf.reshape(dy, dy.shape)] }
+  })
+  return f(a, b) as T
+}
+
+/** `tf.reshape` that saves nothing for its gradient (tf.reshape clones its input to know the shape). */
+export function reshapeNoSave<R extends tf.Rank>(x: tf.Tensor, shape: number[]): tf.Tensor<R> {
+  const from = x.shape
+  const f = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+    value: tf.reshape(inputs[0] as tf.Tensor, shape),
+    gradFunc: (dy: tf.Tensor) => tf.reshape(dy, from),
+  }))
+  return f(x) as tf.Tensor<R>
 }
 
 /**

@@ -22,7 +22,7 @@ import type {
 } from '../types.js'
 import type { FloatTensorData } from '../weights.js'
 import { checkInputIds, checkMask, countParams, createParams } from './base.js'
-import { causalSelfAttention, dense } from './fast-ops.js'
+import { addSame, causalSelfAttention, dense, reshapeNoSave } from './fast-ops.js'
 import {
   activation,
   attention,
@@ -147,10 +147,10 @@ export class Gpt2Model implements CausalLM {
     const pos = positionIds(b, t, past, fullMask)
     let bias = attentionBias(b, t, past, fullMask)
     if (fused) bias = tf.transpose(bias, [2, 0, 1, 3]) // [t, b|1, 1, t]
-    let x = tf.add(
+    let x = addSame(
       embeddingLookup(this.#p<tf.Rank.R2>('transformer.wte.weight'), order(inputIds)),
       embeddingLookup(this.#p<tf.Rank.R2>('transformer.wpe.weight'), order(pos)),
-    ) as tf.Tensor2D
+    )
     x = dropout(x, c.embd_pdrop, state) as tf.Tensor2D
     const scale = c.scale_attn_weights ? 1 / Math.sqrt(dh) : 1
     const keys: tf.Tensor4D[] = []
@@ -176,15 +176,15 @@ export class Gpt2Model implements CausalLM {
         att = mergeHeads(attention(splitHeads(q2, b, t, h, dh), k, v, bias, scale, c.attn_pdrop, state))
       }
       const o = dropout(this.#lin(att, `${p}.attn.c_proj`, state), c.resid_pdrop, state)
-      x = tf.add(x, o)
+      x = addSame(x, o as tf.Tensor2D)
       const m = layerNorm(x, this.#p(`${p}.ln_2.weight`), this.#p(`${p}.ln_2.bias`), c.layer_norm_epsilon)
       const f = activation(c.activation_function, this.#lin(m, `${p}.mlp.c_fc`, state)) as tf.Tensor2D
-      x = tf.add(x, dropout(this.#lin(f, `${p}.mlp.c_proj`, state), c.resid_pdrop, state))
+      x = addSame(x, dropout(this.#lin(f, `${p}.mlp.c_proj`, state), c.resid_pdrop, state) as tf.Tensor2D)
     }
-    if (fused) x = tf.reshape(tf.transpose(tf.reshape(x, [t, b, d]), [1, 0, 2]), [b * t, d])
+    if (fused) x = reshapeNoSave(tf.transpose(reshapeNoSave(x, [t, b, d]), [1, 0, 2]), [b * t, d])
     x = layerNorm(x, this.#p('transformer.ln_f.weight'), this.#p('transformer.ln_f.bias'), c.layer_norm_epsilon)
     const head = this.#p<tf.Rank.R2>(c.tie_word_embeddings ? 'transformer.wte.weight' : 'lm_head.weight')
-    const logits = tf.reshape(dense(x, head, undefined, false), [b, t, c.vocab_size]) as tf.Tensor3D
+    const logits = reshapeNoSave<tf.Rank.R3>(dense(x, head, undefined, false), [b, t, c.vocab_size])
     return { logits, keys, values, mask: fullMask }
   }
 

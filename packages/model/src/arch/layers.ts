@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import { ModelError, ModelErrorCode } from '../errors.js'
 import type { LoraBranches } from '../types.js'
-import { batchMatMul, dense, dropoutMask, geluTanh, layerNormOp } from './fast-ops.js'
+import { addSame, batchMatMul, dense, dropoutMask, geluTanh, layerNormOp } from './fast-ops.js'
 
 /** Per-call state threaded through a forward: LoRA branches, training flag, dropout seeds. */
 export interface ForwardState {
@@ -96,7 +96,7 @@ export function linear(
     const xin = dropout(x, branch.dropout ?? 0, state) as tf.Tensor2D
     // Scale the rank-r intermediate (N·r elements) rather than the N·out output.
     const low = tf.mul(dense(xin, branch.a, undefined, false), branch.scale)
-    y = tf.add(y, dense(low as tf.Tensor2D, branch.b, undefined, false))
+    y = addSame(y, dense(low as tf.Tensor2D, branch.b, undefined, false))
   }
   return y
 }
