@@ -43,11 +43,7 @@ export function dense(x: tf.Tensor2D, w: tf.Tensor2D, bias: tf.Tensor1D | undefi
       gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
         const [sx, sw] = (frozen ? [undefined, w] : saved) as [tf.Tensor2D, tf.Tensor2D]
         const dx = tf.matMul(dy, inOut ? tf.transpose(sw) : sw)
-        const dw = frozen
-          ? tf.zerosLike(sw)
-          : inOut
-            ? tf.matMul(tf.transpose(sx!), dy)
-            : tf.matMul(tf.transpose(dy), sx!)
+        const dw = frozen ? tf.zerosLike(sw) : weightGrad(sx!, dy, inOut)
         if (!hasBias) return [dx, dw]
         // A column sum reduces over axis 0, which wasm does through a transpose: skip it when frozen.
         return [dx, dw, biasFrozen ? tf.zerosLike(bias) : tf.sum(dy, 0)]
@@ -55,6 +51,18 @@ export function dense(x: tf.Tensor2D, w: tf.Tensor2D, bias: tf.Tensor1D | undefi
     }
   })
   return (bias === undefined ? f(x, w) : f(x, w, bias)) as tf.Tensor2D
+}
+
+/**
+ * dW = xᵀ·dy (`[in, out]`) or dyᵀ·x (`[out, in]`), transposing whichever of x `[N, in]` and dy
+ * `[N, out]` is smaller: (aᵀ·b)ᵀ = bᵀ·a, and on wasm a transpose costs about as much per element as
+ * the product. For a LoRA B `[out, r]` this transposes the `[N, r]` input instead of the `[N, out]`
+ * gradient: 0.26 instead of 1.0 ms at N = 512, out = 384, r = 8.
+ */
+function weightGrad(x: tf.Tensor2D, dy: tf.Tensor2D, inOut: boolean): tf.Tensor2D {
+  const xSmaller = x.shape[1] <= dy.shape[1]
+  if (inOut) return xSmaller ? tf.matMul(tf.transpose(x), dy) : tf.transpose(tf.matMul(tf.transpose(dy), x))
+  return xSmaller ? tf.transpose(tf.matMul(tf.transpose(x), dy)) : tf.matMul(tf.transpose(dy), x)
 }
 
 /** Swaps the last two axes of a rank-4 tensor. */

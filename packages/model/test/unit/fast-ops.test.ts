@@ -22,11 +22,15 @@ for (const backend of ['cpu', 'wasm'] as const) {
       await initBackend({ backend })
     })
 
-    it('dense matches matMul (+bias) and its gradients for both weight layouts', () => {
+    // in > out and in < out: the weight gradient transposes whichever operand is smaller.
+    it.each([
+      [5, 4],
+      [3, 7],
+    ])('dense matches matMul (+bias) and its gradients for both weight layouts (in %i, out %i)', (fin, fout) => {
       tf.tidy(() => {
-        const x = tf.randomNormal([6, 5], 0, 1, 'float32', 1) as tf.Tensor2D
-        const wIO = tf.randomNormal([5, 4], 0, 1, 'float32', 2) as tf.Tensor2D
-        const b = tf.randomNormal([4], 0, 1, 'float32', 3) as tf.Tensor1D
+        const x = tf.randomNormal([6, fin], 0, 1, 'float32', 1) as tf.Tensor2D
+        const wIO = tf.randomNormal([fin, fout], 0, 1, 'float32', 2) as tf.Tensor2D
+        const b = tf.randomNormal([fout], 0, 1, 'float32', 3) as tf.Tensor1D
         const wOI = tf.transpose(wIO) as tf.Tensor2D
         const ref = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) =>
           tf.sum(tf.square(tf.add(tf.matMul(xx as tf.Tensor2D, ww as tf.Tensor2D), bb)))
