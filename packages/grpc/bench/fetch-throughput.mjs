@@ -23,7 +23,11 @@
  *   356-487 insecure / 243-283 TLS raw, 272-323 / 236-345 full fetch; one full run of this script
  *   at load 3.2-4.4: raw 208 / 163 MiB/s wall (cpu-bound 456 / 353), full fetch 101 / 69 wall
  *   (cpu-bound 177 / 134, now set by the client). Peak RSS about 110-160 MiB client and 125-135
- *   MiB server for both 64 and 256 MiB payloads.
+ *   MiB server for both 64 and 256 MiB payloads. The server's per-chunk work alone (read + encode
+ *   + grpc-js framing, in one process, gc() between rounds, 6 rounds each): median 311 -> 600 MiB
+ *   per CPU-second. Wall and server-CPU figures of the two-process runs are bimodal on this shared
+ *   machine (the same build gave 197 and 696 MiB/s of server CPU minutes apart), so compare
+ *   interleaved runs only.
  * - Where the client's time goes in a full fetch (cpu profile): two SHA-256 passes (payload and
  *   artefact, required) ~1.6 ms/MiB, grpc-js message reassembly (Buffer.concat) and GC of its
  *   1 MiB buffers, the file writes. Tried and dropped: 256 KiB and 4 MiB chunks (no gain over
