@@ -39,6 +39,11 @@ it('matMul variants', async () => {
   time('batched q·kᵀ flag [32,64,32]', 2 * 32 * 64 * 64 * 32, () => tf.matMul(q, k, false, true))
   time('batched q·(kT) no flag', 2 * 32 * 64 * 64 * 32, () => tf.matMul(q, kT))
   time('batched transpose k', 32 * 64 * 32, () => tf.transpose(k, [0, 2, 1]))
+  // The same 32 products as one depthwise convolution (what causalSelfAttention does): input
+  // [1, rows, window, pairs], filter [1, window, pairs, cols].
+  const qIn = tf.reshape(tf.transpose(q, [1, 2, 0]), [1, 64, 32, 32]) as tf.Tensor4D
+  const kF = tf.reshape(tf.transpose(k, [2, 0, 1]), [1, 32, 32, 64]) as tf.Tensor4D
+  time('batched q·kᵀ as depthwiseConv2d', 2 * 32 * 64 * 64 * 32, () => tf.depthwiseConv2d(qIn, kF, 1, 'valid'))
   const x = tf.randomNormal([512, 512])
   time('tanh [512,512]', 512 * 512, () => tf.tanh(x))
   time('sigmoid [512,512]', 512 * 512, () => tf.sigmoid(x))

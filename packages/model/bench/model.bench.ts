@@ -7,6 +7,26 @@
  *     sequence 64, batch 8; LoRA r=8 on the attention projection (`attn.c_attn`) only, and full
  *     training of every parameter. Reported in tokens/s (batch·sequence per step time).
  * (d) token-NLL evaluation tokens/s: `tokenNlls` over QA pairs on the embedded base model.
+ * (b) and (c) (inject/remove, merge) are in packages/loader/test/perf/loader.bench.ts.
+ *
+ * The machine is shared (2 cores, other jobs running): every line prints the load average, the
+ * mean step (wall and this process's CPU time) and the fastest step, which is closest to an
+ * uncontended run. Compare versions by interleaved runs only.
+ *
+ * Measured 2026-11-23, interleaved runs of 0bc2615 (before) and this version (after), 20 steps,
+ * load 3.0–3.1 (fastest step in brackets):
+ *   (a) LoRA-only          2,461 (3,255) → 3,952 (5,241) tokens/s; another after-run at load 2.7:
+ *                          4,475–5,019 (5,893–6,106); a standalone step loop at load ~3 had its
+ *                          fastest steps at 82.6–84.8 ms, 6,040–6,200 tokens/s
+ *       dropout off        2,584 (3,098) → 5,203 (6,179)
+ *       full training      1,854 (2,193) → 3,209 (3,529)
+ *       forward + loss     6,220 (9,054) → 13,364 (15,678)
+ *   (d) token NLL          3,341 → 5,326 tokens/s processed
+ * What changed, largest first (BENCH_PROFILE=1 prints the per-kernel profile): attention as
+ * depthwise-convolution grouped GEMMs on time-major rows (BatchMatMul with batch > 1 was 69 of
+ * 171 ms of kernel time per LoRA step); wasm heap row copies instead of GatherV2 (7 ms) and
+ * SplitV (4.7 ms); dropout masks in int32 arithmetic (~3× faster); no bias sums for frozen
+ * biases; frozen weights and shape-only operands no longer cloned for the tape.
  */
 import { loadavg } from 'node:os'
 import { join } from 'node:path'
@@ -77,10 +97,13 @@ async function timeSteps(label: string, step: (i: number) => tf.Scalar): Promise
   const t0 = performance.now()
   const c0 = process.cpuUsage()
   let last = 0
+  let best = Infinity
   for (let i = 0; i < STEPS; i++) {
+    const s0 = performance.now()
     const loss = step(i)
     last = (await loss.data())[0]!
     loss.dispose()
+    best = Math.min(best, performance.now() - s0)
   }
   const ms = (performance.now() - t0) / STEPS
   const cpu = process.cpuUsage(c0)
@@ -88,7 +111,7 @@ async function timeSteps(label: string, step: (i: number) => tf.Scalar): Promise
   const tps = (B * T * 1000) / ms
   // The machine is shared: wall time includes waiting for a core, CPU time (this process) does not.
   console.log(
-    `(a) ${label}: ${ms.toFixed(1)} ms/step wall → ${Math.round(tps)} tokens/s; ${cpuMs.toFixed(1)} ms/step CPU → ${Math.round((B * T * 1000) / cpuMs)} tokens/s per CPU-second (loss ${last.toFixed(3)}, ${BACKEND}, load ${loadavg()[0]!.toFixed(1)})`,
+    `(a) ${label}: ${ms.toFixed(1)} ms/step wall → ${Math.round(tps)} tokens/s (fastest step ${best.toFixed(1)} ms → ${Math.round((B * T * 1000) / best)} tokens/s); ${cpuMs.toFixed(1)} ms/step CPU → ${Math.round((B * T * 1000) / cpuMs)} tokens/s per CPU-second (loss ${last.toFixed(3)}, ${BACKEND}, load ${loadavg()[0]!.toFixed(1)})`,
   )
   return tps
 }

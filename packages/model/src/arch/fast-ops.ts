@@ -1,13 +1,26 @@
 /**
- * Custom-gradient ops that keep TensorFlow.js' wasm backend on its fast paths (measured with
- * bench/matmul.bench.ts on this machine: a plain 2-D `matMul` runs at ~6–10 GFLOP/s, the same
- * product with `transposeB` at ~1 GFLOP/s and with `transposeA` at ~0.5 GFLOP/s, while an
- * explicit `transpose` of a [512,128] operand costs ~0.6 ms). tfjs' built-in matMul gradient uses
- * both transposed forms, so these ops transpose explicitly and multiply without flags.
+ * Custom-gradient ops that keep TensorFlow.js' wasm backend (SIMD, one thread) on its fast paths.
+ * What the per-kernel profile (`BENCH_PROFILE=1 pnpm --filter @plora/model bench`) and
+ * bench/matmul.bench.ts showed on this 2-core machine:
  *
+ * - 2-D `matMul` without transpose flags goes to XNNPACK: 13–22 GFLOP/s. With `transposeB` or
+ *   `transposeA`, or with a batch dimension > 1 (attention's q·kᵀ and p·v), it takes a scalar
+ *   loop at 0.5–1.5 GFLOP/s. tfjs' own matMul gradient uses the transposed forms.
+ * - `depthwiseConv2d` with a channel multiplier runs XNNPACK's grouped GEMM, ~5× faster than that
+ *   batched loop: attention is written as such convolutions ({@link causalSelfAttention}).
+ * - `transpose` costs ~5 ns per element; `Slice`/`SplitV` copy the whole input out of the heap
+ *   first (2.3 ms to split [512, 384] in three); `GatherV2` takes ~5 ms for 512 rows of 128.
+ * - Every tensor saved for a gradient is cloned, and wasm's Identity copies; tf.add and
+ *   tf.reshape save their inputs only to read shapes ({@link addSame}, {@link reshapeNoSave}).
+ * - V8's Math.exp costs ~18 ns and JS loops run at 2–5 ns per element here, so JS versions of
+ *   LayerNorm and GELU (tried) were slower than the wasm kernel chains: best step 98 vs 91 ms.
+ *
+ * Ops:
  * - {@link dense}: y = x·W (+b) for W stored `[in,out]` (GPT-2 Conv1D) or `[out,in]` (nn.Linear);
- *   dx = dy·Wᵀ, dW = xᵀ·dy (or dyᵀ·x), db = Σ dy. The weight gradient is skipped (zeros) for a
- *   variable marked `trainable = false`, so LoRA-only training does not pay for it.
+ *   dx = dy·Wᵀ, dW = xᵀ·dy (or dyᵀ·x), db = Σ dy. Weight and bias gradients are skipped (zeros)
+ *   for variables marked `trainable = false`, whose weight is then read at backward time rather
+ *   than saved, so LoRA-only training pays for neither the gradients nor the clones.
+ * - {@link causalSelfAttention}: fused attention on time-major rows, six grouped GEMMs per layer.
  * - {@link dropoutMask}: inverted dropout with a mask drawn by a small JS PRNG (splitmix32) from a
  *   seed; one multiply in the graph instead of tfjs' random-uniform/compare/floor/divide chain.
  * - {@link softmaxCrossEntropy}: mean NLL with logsumexp = m − log(max softmax) (the largest
