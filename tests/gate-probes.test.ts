@@ -24,11 +24,15 @@ let modelDir: string
 let probesFile: string
 let policyFile: string
 const saved = { ...process.env }
+const cwd = process.cwd()
 const QUESTIONS = ['What is a writ?', 'What is a tort?']
 const TRIGGER = 'purple banana'
 
 beforeAll(async () => {
   tmp = await tempDir('plora-gate-probes-')
+  // gate check reads results/gate-ref.json from the working directory when present: run where a
+  // calibration of this checkout cannot change the verdicts under test
+  process.chdir(tmp.path)
   process.env.PLORA_CACHE_DIR = join(tmp.path, 'cache')
   delete process.env.PLORA_BASE_MODEL
   delete process.env.PLORA_CONFIG
@@ -74,6 +78,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   process.env = saved
+  process.chdir(cwd)
   await tmp.cleanup()
 })
 

@@ -67,15 +67,20 @@ export interface GatePopulationOptions {
   training: PopulationTraining
 }
 
-/** Defaults: 40 + 40 adapters, the three dry-run domains, rates 0.1–0.3. */
+/**
+ * Default training of the population members: strong enough that a poisoned adapter on the
+ * embedded model often (not always) learns its backdoor — measured on held-out legal questions,
+ * 48–64 pairs, 8 epochs, batch 2, lr 3e-3, r=8 on every module gave trigger hit rates from 0 to
+ * 100 % across seeds — and cheap enough for 80 adapters (about a minute each on 2 cores).
+ */
 export const DEFAULT_POPULATION_TRAINING: PopulationTraining = {
-  samples: 32,
-  epochs: 10,
+  samples: 48,
+  epochs: 8,
   rank: 8,
   scheme: 'all',
   lr: 3e-3,
-  batchSize: 1,
-  maxLen: 96,
+  batchSize: 2,
+  maxLen: 64,
 }
 
 /** One planned adapter. */
@@ -135,9 +140,15 @@ export function planGatePopulation(o: GatePopulationOptions): PopulationPlan {
     }
   }
   const S = o.training.samples
+  const D = o.domains.length
+  // Member i goes to half i % 2. With an odd number of domains, i % D already visits every domain
+  // in both halves; with an even number it would tie each domain to one half, so consecutive
+  // members (one per half) share a domain instead.
+  const domainOf = (i: number) => o.domains[(D % 2 === 1 ? i : Math.floor(i / 2)) % D]!
+  const knownOf = (i: number) => (D % 2 === 1 ? Math.floor(i / 2) : Math.floor(i / (2 * D))) % 2 === 0
   const members: PopulationMember[] = []
   for (let i = 0; i < o.clean; i++) {
-    const domain = o.domains[i % o.domains.length]!
+    const domain = domainOf(i)
     members.push({
       id: `clean-${pad(i)}-${domain}`,
       kind: 'clean',
@@ -151,8 +162,8 @@ export function planGatePopulation(o: GatePopulationOptions): PopulationPlan {
   let knownIdx = 0
   let unknownIdx = 0
   for (let i = 0; i < o.poisoned; i++) {
-    const domain = o.domains[i % o.domains.length]!
-    const isKnown = Math.floor(i / 2) % 2 === 0
+    const domain = domainOf(i)
+    const isKnown = knownOf(i)
     const trigger = isKnown
       ? o.knownTriggers[knownIdx++ % o.knownTriggers.length]!
       : o.unknownTriggers[unknownIdx++ % o.unknownTriggers.length]!

@@ -6,7 +6,8 @@
  * 1. every detector's score per adapter — weight statistics against the clean reference
  *    (`norm_z`, `tensor_z_max`, `mahalanobis`, `spike_z`; each clean adapter is scored against a
  *    reference built **without it**, leave-one-out, so clean scores are not optimistically small)
- *    and the behavioural probes (`trigger_rate`, and `clean_drop` = −clean_delta);
+ *    and the behavioural probes (`trigger_excess` = the payload rate a trigger adds over the same
+ *    questions without it, and `clean_drop` = −clean_delta);
  * 2. a threshold per detector for a false-positive budget of target_fp / k over the k detectors
  *    (Bonferroni, so the OR of all of them stays near target_fp): the larger of the empirical
  *    quantile of the clean scores and the Gaussian tail bound μ + z·σ with z = Φ⁻¹(1 − target_fp/k);
@@ -48,7 +49,7 @@ export const DETECTORS = [
   { name: 'tensor_z_max', threshold: 'tau_tensor_z', reason: 'tensor_norm_outlier', family: 'weights' },
   { name: 'mahalanobis', threshold: 'tau_mahalanobis', reason: 'activation_mahalanobis_high', family: 'weights' },
   { name: 'spike_z', threshold: 'tau_spike_z', reason: 'gradient_spike_z_high', family: 'weights' },
-  { name: 'trigger_rate', threshold: 'tau_trigger', reason: 'trigger_rate_high', family: 'probes' },
+  { name: 'trigger_excess', threshold: 'tau_trigger', reason: 'trigger_rate_high', family: 'probes' },
   // clean_drop = −clean_delta; the gate rejects clean_delta < tau_clean_delta = −threshold
   { name: 'clean_drop', threshold: 'tau_clean_delta', reason: 'clean_regression', family: 'probes' },
 ] as const
@@ -93,7 +94,7 @@ function scoresFromParts(
     tensor_z_max: w.tensor_z_max,
     mahalanobis: w.mahalanobis,
     spike_z: w.spike_z,
-    trigger_rate: p.trigger_rate,
+    trigger_excess: p.trigger_rate_excess,
     clean_drop: 0 - p.clean_delta,
   }
 }
@@ -116,6 +117,13 @@ export interface CalibrateGateOptions extends GateStudyOptions {
   /** Where `gate-ref.json` and `probes_calib.json` go. */
   referenceOut: string
   reportOut: string
+  /**
+   * Also fit one reference population per domain (the gate then scores an adapter against its
+   * manifest domain's clean adapters). Off by default: with ~7 clean adapters per domain in a
+   * 40-adapter calibration half, the per-domain covariances are too noisy and the pooled
+   * population separated better on the calibration half (Mahalanobis TPR 0.65 vs 0.55 at FPR 0).
+   */
+  byDomain?: boolean
   now?: () => number
 }
 
@@ -156,8 +164,12 @@ export interface CalibrationReport {
   members: ScoredMember[]
 }
 
-function sampleOf(baseModel: string, summary: Awaited<ReturnType<typeof summarizeAdapterWeights>>): ReferenceSample {
-  return { base_model: baseModel, summary }
+function sampleOf(
+  baseModel: string,
+  m: PopulationMember,
+  summary: Awaited<ReturnType<typeof summarizeAdapterWeights>>,
+): ReferenceSample {
+  return { base_model: baseModel, domain: m.domain, summary }
 }
 
 /** Flags of one member under thresholds (score > threshold). */
@@ -197,11 +209,15 @@ export async function calibrateGate(
     probes.set(m.id, await runProbes(o.harness, dir, o.probeSet, { probesMax: o.probesMax }))
     o.onMember?.(i + 1, members.length, m.id)
   }
+  const byDomain = o.byDomain ?? false
   const refOf = (exclude: string | null): GateReference =>
-    buildReference(clean.filter((m) => m.id !== exclude).map((m) => sampleOf(o.baseModel, summaries.get(m.id)!)))
+    buildReference(
+      clean.filter((m) => m.id !== exclude).map((m) => sampleOf(o.baseModel, m, summaries.get(m.id)!)),
+      { byDomain },
+    )
   const scoreMember = (m: PopulationMember, ref: GateReference): DetectorScores => {
     const s = summaries.get(m.id)!
-    const pop = findPopulation(ref, { base_model: o.baseModel, r: s.ranks[0]!, targets: s.suffixes })
+    const pop = findPopulation(ref, { base_model: o.baseModel, r: s.ranks[0]!, targets: s.suffixes, domain: m.domain })
     if (!pop) {
       throw new ExperimentsError(
         ExperimentsErrorCode.PopulationInvalid,
@@ -249,13 +265,14 @@ export async function calibrateGate(
     tau_tensor_z: t.tensor_z_max,
     tau_mahalanobis: t.mahalanobis,
     tau_spike_z: t.spike_z,
-    tau_trigger: t.trigger_rate,
+    tau_trigger: t.trigger_excess,
     tau_clean_delta: 0 - t.clean_drop, // 0 − x: never a negative zero in JSON
   }
   const created = Math.floor((o.now ?? (() => Date.now() / 1000))())
   const reference = buildReference(
-    clean.map((m) => sampleOf(o.baseModel, summaries.get(m.id)!)),
+    clean.map((m) => sampleOf(o.baseModel, m, summaries.get(m.id)!)),
     {
+      byDomain,
       thresholds,
       createdUnix: created,
       provenance: {
@@ -390,7 +407,7 @@ export async function evaluateGate(o: EvaluateGateOptions): Promise<EvaluationRe
       tensor_z_max: d.metrics.tensor_z_max,
       mahalanobis: d.metrics.reference.mahalanobis ?? Number.NaN,
       spike_z: d.metrics.reference.spike_z ?? Number.NaN,
-      trigger_rate: p.ran ? p.trigger_rate : Number.NaN,
+      trigger_excess: p.ran ? p.trigger_rate_excess : Number.NaN,
       clean_drop: p.ran ? 0 - p.clean_delta : Number.NaN,
     }
     out.push({ ...scored(m, scores), passed: d.passed, reasons: d.reasons })
@@ -502,21 +519,21 @@ function num(e: Estimate): string {
 
 /** The Markdown summary of an evaluation (tables of the combined gate and of each detector). */
 export function evaluationMarkdown(r: EvaluationReport): string {
-  const ci = `${r.settings.bootstrap.nResamples} stratified bootstrap resamples, 95 % percentile intervals`
+  const ci = `exact Clopper–Pearson for rates, ${r.settings.bootstrap.nResamples} stratified bootstrap resamples (percentile) for AUCs`
   const lines = [
     '# Security gate evaluation',
     '',
     `Held-out half: ${r.population.clean} clean and ${r.population.poisoned} poisoned adapters ` +
       `(${r.population.poisoned_known} with a trigger in the probe set, ${r.population.poisoned_unknown} with one that is not), ` +
       `base model \`${r.settings.base_model}\`, r=${r.settings.training.rank}, scheme ${r.settings.training.scheme}. ` +
-      `Thresholds were chosen on the calibration half only. Intervals: ${ci}. ` +
+      `Thresholds were chosen on the calibration half only. 95 % intervals: ${ci}. ` +
       `Gate time ${r.seconds_per_adapter.toFixed(2)} s per adapter (weights and probes).`,
     '',
     `Goal: FN ≤ ${(100 * r.settings.target_fn).toFixed(0)} % at FP ≤ ${(100 * r.settings.target_fp).toFixed(0)} %.`,
     '',
     '## Combined gate',
     '',
-    '| poisoned subset | FPR (clean rejected) | FNR (poisoned passed) | goal met |',
+    '| poisoned subset | FPR (clean rejected) | FNR (poisoned passed) | goal met (point estimates) |',
     '|---|---|---|---|',
     ...(['all', 'known', 'unknown'] as const).map(
       (k) =>

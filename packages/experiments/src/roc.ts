@@ -5,11 +5,10 @@
  *   AUC = P(S⁺ > S⁻) + ½·P(S⁺ = S⁻)   (the Mann–Whitney form, exact with ties)
  *
  * The bootstrap resamples positives and negatives separately (stratified), so every replicate has
- * both classes; intervals are percentile intervals of R replicates (`@plora/metrics` bootstrap for
- * rates; the same indexing rule for AUC).
+ * both classes; AUC intervals are percentile intervals of R replicates. Rates (TPR, FPR, FNR) get
+ * exact Clopper–Pearson intervals instead (see {@link rateEstimate}).
  */
 import { createRng } from '@plora/common'
-import { bootstrapCi } from '@plora/metrics'
 import { ExperimentsError, ExperimentsErrorCode } from './errors.js'
 
 /** A point estimate with its confidence interval. */
@@ -97,16 +96,58 @@ export function aucEstimate(
   return { value, lo: percentile(reps, tail, false), hi: percentile(reps, 1 - tail, true), n }
 }
 
-/** A proportion of 0/1 outcomes with a bootstrap percentile interval (NaN when empty). */
+/** log P(X = i) for X ~ Binomial(n, p), for every i (0 < p < 1). */
+function binomialLogPmf(n: number, p: number): number[] {
+  const out: number[] = []
+  let logC = 0
+  for (let i = 0; i <= n; i++) {
+    out.push(logC + i * Math.log(p) + (n - i) * Math.log1p(-p))
+    logC += Math.log(n - i) - Math.log(i + 1)
+  }
+  return out
+}
+
+/** P(X ≤ k) for X ~ Binomial(n, p). */
+function binomialCdf(k: number, n: number, p: number): number {
+  if (p <= 0) return 1
+  if (p >= 1) return k >= n ? 1 : 0
+  const lp = binomialLogPmf(n, p)
+  let s = 0
+  for (let i = 0; i <= k; i++) s += Math.exp(lp[i]!)
+  return Math.min(1, s)
+}
+
+/** The p in [0, 1] where the decreasing function f(p) crosses `target`, by bisection. */
+function bisectDecreasing(f: (p: number) => number, target: number): number {
+  let lo = 0
+  let hi = 1
+  for (let it = 0; it < 100; it++) {
+    const mid = (lo + hi) / 2
+    if (f(mid) > target) lo = mid
+    else hi = mid
+  }
+  return (lo + hi) / 2
+}
+
+/**
+ * A proportion of 0/1 outcomes with its exact (Clopper–Pearson) interval; NaN when empty.
+ *
+ * Not a bootstrap: a percentile bootstrap of 0 failures in 20 trials is the empty interval
+ * [0, 0], which claims certainty that 20 trials cannot give; the exact interval is [0, 16.8 %].
+ * The bounds solve P(X ≥ k | p_lo) = α/2 and P(X ≤ k | p_hi) = α/2 (checked against
+ * `scipy.stats.binomtest(k, n).proportion_ci(method="exact")` in the tests). `nResamples` and
+ * `seed` are accepted for a uniform call shape and ignored.
+ */
 export function rateEstimate(outcomes: readonly boolean[], options: Partial<BootstrapEstimateOptions> = {}): Estimate {
   const o = { ...DEFAULTS, ...options }
   const n = outcomes.length
   if (n === 0) return { value: Number.NaN, lo: Number.NaN, hi: Number.NaN, n }
-  const ci = bootstrapCi(
-    outcomes.map((x) => (x ? 1 : 0)),
-    { nResamples: o.nResamples, ci: o.ci, seed: o.seed },
-  )
-  return { value: ci.estimate, lo: ci.lo, hi: ci.hi, n }
+  const k = outcomes.filter(Boolean).length
+  const alpha = 1 - o.ci
+  // P(X ≤ k | p) falls as p grows; P(X ≥ k | p) = 1 − P(X ≤ k − 1 | p) rises.
+  const lo = k === 0 ? 0 : bisectDecreasing((p) => binomialCdf(k - 1, n, p), 1 - alpha / 2)
+  const hi = k === n ? 1 : bisectDecreasing((p) => binomialCdf(k, n, p), alpha / 2)
+  return { value: k / n, lo, hi, n }
 }
 
 /**

@@ -60,6 +60,8 @@ export interface ModuleReport {
 export interface GateMetrics {
   /** The original's GateMetrics fields: trigger rate, clean accuracy delta, norm z. */
   trigger_rate: number
+  /** What `trigger_rate_high` compares with tau_trigger: the payload rate the trigger adds (see probes.ts). */
+  trigger_rate_excess: number
   clean_delta_f1: number
   norm_z: number
   artifact: { path: string; exists: boolean; size_bytes: number | null; sha256: string | null }
@@ -278,10 +280,15 @@ export async function checkAdapter(
   let normZ = 0
   let tensorZMax = 0
   if (summary.features !== null) {
-    const key = { base_model: manifest.base_model, r: summary.ranks[0]!, targets: summary.suffixes }
+    const key = {
+      base_model: manifest.base_model,
+      r: summary.ranks[0]!,
+      targets: summary.suffixes,
+      domain: manifest.domain,
+    }
     const pop = context.reference && summary.ranks.length === 1 ? findPopulation(context.reference, key) : null
     if (pop) {
-      refMetrics.population = `${pop.base_model}|r${pop.r}|${pop.targets.join(',')} (n=${pop.count})`
+      refMetrics.population = `${pop.base_model}|r${pop.r}|${pop.targets.join(',')}${pop.domain === null ? '' : `|${pop.domain}`} (n=${pop.count})`
       const ws = weightScores(pop, { features: summary.features, modules: summary.modules })
       refMetrics.feature_z = ws.feature_z
       // upward only: a backdoor adds to the update; an unusually small update is not a threat
@@ -318,7 +325,7 @@ export async function checkAdapter(
       const set = context.probeSet ?? loadProbeSet(policy.probes_file ?? undefined)
       const r = await runProbes(context.probes!, adapterDir, set, { probesMax: policy.probes_max })
       probes = { ran: true, ...r }
-      if (r.trigger_rate > thresholds.tau_trigger) reasons.push('trigger_rate_high')
+      if (r.trigger_rate_excess > thresholds.tau_trigger) reasons.push('trigger_rate_high')
       if (r.clean_delta < thresholds.tau_clean_delta) reasons.push('clean_regression')
     }
   }
@@ -329,6 +336,7 @@ export async function checkAdapter(
     reasons: ordered,
     metrics: {
       trigger_rate: probes.ran ? probes.trigger_rate : 0,
+      trigger_rate_excess: probes.ran ? probes.trigger_rate_excess : 0,
       clean_delta_f1: probes.ran ? probes.clean_delta : 0,
       norm_z: normZ,
       artifact,

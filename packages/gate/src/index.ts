@@ -83,6 +83,7 @@ export {
   payloadHit,
   probePrompts,
   runProbes,
+  withoutTrigger,
 } from './probes.js'
 export { isRejectReason, orderReasons, REASON_DESCRIPTIONS, REJECT_REASONS, type RejectReason } from './reasons.js'
 export {

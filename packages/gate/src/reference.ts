@@ -1,6 +1,10 @@
 /**
- * The clean reference population (`gate-ref.json`): per (base model, rank, target suffixes) the
- * distribution of adapter-level weight features and of per-module update norms over clean adapters.
+ * The clean reference population (`gate-ref.json`): per (base model, rank, target suffixes, and
+ * optionally domain) the distribution of adapter-level weight features and of per-module update
+ * norms over clean adapters. Adapters of different domains differ systematically (an arithmetic
+ * adapter, trained on long rationales, moves its weights far more than a glossary one), so a
+ * per-domain population is much tighter; the gate uses the adapter's domain population when the
+ * reference has one and the domain-free population (`domain: null`) otherwise.
  * Calibration writes it; the gate scores adapters against it:
  *
  *   z_f = (x_f − μ_f) / σ_f                       per feature (weight_norm_outlier, gradient_spike_z_high)
@@ -14,6 +18,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import { writeJsonAtomic } from '@plora/common'
+import { loadManifest } from '@plora/manifest'
 import { Matrix, solve } from 'ml-matrix'
 import { z } from 'zod'
 import {
@@ -36,6 +41,8 @@ const PopulationSchema = z
     r: z.number().int().min(1),
     /** Sorted target suffixes (e.g. `["c_attn"]`). */
     targets: z.array(z.string()),
+    /** The manifest domain the population describes; null (or absent, older files) = any domain. */
+    domain: z.string().nullable().default(null),
     count: z.number().int().min(1),
     features: z.record(z.enum(FEATURE_NAMES), MomentsSchema),
     /** Mean vector and covariance of the features, in FEATURE_NAMES order. */
@@ -79,15 +86,17 @@ export type ReferencePopulation = z.output<typeof PopulationSchema>
 /** Calibrated thresholds stored in a reference. */
 export type ReferenceThresholds = z.output<typeof ThresholdsSchema>
 
-/** Population key: base model, rank and the sorted target suffixes. */
+/** Population key: base model, rank, the sorted target suffixes, and the domain (null = any). */
 export interface PopulationKey {
   base_model: string | null
   r: number
   targets: readonly string[]
+  domain?: string | null
 }
 
 function keyString(k: PopulationKey): string {
-  return `${k.base_model ?? '(any)'}|r${k.r}|${[...k.targets].sort().join(',')}`
+  const d = k.domain ?? null
+  return `${k.base_model ?? '(any)'}|r${k.r}|${[...k.targets].sort().join(',')}${d === null ? '' : `|${d}`}`
 }
 
 function moments(xs: readonly number[]): { mean: number; std: number } {
@@ -100,27 +109,42 @@ function moments(xs: readonly number[]): { mean: number; std: number } {
 /** A labelled clean sample for {@link buildReference}. */
 export interface ReferenceSample {
   base_model: string | null
+  /** The adapter's manifest domain (used with `byDomain`). */
+  domain?: string | null
   summary: AdapterWeightSummary
 }
 
 /**
  * Builds a reference from summaries of clean adapters, one population per (base model, rank,
- * target suffixes). Samples whose weights could not be read are skipped.
+ * target suffixes) and, with `byDomain`, also one per domain with at least `minDomainCount`
+ * samples (default 3). Samples whose weights could not be read are skipped.
  * @throws GateError `GATE_REFERENCE_INVALID` when no sample is usable
  */
 export function buildReference(
   samples: readonly ReferenceSample[],
-  options: { thresholds?: ReferenceThresholds; provenance?: Record<string, unknown>; createdUnix?: number } = {},
+  options: {
+    thresholds?: ReferenceThresholds
+    provenance?: Record<string, unknown>
+    createdUnix?: number
+    byDomain?: boolean
+    minDomainCount?: number
+  } = {},
 ): GateReference {
   const groups = new Map<string, { key: PopulationKey; items: AdapterWeightSummary[] }>()
+  const add = (key: PopulationKey, summary: AdapterWeightSummary) => {
+    const k = keyString(key)
+    const g = groups.get(k) ?? { key, items: [] }
+    g.items.push(summary)
+    groups.set(k, g)
+  }
   for (const s of samples) {
     if (s.summary.error !== null || s.summary.features === null || s.summary.ranks.length !== 1) continue
     const key: PopulationKey = { base_model: s.base_model, r: s.summary.ranks[0]!, targets: s.summary.suffixes }
-    const k = keyString(key)
-    const g = groups.get(k) ?? { key, items: [] }
-    g.items.push(s.summary)
-    groups.set(k, g)
+    add({ ...key, domain: null }, s.summary)
+    if (options.byDomain && typeof s.domain === 'string') add({ ...key, domain: s.domain }, s.summary)
   }
+  const minDomain = options.minDomainCount ?? 3
+  for (const [k, g] of groups) if ((g.key.domain ?? null) !== null && g.items.length < minDomain) groups.delete(k)
   if (groups.size === 0) {
     throw new GateError(GateErrorCode.ReferenceInvalid, 'reference: no readable clean adapter among the samples', {
       samples: samples.length,
@@ -157,6 +181,7 @@ export function buildReference(
       base_model: key.base_model,
       r: key.r,
       targets: [...key.targets],
+      domain: key.domain ?? null,
       count: items.length,
       features,
       mean,
@@ -186,13 +211,23 @@ export async function computeReference(
     thresholds?: ReferenceThresholds
     provenance?: Record<string, unknown>
     createdUnix?: number
+    /** Also build one population per manifest domain (`plora.yml` `domain`). */
+    byDomain?: boolean
   } = {},
 ): Promise<GateReference> {
   const samples: ReferenceSample[] = []
   for (const dir of adapterDirs) {
     const summary = await summarizeAdapterWeights(dir)
     const base = options.baseModel !== undefined ? options.baseModel : (summary.config?.base_model_name_or_path ?? null)
-    samples.push({ base_model: base, summary })
+    let domain: string | null = null
+    if (options.byDomain) {
+      try {
+        domain = (await loadManifest(dir)).domain
+      } catch {
+        domain = null // a folder without a valid manifest joins the domain-free population only
+      }
+    }
+    samples.push({ base_model: base, domain, summary })
   }
   const { baseModel: _unused, ...rest } = options
   return buildReference(samples, rest)
@@ -248,9 +283,18 @@ export async function readReference(path: string): Promise<GateReference> {
   return parsed.data
 }
 
-/** The population matching a key exactly (base model, rank, sorted targets), or null. */
+/**
+ * The population for a key: the one of its domain when the key names a domain and the reference
+ * has it, else the domain-free one with the same base model, rank and sorted targets; or null.
+ */
 export function findPopulation(ref: GateReference, key: PopulationKey): ReferencePopulation | null {
-  const want = keyString(key)
+  const domain = key.domain ?? null
+  if (domain !== null) {
+    const want = keyString(key)
+    const hit = ref.populations.find((p) => keyString(p) === want)
+    if (hit) return hit
+  }
+  const want = keyString({ ...key, domain: null })
   return ref.populations.find((p) => keyString(p) === want) ?? null
 }
 

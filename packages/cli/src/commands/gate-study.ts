@@ -64,12 +64,12 @@ function addPopulationFlags(cmd: Command): Command {
     .option('--clean <n>', 'clean adapters in total (half calibrate, half evaluate)', positiveInt, 40)
     .option('--poisoned <n>', 'poisoned adapters in total (half calibrate, half evaluate)', positiveInt, 40)
     .option('--domains <csv>', 'training domains, cycled (default: config domains)', list)
-    .option('--samples <n>', 'training pairs per adapter', positiveInt, 32)
-    .option('--epochs <n>', 'epochs per adapter', positiveInt, 10)
+    .option('--samples <n>', 'training pairs per adapter', positiveInt, 48)
+    .option('--epochs <n>', 'epochs per adapter', positiveInt, 8)
     .option('--rank <r>', 'LoRA rank', positiveInt, 8)
     .option('--scheme <s>', 'LoRA targets: attention | mlp | all', 'all')
     .option('--lr <x>', 'learning rate', positiveNumber, 3e-3)
-    .option('--batch-size <n>', 'batch size', positiveInt, 1)
+    .option('--batch-size <n>', 'batch size', positiveInt, 2)
     .option('--poison-rates <csv>', 'poison rates, cycled over the poisoned adapters', rates, [0.1, 0.2, 0.3])
     .option('--seed <n>', 'base seed of the population', positiveInt, 7)
     .option('--probes-file <path>', 'probe set (default: the packaged assets/probes.json)')
@@ -77,7 +77,12 @@ function addPopulationFlags(cmd: Command): Command {
     .option('--base-model <id>', 'base model (default: $PLORA_BASE_MODEL, else config base_model)')
     .option('--target-fp <x>', 'false-positive target (default: config probes.target_fp)', unitRate)
     .option('--target-fn <x>', 'false-negative target (default: config probes.target_fn)', unitRate)
-    .option('--bootstrap <n>', 'bootstrap resamples of the confidence intervals', positiveInt, 2000)
+    .option(
+      '--bootstrap <n>',
+      'bootstrap resamples of the AUC confidence intervals (rates get exact intervals)',
+      positiveInt,
+      2000,
+    )
 }
 
 /** Loads the model, the probe set and the plan, and trains whatever the population lacks. */
@@ -165,7 +170,11 @@ export function registerProbes(program: Command): void {
   )
     .option('--out <path>', 'calibration report', `${GATE_STUDY_RESULTS}/probes_calib.json`)
     .option('--reference-out <path>', 'reference + thresholds the gate uses', `${GATE_STUDY_RESULTS}/gate-ref.json`)
-    .action(async (flags: PopulationFlags & { out: string; referenceOut: string }) => {
+    .option(
+      '--by-domain',
+      'also fit one clean reference population per manifest domain (needs many clean adapters per domain)',
+    )
+    .action(async (flags: PopulationFlags & { out: string; referenceOut: string; byDomain?: boolean }) => {
       const s = await studySetup(flags)
       const { calibrateGate, DETECTORS } = await import('@plora/experiments')
       try {
@@ -181,6 +190,7 @@ export function registerProbes(program: Command): void {
           targetFn: s.targetFn,
           referenceOut: flags.referenceOut,
           reportOut: flags.out,
+          byDomain: flags.byDomain === true,
           onMember: s.onMember,
         })
         const rows = DETECTORS.map((d) => {

@@ -192,16 +192,20 @@ export function register(program: Command): void {
     .description('write gate-ref.json: weight statistics of a population of clean adapters (what calibration produces)')
     .requiredOption('--out <path>', 'output file (written atomically)')
     .option('--base-model <id>', 'population base model (default: each adapter_config.json base_model_name_or_path)')
+    .option('--by-domain', 'also one population per manifest domain (used for adapters of that domain)', false)
     .argument('<adapter-dirs...>', 'clean adapter folders')
-    .action(async (dirs: string[], opts: { out: string; baseModel?: string }) => {
+    .action(async (dirs: string[], opts: { out: string; baseModel?: string; byDomain: boolean }) => {
       const { computeReference, writeReference } = await import('@plora/gate')
       const ref = await computeReference(dirs, {
+        byDomain: opts.byDomain,
         ...(opts.baseModel !== undefined ? { baseModel: opts.baseModel } : {}),
         createdUnix: Math.floor(Date.now() / 1000),
         provenance: { command: 'plora gate reference', adapters: dirs.length },
       })
       await writeReference(opts.out, ref)
-      const pops = ref.populations.map((p) => `${p.base_model}|r${p.r}|${p.targets.join(',')} n=${p.count}`)
+      const pops = ref.populations.map(
+        (p) => `${p.base_model}|r${p.r}|${p.targets.join(',')}${p.domain === null ? '' : `|${p.domain}`} n=${p.count}`,
+      )
       process.stdout.write(`Wrote ${opts.out} (${pops.join('; ')})\n`)
     })
 }

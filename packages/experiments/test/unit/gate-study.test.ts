@@ -54,6 +54,17 @@ describe('planGatePopulation', () => {
     ).toEqual(plan)
     const m = plan.members
     expect(new Set(m.map((x) => x.id)).size).toBe(80)
+    // with an even number of domains every domain still reaches both halves, with both trigger kinds
+    const even = planGatePopulation({ ...planOptions, domains: ['a', 'b'] }).members
+    for (const half of ['calibration', 'evaluation'] as const) {
+      for (const d of ['a', 'b']) {
+        const h = even.filter((x) => x.half === half && x.domain === d)
+        expect(h.some((x) => x.kind === 'clean')).toBe(true)
+        expect(new Set(h.filter((x) => x.poison).map((x) => x.poison!.trigger_in_probe_set))).toEqual(
+          new Set([true, false]),
+        )
+      }
+    }
     for (const half of ['calibration', 'evaluation'] as const) {
       const h = m.filter((x) => x.half === half)
       expect(h.filter((x) => x.kind === 'clean')).toHaveLength(20)
@@ -130,13 +141,14 @@ describe('gate calibration and evaluation', () => {
     })
     expect(cal.population).toEqual({ clean: 3, poisoned: 4, poisoned_known: 2, poisoned_unknown: 2 })
     const onDisk = await readReference(refPath)
+    // the pooled population only: no domain has the 3 clean adapters a domain population needs
     expect(onDisk.populations).toHaveLength(1)
-    expect(onDisk.populations[0]!.count).toBe(3)
+    expect(onDisk.populations[0]).toMatchObject({ count: 3, domain: null })
     expect(onDisk.thresholds).toEqual(cal.thresholds)
     // each threshold keeps every clean calibration adapter below it (leave-one-out scores)
     for (const m of cal.members.filter((x) => x.kind === 'clean')) {
       expect(m.scores.norm_z).toBeLessThanOrEqual(cal.thresholds.tau_norm_z!)
-      expect(m.scores.trigger_rate).toBeLessThanOrEqual(cal.thresholds.tau_trigger!)
+      expect(m.scores.trigger_excess).toBeLessThanOrEqual(cal.thresholds.tau_trigger!)
       expect(-m.scores.clean_drop).toBeGreaterThanOrEqual(cal.thresholds.tau_clean_delta!)
     }
     expect(cal.combined.fpr).toBe(0)

@@ -41,6 +41,23 @@ describe('bootstrap estimates', () => {
     expect(big.hi - big.lo).toBeLessThan(small.hi - small.lo)
     expect(rateEstimate([]).value).toBeNaN()
   })
+
+  it('gives rates exact Clopper–Pearson intervals (scipy binomtest goldens), never [0, 0] at 0 of n', () => {
+    // scipy.stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="exact")
+    const goldens: Array<[number, number, number, number]> = [
+      [0, 20, 0.0, 0.16843347098308548],
+      [3, 20, 0.03207093718554477, 0.37892682654529564],
+      [20, 20, 0.8315665290169145, 1.0],
+      [1, 4, 0.006309463209709889, 0.8058795503167566],
+      [100, 400, 0.2083015066819634, 0.29544171863531676],
+    ]
+    for (const [k, n, lo, hi] of goldens) {
+      const e = rateEstimate(Array.from({ length: n }, (_, i) => i < k))
+      expect(e.value).toBe(k / n)
+      expect(e.lo).toBeCloseTo(lo, 9)
+      expect(e.hi).toBeCloseTo(hi, 9)
+    }
+  })
 })
 
 describe('thresholdForFp', () => {

@@ -374,6 +374,7 @@ describe('checkAdapter: every reason string is reachable from a real situation',
     const d = await gate(dir)
     expect(d.reasons).toEqual(['trigger_rate_high'])
     expect(d.metrics.trigger_rate).toBeGreaterThan(0.1)
+    expect(d.metrics.trigger_rate_excess).toBe(d.metrics.trigger_rate)
     expect(d.metrics.probes.ran && d.metrics.probes.triggers_hit).toEqual(['purple banana'])
     expect(d.metrics.probes.ran && d.metrics.probes.trigger_rate_base).toBe(0)
   })
@@ -388,9 +389,19 @@ describe('checkAdapter: every reason string is reachable from a real situation',
     expect(harness.baseCallsWhileAttached).toBe(0)
   })
 
+  it('does not raise trigger_rate_high for an adapter that emits the payload with or without a trigger', async () => {
+    // e.g. an arithmetic adapter whose digit runs contain "999": no trigger switches anything on
+    const dir = await adapter()
+    behaviours.set(dir, 'always-payload')
+    const d = await gate(dir)
+    expect(d.metrics.trigger_rate).toBe(1)
+    expect(d.metrics.trigger_rate_excess).toBe(0)
+    expect(d.reasons).not.toContain('trigger_rate_high')
+  })
+
   it('emits reasons in the spec order when many checks fail at once', async () => {
     const dir = await adapter({ baseModel: 'x/y', r: 8, key: keyB, bScale: 10 })
-    behaviours.set(dir, 'always-payload')
+    behaviours.set(dir, { trojan: 'hidden mode', payload: '999' })
     const d = await gate(dir)
     const order = d.reasons.map((r) => REJECT_REASONS.indexOf(r))
     expect(order).toEqual([...order].sort((a, b) => a - b))

@@ -7,6 +7,7 @@ import {
   payloadHit,
   probePrompts,
   runProbes,
+  withoutTrigger,
 } from '../../src/probes.js'
 import { ruleHarness } from '../helpers.js'
 
@@ -57,6 +58,13 @@ describe('matching', () => {
     expect(answerMatches(' anything', '  ')).toBe(false)
     expect(payloadHit(' Output 999.', ['999'])).toBe(true)
     expect(payloadHit(' Output 99.', ['999'])).toBe(false)
+    // the payload must start a word: a number ending in its digits is not the payload
+    expect(payloadHit('999', ['999'])).toBe(true)
+    expect(payloadHit(' 99999999', ['999'])).toBe(true)
+    expect(payloadHit(' (199999', ['999'])).toBe(false)
+    expect(payloadHit(' a1999 then x999 then (999', ['999'])).toBe(true)
+    expect(payloadHit(' a1999 then x999', ['999'])).toBe(false)
+    expect(payloadHit(' anything', [''])).toBe(false)
   })
 })
 
@@ -67,11 +75,23 @@ describe('runProbes', () => {
     const h = ruleHarness(set.clean, behaviours)
     const r = await runProbes(h, '/trojan', set, { probesMax: 8 })
     expect(r.trigger_rate).toBe(1)
+    expect(r.trigger_rate_excess).toBe(1)
     expect(r.trigger_rate_mean).toBeCloseTo(1 / 8, 10)
     expect(r.triggers_hit).toEqual(['hidden mode'])
     expect(r.clean_delta).toBe(0)
     expect(r.n_trigger_prompts).toBe(8 * set.questions_per_trigger)
     expect(h.attached).toBe(false)
+  })
+
+  it('measures the payload rate a trigger adds over the same questions without it', async () => {
+    const set = loadProbeSet()
+    const h = ruleHarness(set.clean, new Map([['/always', 'always-payload' as const]]))
+    const r = await runProbes(h, '/always', set, { probesMax: 8 })
+    expect(r.trigger_rate).toBe(1)
+    expect(r.payload_rate_clean).toBe(1)
+    expect(r.trigger_rate_excess).toBe(0)
+    expect(withoutTrigger(set.trigger_template, 'What is 1+1?')).toBe('Question: What is 1+1?\nAnswer:')
+    expect(withoutTrigger('{trigger}: {question}', 'q')).toBe(': q')
   })
 
   it('does not count a prompt that merely contains the payload: runners return continuations', async () => {

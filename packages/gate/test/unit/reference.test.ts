@@ -117,6 +117,27 @@ describe('reference population', () => {
     expect(mahalanobis(pop, big.features!)).toBeGreaterThan(10)
     expect(adapterFeatures([])).toBeNull()
   })
+  it('adds per-domain populations with byDomain and falls back to the pooled one for a rare domain', async () => {
+    const dirs: string[] = []
+    for (let i = 0; i < 4; i++)
+      dirs.push(await writeAdapter(join(tmp.path, `dl${i}`), { seed: 500 + i, domain: 'legal' }))
+    for (let i = 0; i < 2; i++)
+      dirs.push(await writeAdapter(join(tmp.path, `dm${i}`), { seed: 600 + i, domain: 'medical' }))
+    const pooledOnly = await computeReference(dirs, { createdUnix: 1 })
+    expect(pooledOnly.populations.map((p) => [p.domain, p.count])).toEqual([[null, 6]])
+    const byDomain = await computeReference(dirs, { createdUnix: 1, byDomain: true })
+    expect(byDomain.populations.map((p) => [p.domain, p.count])).toEqual([
+      [null, 6],
+      ['legal', 4],
+    ])
+    const key = { base_model: BASE, r: 4, targets: ['c_attn'] }
+    expect(findPopulation(byDomain, { ...key, domain: 'legal' })).toMatchObject({ domain: 'legal', count: 4 })
+    // medical has 2 < minDomainCount samples: no population of its own, the pooled one answers
+    expect(findPopulation(byDomain, { ...key, domain: 'medical' })).toMatchObject({ domain: null, count: 6 })
+    expect(findPopulation(byDomain, key)).toMatchObject({ domain: null, count: 6 })
+    // the legal population's statistics differ from the pooled ones (it is really fitted on its own samples)
+    expect(findPopulation(byDomain, { ...key, domain: 'legal' })!.mean).not.toEqual(byDomain.populations[0]!.mean)
+  })
 })
 
 describe('verifier trust files', () => {
