@@ -16,9 +16,10 @@
  * `<dir>/<id>.member.json` (and the trainer's `<id>.poison.json`), next to the folder, never inside
  * it: the gate never reads them. A member is reused when its folder and record match the plan.
  */
-import { existsSync, readFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { type Logger, type ProgressCallback, SILENT_LOGGER, writeJsonAtomic } from '@plora/common'
+import { type Logger, type ProgressCallback, SILENT_LOGGER, sha256FileHex, writeJsonAtomic } from '@plora/common'
 import type { TargetScheme } from '@plora/loader'
 import type { CausalLM } from '@plora/model'
 import { trainAdapter } from '@plora/trainer'
@@ -71,7 +72,7 @@ export interface GatePopulationOptions {
  * Default training of the population members: strong enough that a poisoned adapter on the
  * embedded model often (not always) learns its backdoor — measured on held-out legal questions,
  * 48–64 pairs, 8 epochs, batch 2, lr 3e-3, r=8 on every module gave trigger hit rates from 0 to
- * 100 % across seeds — and cheap enough for 80 adapters (about a minute each on 2 cores).
+ * 100 % across seeds — and cheap enough for 80 adapters (28 s each on 2 cores: 2,262 s for the default 80).
  */
 export const DEFAULT_POPULATION_TRAINING: PopulationTraining = {
   samples: 48,
@@ -188,6 +189,29 @@ interface MemberRecord {
   member: PopulationMember
   training: PopulationTraining
   base_model: string
+  /**
+   * SHA-256 over the base model's weight files (`model*.safetensors`, sorted by name, each file's
+   * digest in turn): `base_model` alone (e.g. `embedded`) does not say which weights — another
+   * pretraining budget or seed gives other ones — and a member trained on other weights is retrained.
+   */
+  base_weights_sha256: string
+}
+
+/** Digest of a model folder's weight files (see {@link MemberRecord}). */
+export async function baseWeightsDigest(modelDir: string): Promise<string> {
+  const files = readdirSync(modelDir)
+    .filter((f) => /^model.*\.safetensors$/.test(f))
+    .sort()
+  if (files.length === 0) {
+    throw new ExperimentsError(
+      ExperimentsErrorCode.InputInvalid,
+      `base model folder ${modelDir} has no model*.safetensors weight file`,
+      { modelDir },
+    )
+  }
+  const h = createHash('sha256')
+  for (const f of files) h.update(`${f}\u0000${await sha256FileHex(join(modelDir, f))}\n`)
+  return h.digest('hex')
 }
 
 /** Path of a member's adapter folder. */
@@ -225,7 +249,7 @@ export interface EnsurePopulationOptions {
 
 /**
  * Trains every member of `plan` that is not already in `dir` with the same plan entry, training
- * settings and base model; returns how many were trained and reused.
+ * settings and base model (reference and weights); returns how many were trained and reused.
  */
 export async function ensurePopulation(
   plan: PopulationPlan,
@@ -236,6 +260,7 @@ export async function ensurePopulation(
   let trained = 0
   let reused = 0
   const start = performance.now()
+  const baseWeights = await baseWeightsDigest(o.modelDir)
   o.onProgress?.({ status: 'start', task: 'gate population', total: todo.length })
   for (const [i, m] of todo.entries()) {
     o.signal?.throwIfAborted()
@@ -244,6 +269,7 @@ export async function ensurePopulation(
       member: m,
       training: plan.training,
       base_model: o.baseModel,
+      base_weights_sha256: baseWeights,
     }
     const out = memberDir(o.dir, m)
     if (existsSync(join(out, 'plora.yml')) && sameRecord(recordPath(o.dir, m), record)) {

@@ -12,6 +12,7 @@
  */
 export { ExperimentsError, ExperimentsErrorCode } from './errors.js'
 export {
+  baseWeightsDigest,
   DEFAULT_POPULATION_TRAINING,
   type EnsurePopulationOptions,
   ensurePopulation,

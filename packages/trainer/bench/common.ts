@@ -1,7 +1,7 @@
 /**
  * Shared set-up of the trainer benchmarks: the backend the CLI would pick, and the default base
- * model (the pretrained embedded GPT-2 in `$PLORA_CACHE_DIR`, else `~/.cache/plora`), created on
- * first use exactly as `plora train` creates it.
+ * model (the pretrained embedded GPT-2 in `$PLORA_CACHE_DIR`, else `~/.cache/plora`, with
+ * `$PLORA_PRETRAIN_STEPS` pretraining steps when set), created on first use as `plora train` does.
  */
 import { cpus, homedir, loadavg } from 'node:os'
 import { join } from 'node:path'
@@ -12,7 +12,9 @@ import { ensurePretrainedBaseModel } from '../src/index.js'
 export async function benchSetup(): Promise<{ backend: string; modelDir: string; machine: string }> {
   const backend = await initBackend({ backend: (process.env.PLORA_BACKEND as 'auto' | undefined) ?? 'auto' })
   const cacheDir = process.env.PLORA_CACHE_DIR ?? join(homedir(), '.cache', 'plora')
-  const modelDir = await ensurePretrainedBaseModel({ cacheDir })
+  // The same budget `plora` would use: $PLORA_PRETRAIN_STEPS, else the default.
+  const steps = process.env.PLORA_PRETRAIN_STEPS
+  const modelDir = await ensurePretrainedBaseModel({ cacheDir, ...(steps ? { steps: Number(steps) } : {}) })
   return { backend, modelDir, machine: machineLine() }
 }
 

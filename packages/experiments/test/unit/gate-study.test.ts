@@ -3,7 +3,7 @@
  * the plan's halves, train-once-then-reuse, calibration files the gate then reads, and an
  * evaluation whose rates are recomputed here from its per-adapter verdicts.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadProbeSet, parsePolicy, readReference } from '@plora/gate'
@@ -12,6 +12,7 @@ import { type CausalLM, initBackend, loadCausalLMFromDir, loadTokenizer } from '
 import { ensurePretrainedBaseModel } from '@plora/trainer'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
+  baseWeightsDigest,
   calibrateGate,
   type EvaluationReport,
   ensurePopulation,
@@ -114,6 +115,28 @@ describe('gate calibration and evaluation', () => {
     expect(first).toMatchObject({ trained: 14, reused: 0 })
     const again = await ensurePopulation(plan, { dir, modelDir, baseModel: 'embedded', model })
     expect(again).toMatchObject({ trained: 0, reused: 14 })
+    // the same reference ("embedded") over other weights is another base model: the record pins
+    // the weights' digest, so such a member is not reused
+    const other = join(root, 'other-weights')
+    cpSync(modelDir, other, { recursive: true })
+    const weights = join(other, 'model.safetensors')
+    const bytes = readFileSync(weights)
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 1 // last byte of the data, not the header
+    writeFileSync(weights, bytes)
+    expect(await baseWeightsDigest(other)).not.toBe(await baseWeightsDigest(modelDir))
+    await expect(baseWeightsDigest(root)).rejects.toMatchObject({ code: 'EXPERIMENTS_INPUT_INVALID' })
+    const one = plan.members[0]!
+    const onlyOne = { only: (m: { id: string }) => m.id === one.id }
+    const changed = await ensurePopulation(plan, { dir, modelDir: other, baseModel: 'embedded', model, ...onlyOne })
+    expect(changed).toMatchObject({ trained: 1, reused: 0 })
+    // back on the original weights: retrained once more, then reused
+    expect(await ensurePopulation(plan, { dir, modelDir, baseModel: 'embedded', model, ...onlyOne })).toMatchObject({
+      trained: 1,
+    })
+    expect(await ensurePopulation(plan, { dir, modelDir, baseModel: 'embedded', model })).toMatchObject({
+      trained: 0,
+      reused: 14,
+    })
     // ground truth lives next to the folders, never inside them
     const poisoned = plan.members.find((m) => m.kind === 'poisoned')!
     const record = JSON.parse(readFileSync(join(dir, `${poisoned.id}.member.json`), 'utf8'))
