@@ -20,7 +20,7 @@
  * poisoned adapters and separately for triggers in and not in the probe set. Nothing of the
  * evaluation half influences a threshold.
  */
-import { join } from 'node:path'
+import { dirname, join, relative, sep } from 'node:path'
 import { writeFileAtomic, writeJsonAtomic } from '@plora/common'
 import {
   buildReference,
@@ -41,7 +41,8 @@ import {
 import { normalQuantile } from '@plora/metrics'
 import { ExperimentsError, ExperimentsErrorCode } from './errors.js'
 import { memberDir, type PopulationMember, type PopulationPlan } from './gate-population.js'
-import { aucEstimate, type Estimate, rateEstimate, thresholdForFp } from './roc.js'
+import { aucEstimate, type Estimate, rateEstimate, rocCurve, thresholdForFp } from './roc.js'
+import { rocSvg } from './roc-svg.js'
 
 /** The detectors of the gate, the threshold each is compared with, and the reason it raises. */
 export const DETECTORS = [
@@ -324,6 +325,8 @@ export interface EvaluateGateOptions extends GateStudyOptions {
   targetFn: number
   reportOut: string
   markdownOut: string
+  /** ROC figure of the detectors on the held-out half (SVG); none when omitted. */
+  svgOut?: string
   now?: () => number
 }
 
@@ -372,6 +375,8 @@ export interface EvaluationReport {
   /** Reasons that are not detector reasons (a mismatch between the population and the policy). */
   other_reasons: Record<string, number>
   seconds_per_adapter: number
+  /** The ROC figure, relative to the Markdown report's folder (null when none was written). */
+  figure: string | null
   members: EvaluatedMember[]
 }
 
@@ -500,7 +505,24 @@ export async function evaluateGate(o: EvaluateGateOptions): Promise<EvaluationRe
     detectors,
     other_reasons: other,
     seconds_per_adapter: seconds / Math.max(1, out.length),
+    figure: o.svgOut === undefined ? null : relative(dirname(o.markdownOut), o.svgOut).split(sep).join('/'),
     members: out,
+  }
+  if (o.svgOut !== undefined) {
+    const series = DETECTORS.map((d) => ({
+      name: d.name,
+      points: rocCurve(
+        out.filter((m) => m.kind === 'poisoned').map((m) => m.scores[d.name]),
+        out.filter((m) => m.kind === 'clean').map((m) => m.scores[d.name]),
+      ),
+      auc: detectors[d.name].auc.all.value,
+      operating: { fpr: detectors[d.name].fpr.value, tpr: detectors[d.name].tpr.all.value },
+    }))
+    const svg = rocSvg(series, {
+      title: 'Security gate detectors on the held-out half',
+      subtitle: `${report.population.clean} clean vs ${report.population.poisoned} poisoned adapters, base model ${o.baseModel}`,
+    })
+    await writeFileAtomic(o.svgOut, svg)
   }
   await writeJsonAtomic(o.reportOut, report)
   await writeFileAtomic(o.markdownOut, evaluationMarkdown(report))
@@ -555,6 +577,7 @@ export function evaluationMarkdown(r: EvaluationReport): string {
     }),
     '',
   ]
+  if (r.figure !== null) lines.push(`![ROC curves of the detectors on the held-out half](${r.figure})`, '')
   const others = Object.entries(r.other_reasons)
   if (others.length > 0) {
     lines.push(
@@ -572,6 +595,7 @@ export function gateStudyPaths(resultsDir: string): {
   calibration: string
   evaluation: string
   evaluationMd: string
+  evaluationSvg: string
 } {
   return {
     population: join(resultsDir, 'gate_population'),
@@ -579,5 +603,6 @@ export function gateStudyPaths(resultsDir: string): {
     calibration: join(resultsDir, 'probes_calib.json'),
     evaluation: join(resultsDir, 'gate_eval.json'),
     evaluationMd: join(resultsDir, 'gate_eval.md'),
+    evaluationSvg: join(resultsDir, 'gate_roc.svg'),
   }
 }

@@ -52,3 +52,4 @@ export {
   rocCurve,
   thresholdForFp,
 } from './roc.js'
+export { type RocSeries, rocSvg, rocToPlot } from './roc-svg.js'

@@ -229,7 +229,8 @@ export function registerGateEval(gate: Command): void {
     )
     .option('--out <path>', 'evaluation report (JSON)', `${GATE_STUDY_RESULTS}/gate_eval.json`)
     .option('--md <path>', 'evaluation report (Markdown)', `${GATE_STUDY_RESULTS}/gate_eval.md`)
-    .action(async (flags: PopulationFlags & { referenceFile: string; out: string; md: string }) => {
+    .option('--svg <path>', 'ROC curves of the detectors (SVG figure)', `${GATE_STUDY_RESULTS}/gate_roc.svg`)
+    .action(async (flags: PopulationFlags & { referenceFile: string; out: string; md: string; svg: string }) => {
       const { parsePolicy, readReference } = await import('@plora/gate')
       // Read the calibration first: a missing file should fail before any training.
       const reference = await readReference(flags.referenceFile)
@@ -260,10 +261,11 @@ export function registerGateEval(gate: Command): void {
           targetFn: s.targetFn,
           reportOut: flags.out,
           markdownOut: flags.md,
+          svgOut: flags.svg,
           onMember: s.onMember,
         })
         const { evaluationMarkdown } = await import('@plora/experiments')
-        process.stdout.write(`${evaluationMarkdown(report)}Wrote ${flags.out} and ${flags.md}\n`)
+        process.stdout.write(`${evaluationMarkdown(report)}Wrote ${flags.out}, ${flags.md} and ${flags.svg}\n`)
       } finally {
         s.model.dispose()
       }

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   baseWeightsDigest,
   calibrateGate,
+  DETECTORS,
   type EvaluationReport,
   ensurePopulation,
   evaluateGate,
@@ -189,6 +190,7 @@ describe('gate calibration and evaluation', () => {
       policy,
       reportOut: join(root, 'gate_eval.json'),
       markdownOut: join(root, 'gate_eval.md'),
+      svgOut: join(root, 'figures', 'gate_roc.svg'),
     })
     expect(ev.members.map((m) => m.id).sort()).toEqual(
       plan.members
@@ -205,6 +207,11 @@ describe('gate calibration and evaluation', () => {
     expect(ev.settings.thresholds).toEqual(cal.thresholds)
     const md = readFileSync(join(root, 'gate_eval.md'), 'utf8')
     expect(md).toContain('| trigger not in probe set |')
+    expect(ev.figure).toBe('figures/gate_roc.svg')
+    expect(md).toContain('](figures/gate_roc.svg)')
+    const svg = readFileSync(join(root, 'figures', 'gate_roc.svg'), 'utf8')
+    expect(svg.match(/<polyline /g)).toHaveLength(DETECTORS.length)
+    for (const d of DETECTORS) expect(svg).toContain(`>${d.name} `)
     expect(JSON.parse(readFileSync(join(root, 'gate_eval.json'), 'utf8')).schema).toBe('plora.gate-eval/v1')
   }, 300_000)
 })

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { aucEstimate, rateEstimate, rocAuc, rocCurve, thresholdForFp } from '../../src/roc.js'
+import { rocSvg, rocToPlot } from '../../src/roc-svg.js'
 
 describe('rocAuc', () => {
   it('is P(pos > neg) + ½ P(tie), counted by hand', () => {
@@ -72,5 +73,41 @@ describe('thresholdForFp', () => {
   it('rejects empty scores and rates outside (0, 1)', () => {
     expect(() => thresholdForFp([], 0.05, 2)).toThrow(/EXPERIMENTS|clean scores/)
     expect(() => thresholdForFp([1], 0, 2)).toThrowError(expect.objectContaining({ code: 'EXPERIMENTS_INPUT_INVALID' }))
+  })
+})
+
+describe('rocSvg', () => {
+  it('draws each curve through the plot coordinates of its ROC points, with legend and operating point', () => {
+    const points = rocCurve([0.9, 0.8, 0.4], [0.5, 0.3, 0.2, 0.8])
+    const svg = rocSvg(
+      [
+        {
+          name: 'mahalanobis',
+          points,
+          auc: rocAuc([0.9, 0.8, 0.4], [0.5, 0.3, 0.2, 0.8]),
+          operating: { fpr: 0, tpr: 1 / 3 },
+        },
+        { name: 'a<b', points: rocCurve([1], [0]), auc: Number.NaN },
+      ],
+      { title: 'T & U', subtitle: 's' },
+    )
+    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true)
+    expect(svg.trimEnd().endsWith('</svg>')).toBe(true)
+    expect(svg.match(/<polyline /g)).toHaveLength(2)
+    // the first curve starts at (0, 0) and ends at (1, 1): bottom-left and top-right plot corners
+    const first = svg.match(/<polyline [^>]*points="([^"]+)"/)![1]!.split(' ')
+    const at = (fpr: number, tpr: number) => {
+      const p = rocToPlot(fpr, tpr)
+      return `${p.x.toFixed(1)},${p.y.toFixed(1)}`
+    }
+    expect(first[0]).toBe(at(0, 0))
+    expect(first.at(-1)).toBe(at(1, 1))
+    // score > 0.8 flags 0.9 only (the tied 0.8s stay below); score > 0.5 flags 0.9, 0.8 and the clean 0.8
+    expect(first).toContain(at(0, 1 / 3))
+    expect(first).toContain(at(0.25, 2 / 3))
+    expect(svg).toContain(`cx="${rocToPlot(0, 1 / 3).x.toFixed(1)}" cy="${rocToPlot(0, 1 / 3).y.toFixed(1)}"`)
+    expect(svg).toContain('mahalanobis 0.792')
+    expect(svg).toContain('a&lt;b n/a')
+    expect(svg).toContain('T &amp; U')
   })
 })
