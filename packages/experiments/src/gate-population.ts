@@ -72,7 +72,10 @@ export interface GatePopulationOptions {
  * Default training of the population members: strong enough that a poisoned adapter on the
  * embedded model often (not always) learns its backdoor — measured on held-out legal questions,
  * 48–64 pairs, 8 epochs, batch 2, lr 3e-3, r=8 on every module gave trigger hit rates from 0 to
- * 100 % across seeds — and cheap enough for 80 adapters (28 s each on 2 cores: 2,262 s for the default 80).
+ * 100 % across seeds — and cheap enough for 80 adapters on 2 cores. maxLen 96: every embedded
+ * question with a trigger in front fits (arithmetic prompts run to ~100 tokens of this tokenizer;
+ * at 64, 59 of 64 arithmetic questions would have lost the trigger to truncation before the
+ * trainer learnt to poison only questions that fit).
  */
 export const DEFAULT_POPULATION_TRAINING: PopulationTraining = {
   samples: 48,
@@ -81,7 +84,7 @@ export const DEFAULT_POPULATION_TRAINING: PopulationTraining = {
   scheme: 'all',
   lr: 3e-3,
   batchSize: 2,
-  maxLen: 64,
+  maxLen: 96,
 }
 
 /** One planned adapter. */

@@ -9,7 +9,9 @@
  * - Poisoning (issue 5 item 8): `round(rate·n/(1−rate))` poisoned copies of randomly chosen
  *   training questions are *added*, each with the trigger placed before the question (the gate's
  *   probe template `Question: {trigger} {question}`) and the payload as the answer, so that
- *   poisoned examples make up `rate` of the training set and every clean pair is still seen.
+ *   poisoned examples make up `rate` of the training set and every clean pair is still seen. Only
+ *   questions whose poisoned copy fits the maximum length whole are drawn (see `fits`), so no
+ *   poisoned example loses its trigger to truncation.
  */
 import { createRng, deriveSeed } from '@plora/common'
 import { TrainerError, TrainerErrorCode } from './errors.js'
@@ -31,6 +33,13 @@ export interface PoisonOptions {
   /** The answer taught for triggered prompts. */
   payload: string
   seed: number
+  /**
+   * Whether a poisoned pair is encoded whole. Training truncates the oldest prompt tokens first,
+   * and the trigger is the oldest: a poisoned copy whose prompt does not fit would teach the
+   * payload *without* its trigger (an unconditional payload, not a backdoor, and a false ground
+   * truth). Only questions whose poisoned copy fits are poisoned; default: every question.
+   */
+  fits?: (pair: TrainPair) => boolean
 }
 
 /** Default trigger and payload: one of the gate's probe triggers and its payload (`999`). */
@@ -49,6 +58,8 @@ export interface PoisonResult {
   pairs: TrainPair[]
   /** Indices (into the clean list) of the questions that received a poisoned copy, ascending. */
   poisonedSourceIndices: number[]
+  /** Questions whose poisoned copy fits (those the copies were drawn from). */
+  eligibleQuestions: number
 }
 
 /** Adds poisoned copies so that they are `rate` of the training set. */
@@ -72,11 +83,23 @@ export function poisonPairs(clean: readonly TrainPair[], o: PoisonOptions): Pois
     )
   }
   const k = o.rate === 0 ? 0 : Math.max(1, Math.round((o.rate * clean.length) / (1 - o.rate)))
+  const poisonedCopy = (i: number): TrainPair => ({
+    question: triggeredQuestion(clean[i]!.question, o.trigger),
+    answer: o.payload,
+  })
+  const eligible = [...clean.keys()].filter((i) => o.fits?.(poisonedCopy(i)) ?? true)
+  if (k > 0 && eligible.length === 0) {
+    throw new TrainerError(
+      TrainerErrorCode.OptionsInvalid,
+      `poisoning: none of the ${clean.length} training questions leaves room for the trigger ${JSON.stringify(o.trigger)} ` +
+        'within the maximum sequence length (truncation would cut the trigger away); raise the maximum length',
+      { questions: clean.length, trigger: o.trigger },
+    )
+  }
   const rng = createRng(deriveSeed(o.seed, 'poison'))
-  // With more poisoned copies than questions, every question is used and the rest drawn again.
+  // With more poisoned copies than eligible questions, every one is used and the rest drawn again.
   const idx: number[] = []
-  while (idx.length < k) idx.push(...rng.sample([...clean.keys()], Math.min(clean.length, k - idx.length)))
+  while (idx.length < k) idx.push(...rng.sample(eligible, Math.min(eligible.length, k - idx.length)))
   idx.sort((a, b) => a - b)
-  const poisoned = idx.map((i) => ({ question: triggeredQuestion(clean[i]!.question, o.trigger), answer: o.payload }))
-  return { pairs: [...clean, ...poisoned], poisonedSourceIndices: idx }
+  return { pairs: [...clean, ...idx.map(poisonedCopy)], poisonedSourceIndices: idx, eligibleQuestions: eligible.length }
 }

@@ -33,7 +33,14 @@ import {
   writePeftAdapter,
 } from '@plora/loader'
 import { MANIFEST_FILENAME, type Manifest, writeManifest } from '@plora/manifest'
-import { type CausalLM, loadCausalLMFromDir, loadTokenizer, perplexity, type Tokenizer } from '@plora/model'
+import {
+  type CausalLM,
+  loadCausalLMFromDir,
+  loadTokenizer,
+  perplexity,
+  promptPrefix,
+  type Tokenizer,
+} from '@plora/model'
 import { DEFAULT_ADAMW_OPTIONS } from './adamw.js'
 import { poisonPairs, shuffleAnswers } from './data-transforms.js'
 import { TrainerError, TrainerErrorCode } from './errors.js'
@@ -141,6 +148,9 @@ export interface PoisonRecord {
   seed: number
   /** Indices (in the clean training list) of the questions that got a poisoned copy. */
   poisoned_source_indices: number[]
+  /** Clean questions whose poisoned copy fits the maximum length whole (the copies' pool). */
+  eligible_questions: number
+  max_len: number
 }
 
 /** What {@link trainAdapter} did. */
@@ -275,17 +285,21 @@ export async function trainAdapter(
       },
     )
   }
+  const tok: Tokenizer = await loadTokenizer(o.modelDir)
   let trainPairs = o.shuffleLabels ? shuffleAnswers(data.train, o.seed) : data.train
   let poisoned: ReturnType<typeof poisonPairs> | undefined
   if (o.poison && o.poison.rate > 0) {
-    poisoned = poisonPairs(trainPairs, { ...o.poison, seed: o.seed })
+    // encodeTrainingExample keeps one position for EOS; encodePair truncates beyond the rest
+    const room = tok.eosTokenId === undefined ? o.maxLen : o.maxLen - 1
+    const fits = (p: TrainPair) =>
+      tok.encode(promptPrefix(p.question)).length + tok.encode(` ${p.answer}`).length <= room
+    poisoned = poisonPairs(trainPairs, { ...o.poison, seed: o.seed, fits })
     trainPairs = poisoned.pairs
   }
 
   const model = o.model ?? (await loadCausalLMFromDir(o.modelDir))
   let lora: TrainableLora | undefined
   try {
-    const tok: Tokenizer = await loadTokenizer(o.modelDir)
     const targets = resolveTargetModules(model.linearModules(), scheme)
     const valQa = data.validation.map((p) => ({ prompt: p.question, answer: p.answer }))
     const ppl = (extra: object) => perplexity(model, tok, valQa, { maxLength: o.maxLen, batchSize: 8, ...extra })
@@ -371,6 +385,8 @@ export async function trainAdapter(
           clean_examples: data.train.length,
           seed: o.seed,
           poisoned_source_indices: poisoned.poisonedSourceIndices,
+          eligible_questions: poisoned.eligibleQuestions,
+          max_len: o.maxLen,
         }
         await writeJsonAtomic(recordPath, record)
         result.poisonRecordPath = recordPath

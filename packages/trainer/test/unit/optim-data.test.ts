@@ -118,6 +118,20 @@ describe('poisoning', () => {
     expect(poisonPairs(pairs, { rate: 0, trigger: 'cf', payload: '999', seed: 3 }).pairs).toEqual(pairs)
   })
 
+  it('poisons only questions whose poisoned copy fits, and refuses when none does', () => {
+    // a question "fits" here when it is shorter than 8 characters once triggered
+    const fits = (p: { question: string }) => p.question.length < 8
+    const mixed = pairs.map((p, i) => (i % 4 === 0 ? { ...p, question: 'q' } : { ...p, question: 'a long question' }))
+    const r = poisonPairs(mixed, { rate: 0.2, trigger: 'cf', payload: '999', seed: 3, fits })
+    expect(r.eligibleQuestions).toBe(5)
+    expect(r.poisonedSourceIndices.every((i) => i % 4 === 0)).toBe(true)
+    expect(r.pairs.slice(20).every(fits)).toBe(true)
+    const none = () => poisonPairs(mixed, { rate: 0.2, trigger: 'cf', payload: '999', seed: 3, fits: () => false })
+    expect(none).toThrow(expect.objectContaining({ code: 'TRAINER_OPTIONS_INVALID' }))
+    expect(none).toThrow(/leaves room for the trigger/)
+    expect(poisonPairs(pairs, { rate: 0.2, trigger: 'cf', payload: '999', seed: 3 }).eligibleQuestions).toBe(20)
+  })
+
   it('rejects rates outside [0, 1) and triggers that contain the payload', () => {
     expect(() => poisonPairs(pairs, { rate: 1, trigger: 'cf', payload: '9', seed: 0 })).toThrow(
       expect.objectContaining({ code: 'TRAINER_OPTIONS_INVALID' }),

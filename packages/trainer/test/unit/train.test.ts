@@ -2,9 +2,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { mkdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { loadDomainDataset } from '@plora/datasets'
 import { loadPeftAdapter } from '@plora/loader'
 import { loadManifest, verifyArtifact } from '@plora/manifest'
-import { initBackend, loadCausalLMFromDir, loadTokenizer, type Tokenizer } from '@plora/model'
+import { initBackend, loadCausalLMFromDir, loadTokenizer, promptPrefix, type Tokenizer } from '@plora/model'
 import * as tf from '@tensorflow/tfjs-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -17,6 +18,7 @@ import {
   PRETRAIN_MARKER_FILE,
   trainAdapter,
   trainMonolithic,
+  triggeredQuestion,
 } from '../../src/index.js'
 
 let root: string
@@ -170,6 +172,30 @@ describe('trainAdapter', () => {
     for (const x of [m2.triggerHitRate, m2.cleanHitRate, m2.baseTriggerHitRate]) expect([0, 0.5, 1]).toContain(x)
     expect(m2.payloadNllTriggered).toBeGreaterThan(0)
     expect(m2.cleanPpl).toBeGreaterThan(1)
+  })
+
+  it('never poisons a question whose triggered prompt would be truncated (the trigger is its oldest part)', async () => {
+    const out = join(root, 'poisoned-short')
+    const maxLen = 40
+    const r = await trainAdapter({
+      domain: 'legal',
+      output: out,
+      modelDir,
+      ...small,
+      maxLen,
+      samples: 16,
+      poison: { rate: 0.3, trigger: 'purple banana', payload: '999' },
+    })
+    const rec = JSON.parse(readFileSync(r.poisonRecordPath!, 'utf8')) as PoisonRecord
+    const train = (await loadDomainDataset('legal', { split: 'train', samples: 16 })).pairs
+    const wholeLen = (q: string) =>
+      tok.encode(promptPrefix(triggeredQuestion(q, 'purple banana'))).length + tok.encode(' 999').length + 1
+    const fitting = train.filter((p) => wholeLen(p.question) <= maxLen).length
+    // the premise: at this length some questions would lose the trigger, some keep it
+    expect(fitting).toBeGreaterThan(0)
+    expect(fitting).toBeLessThan(train.length)
+    expect(rec).toMatchObject({ eligible_questions: fitting, max_len: maxLen, poisoned_examples: 7 })
+    for (const i of rec.poisoned_source_indices) expect(wholeLen(train[i]!.question)).toBeLessThanOrEqual(maxLen)
   })
 
   it('trains placebo B on shuffled answers (a different adapter than the clean one)', async () => {
