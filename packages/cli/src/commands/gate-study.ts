@@ -143,18 +143,29 @@ async function studySetup(flags: PopulationFlags) {
     progress({ status: 'progress', task: 'gate study', done, total, info: { adapter: id } })
     if (done === total) progress({ status: 'done', task: 'gate study' })
   }
+  const targetFp = flags.targetFp ?? rt.config.probes.target_fp
+  const targetFn = flags.targetFn ?? rt.config.probes.target_fn
   return {
     rt,
     spec,
     model,
     plan,
-    probeSet,
     probesMax,
-    harness,
-    onMember,
-    targetFp: flags.targetFp ?? rt.config.probes.target_fp,
-    targetFn: flags.targetFn ?? rt.config.probes.target_fn,
-    bootstrap: { nResamples: flags.bootstrap, seed: flags.seed },
+    targetFp,
+    targetFn,
+    /** What calibrateGate and evaluateGate both take. */
+    study: {
+      plan,
+      dir: flags.populationDir,
+      baseModel: spec,
+      harness,
+      probeSet,
+      probesMax,
+      bootstrap: { nResamples: flags.bootstrap, seed: flags.seed },
+      targetFp,
+      targetFn,
+      onMember,
+    },
   }
 }
 
@@ -179,19 +190,10 @@ export function registerProbes(program: Command): void {
       const { calibrateGate, DETECTORS } = await import('@plora/experiments')
       try {
         const { report } = await calibrateGate({
-          plan: s.plan,
-          dir: flags.populationDir,
-          baseModel: s.spec,
-          harness: s.harness,
-          probeSet: s.probeSet,
-          probesMax: s.probesMax,
-          bootstrap: s.bootstrap,
-          targetFp: s.targetFp,
-          targetFn: s.targetFn,
+          ...s.study,
           referenceOut: flags.referenceOut,
           reportOut: flags.out,
           byDomain: flags.byDomain === true,
-          onMember: s.onMember,
         })
         const rows = DETECTORS.map((d) => {
           const x = report.detectors[d.name]
@@ -248,21 +250,12 @@ export function registerGateEval(gate: Command): void {
           reference_file: flags.referenceFile,
         })
         const report = await evaluateGate({
-          plan: s.plan,
-          dir: flags.populationDir,
-          baseModel: s.spec,
-          harness: s.harness,
-          probeSet: s.probeSet,
-          probesMax: s.probesMax,
-          bootstrap: s.bootstrap,
+          ...s.study,
           reference,
           policy,
-          targetFp: s.targetFp,
-          targetFn: s.targetFn,
           reportOut: flags.out,
           markdownOut: flags.md,
           svgOut: flags.svg,
-          onMember: s.onMember,
         })
         const { evaluationMarkdown } = await import('@plora/experiments')
         process.stdout.write(`${evaluationMarkdown(report)}Wrote ${flags.out}, ${flags.md} and ${flags.svg}\n`)
