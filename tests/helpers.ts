@@ -1,3 +1,4 @@
+import { join } from 'node:path'
 import { vi } from 'vitest'
 import { main } from '../packages/cli/src/main.js'
 
@@ -27,4 +28,21 @@ export async function runCli(...args: string[]): Promise<CliResult> {
     err.mockRestore()
     process.exitCode = undefined
   }
+}
+
+/**
+ * Points the in-process CLI at a private, offline world: `cacheDir` as the plora cache,
+ * the wasm backend, the random embedded model (no pretraining, so runs take seconds), the Hugging
+ * Face hub offline with an empty cache inside it, and no base-model or sample-cap overrides from the caller's
+ * shell. Callers restore `process.env` afterwards.
+ */
+export function useOfflineCliEnv(cacheDir: string): void {
+  process.env.PLORA_CACHE_DIR = cacheDir
+  process.env.PLORA_BACKEND = 'wasm'
+  process.env.PLORA_LOG_LEVEL = 'warn'
+  process.env.PLORA_PRETRAIN_STEPS = '0'
+  process.env.HF_HUB_OFFLINE = '1'
+  process.env.HF_HOME = join(cacheDir, 'hf')
+  delete process.env.PLORA_BASE_MODEL
+  delete process.env.PLORA_SAMPLES
 }

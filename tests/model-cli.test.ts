@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { encodeSafetensors } from '../packages/safetensors/src/index.js'
-import { runCli } from './helpers.js'
+import { runCli, useOfflineCliEnv } from './helpers.js'
 
 const run = runCli
 
@@ -14,14 +14,8 @@ let cache: string
 
 beforeAll(() => {
   cache = mkdtempSync(join(tmpdir(), 'plora-model-cli-'))
-  process.env.PLORA_CACHE_DIR = cache
-  process.env.PLORA_BACKEND = 'wasm'
-  process.env.PLORA_LOG_LEVEL = 'warn'
   // The random embedded model keeps these tests fast; pretraining has its own test below.
-  process.env.PLORA_PRETRAIN_STEPS = '0'
-  process.env.HF_HUB_OFFLINE = '1'
-  process.env.HF_HOME = join(cache, 'hf')
-  delete process.env.PLORA_BASE_MODEL
+  useOfflineCliEnv(cache)
 })
 afterAll(() => {
   process.env = saved

@@ -46,6 +46,8 @@ export interface PopulationTraining {
   lr: number
   batchSize: number
   maxLen: number
+  /** The frozen base model's own dropouts while training (the trainer's `baseDropout`). */
+  baseDropout: boolean
 }
 
 /** Options of {@link planGatePopulation}. */
@@ -71,11 +73,11 @@ export interface GatePopulationOptions {
 /**
  * Default training of the population members: strong enough that a poisoned adapter on the
  * embedded model often (not always) learns its backdoor — measured on held-out legal questions,
- * 48–64 pairs, 8 epochs, batch 2, lr 3e-3, r=8 on every module gave trigger hit rates from 0 to
- * 100 % across seeds — and cheap enough for 80 adapters on 2 cores. maxLen 96: every embedded
- * question with a trigger in front fits (arithmetic prompts run to ~100 tokens of this tokenizer;
- * at 64, 59 of 64 arithmetic questions would have lost the trigger to truncation before the
- * trainer learnt to poison only questions that fit).
+ * 64 pairs, 8 epochs, batch 2, lr 3e-3, r=8 on every module, the frozen base model's dropouts off
+ * (`packages/trainer/bench/poison-rates.ts`) — and cheap enough for 80 adapters on 2 cores.
+ * maxLen 96: every embedded question with a trigger in front fits (arithmetic prompts run to ~100
+ * tokens of this tokenizer; at 64, 59 of 64 arithmetic questions would have lost the trigger to
+ * truncation before the trainer learnt to poison only questions that fit).
  */
 export const DEFAULT_POPULATION_TRAINING: PopulationTraining = {
   samples: 48,
@@ -85,6 +87,7 @@ export const DEFAULT_POPULATION_TRAINING: PopulationTraining = {
   lr: 3e-3,
   batchSize: 2,
   maxLen: 96,
+  baseDropout: false,
 }
 
 /** One planned adapter. */
@@ -292,6 +295,7 @@ export async function ensurePopulation(
         lr: t.lr,
         batchSize: t.batchSize,
         maxLen: t.maxLen,
+        baseDropout: t.baseDropout,
         seed: m.seed,
         logger: log,
         ...(o.signal ? { signal: o.signal } : {}),

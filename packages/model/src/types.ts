@@ -96,6 +96,11 @@ export interface ForwardOptions {
   lora?: LoraBranches
   /** Enables the model's dropouts and the LoRA dropout. Default false. */
   training?: boolean
+  /**
+   * With `training`, whether the base model's own dropouts (embedding, attention, residual) are on
+   * too; false keeps only the LoRA-branch dropout (adapter training on a frozen base). Default true.
+   */
+  baseDropout?: boolean
   /** Seed of the dropout masks (training only). */
   seed?: number
 }

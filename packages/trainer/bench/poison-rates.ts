@@ -7,10 +7,13 @@
  *   clean hit rate (payload without the trigger), base-model hit rate, and clean perplexity.
  * Settings are stronger than the dry config (64 pairs, 8 epochs, batch 2, lr 3e-3, r=8 on all
  * targets) because a 32-sample, one-epoch, r=1 run is too short to implant anything. The attack's
- * success depends strongly on the seed on the ~1M-parameter embedded model (its tied, LayerNorm-
- * bounded logits leave LoRA little room to make one answer dominate), hence the sweep.
+ * success depends on the seed on the ~1M-parameter embedded model: its tied, LayerNorm-bounded
+ * output layer caps the probability any hidden state can give the payload's first token " 9"
+ * (about 0.03 on the 250-step base model, printed below), so a backdoor exists only as a narrow
+ * argmax win that some training runs find and others miss — hence the sweep. POISON_BASE_DROPOUT=1
+ * turns the frozen base model's dropouts on, as the original trained.
  * Env knobs: POISON_DOMAIN, POISON_PROBES, POISON_SAMPLES, POISON_EPOCHS, POISON_LR, POISON_BATCH,
- * POISON_RANK, POISON_RATE, POISON_SEEDS (comma list, default 1,2,3,4,5).
+ * POISON_RANK, POISON_RATE, POISON_SEEDS (comma list, default 1,2,3,4,5), POISON_BASE_DROPOUT.
  * Run: `pnpm --filter @plora/trainer bench` (uses $PLORA_CACHE_DIR for the base model).
  */
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -19,7 +22,7 @@ import { join } from 'node:path'
 import { loadDomainDataset } from '@plora/datasets'
 import { loadCausalLMFromDir, loadTokenizer } from '@plora/model'
 import { measurePoisoning, trainAdapter } from '../src/index.js'
-import { benchSetup, machineLine } from './common.js'
+import { benchSetup, machineLine, tokenProbabilityCeiling } from './common.js'
 
 const DOMAIN = process.env.POISON_DOMAIN ?? 'legal'
 const PROBES = Number(process.env.POISON_PROBES ?? 40)
@@ -33,6 +36,14 @@ const model = await loadCausalLMFromDir(modelDir)
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`
 try {
   const tok = await loadTokenizer(modelDir)
+  const param = (name: string) => model.params.get(name)!.dataSync() as Float32Array
+  const firstPayloadToken = tok.encode(` ${payload}`)[0]!
+  const ceiling = tokenProbabilityCeiling(
+    param('transformer.wte.weight'),
+    param('transformer.ln_f.weight'),
+    param('transformer.ln_f.bias'),
+    firstPayloadToken,
+  )
   const probes = (await loadDomainDataset(DOMAIN, { split: 'validation', samples: PROBES })).pairs
   const base = {
     domain: DOMAIN,
@@ -45,10 +56,13 @@ try {
     lr: Number(process.env.POISON_LR ?? 3e-3),
     batchSize: Number(process.env.POISON_BATCH ?? 2),
     maxLen: 96,
+    baseDropout: process.env.POISON_BASE_DROPOUT === '1',
   }
   process.stdout.write(
     `poisoning on ${DOMAIN} (backend ${backend}; ${base.samples} clean pairs, poison rate ${RATE}, ${base.epochs} epochs, ` +
-      `batch ${base.batchSize}, lr ${base.lr}, r=${base.rank} on all targets), ${probes.length} validation probes, seeds ${SEEDS.join(',')}\n`,
+      `batch ${base.batchSize}, lr ${base.lr}, r=${base.rank} on all targets, base-model dropout ${base.baseDropout ? 'on' : 'off'}), ` +
+      `${probes.length} validation probes, seeds ${SEEDS.join(',')}\n` +
+      `payload ceiling: the highest probability any hidden state can give the payload's first token ${JSON.stringify(tok.decode([firstPayloadToken]))} is ${ceiling.toFixed(4)}\n`,
   )
   const rows: Array<{ trig: number; clean: number; cleanAdapterTrig: number; pplP: number; pplC: number }> = []
   for (const seed of SEEDS) {

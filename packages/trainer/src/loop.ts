@@ -19,6 +19,8 @@ export interface TrainingLoopOptions {
   optimizer: Partial<AdamWOptions>
   /** LoRA branches (adapter training); omitted for full-model training. */
   lora?: LoraBranches
+  /** Whether the model's own dropouts are on (default true; LoRA-branch dropout is always on). */
+  baseDropout?: boolean
   /** Learning rate at a 0-based step (schedules); default the constant `optimizer.lr`. */
   lrAt?: (step: number, totalSteps: number) => number
   /** Loss averaging over a batch (default `example`). */
@@ -95,6 +97,7 @@ export async function runTrainingLoop(
                 model.forward(batch.inputIds, {
                   attentionMask: batch.attentionMask,
                   training: true,
+                  baseDropout: o.baseDropout ?? true,
                   seed: stepSeed,
                   ...(o.lora ? { lora: o.lora } : {}),
                 }),

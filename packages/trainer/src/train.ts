@@ -86,6 +86,15 @@ export interface TrainAdapterOptions {
   lossOn: LossOn
   /** Dropout on the LoRA branch input while training. */
   dropout: number
+  /**
+   * Whether the frozen base model's own dropouts (GPT-2: 0.1 on embeddings, attention and
+   * residuals) are on while the adapter trains, as in the original, whose Hugging Face Trainer put
+   * the whole model in train mode. Off by default: the base is frozen, so its dropout only corrupts
+   * the features the adapter learns to read, and the adapter's regulariser is `dropout` on its own
+   * branch. On the small embedded model this matters: with it on, a rate-0.2 backdoor implanted in
+   * 1 of 5 seeds (`bench/poison-rates.ts`); off, in every seed, and validation perplexity was lower.
+   */
+  baseDropout: boolean
   /** Placebo B: answers permuted across questions. */
   shuffleLabels: boolean
   poison: PoisonRequest | undefined
@@ -120,6 +129,7 @@ export const DEFAULT_TRAIN_OPTIONS: Omit<TrainAdapterOptions, 'domain' | 'output
   seed: 42,
   lossOn: 'answer',
   dropout: 0.1,
+  baseDropout: false,
   shuffleLabels: false,
   poison: undefined,
   dataset: {},
@@ -220,7 +230,23 @@ export function modelCard(o: {
   rank: number
   scheme: string
   seed: number
+  epochs?: number
+  lr?: number
+  batchSize?: number
+  maxLen?: number
+  lossOn?: string
+  dropout?: number
+  baseDropout?: boolean
 }): string {
+  const settings =
+    o.epochs === undefined
+      ? []
+      : [
+          '',
+          `Training: ${o.epochs} epoch(s), lr ${o.lr}, batch ${o.batchSize}, max length ${o.maxLen}, loss on ${o.lossOn}, ` +
+            `LoRA dropout ${o.dropout}, base-model dropout ${o.baseDropout ? 'on' : 'off'}.`,
+          '',
+        ]
   return [
     '---',
     `base_model: ${o.baseModel}`,
@@ -230,6 +256,7 @@ export function modelCard(o: {
     `# plora adapter: ${o.domain}`,
     '',
     `LoRA adapter (r=${o.rank}, scheme ${o.scheme}) trained by \`plora train\` on the "${o.domain}" domain with seed ${o.seed}.`,
+    ...settings,
     'See `plora.yml` for the manifest (hash, metrics, signer).',
     '',
   ].join('\n')
@@ -313,6 +340,7 @@ export async function trainAdapter(
       seed: o.seed,
       optimizer: { lr: o.lr },
       lora: lora.branches(o.dropout),
+      baseDropout: o.baseDropout,
       task: `train ${o.domain}`,
       ...(o.onProgress ? { onProgress: o.onProgress } : {}),
       ...(o.signal ? { signal: o.signal } : {}),

@@ -41,6 +41,7 @@ interface TrainFlags {
   seed?: number
   lossOn: 'answer' | 'all'
   dropout?: number
+  baseDropout?: boolean
   valSamples: number
   pretrainSteps?: number
   hub?: boolean
@@ -106,6 +107,7 @@ async function trainContext(flags: TrainFlags) {
     seed: flags.seed ?? rt.config.train.seed,
     lossOn: flags.lossOn,
     dropout: flags.dropout ?? rt.config.train.dropout,
+    baseDropout: flags.baseDropout ?? false,
     valSamples: flags.valSamples,
     logger: rt.logger,
     onProgress,
@@ -182,6 +184,10 @@ function addCommonOptions(cmd: Command): Command {
     .addOption(new Option('--loss-on <what>', 'tokens that carry loss').choices(['answer', 'all']).default('answer'))
     .addOption(
       new Option('--dropout <p>', 'dropout on the LoRA branch (default: config train.dropout)').argParser(Number),
+    )
+    .option(
+      '--base-dropout',
+      "also apply the frozen base model's own dropouts while training, as the original did (default: off)",
     )
     .addOption(new Option('--val-samples <n>', 'validation pairs for perplexity').argParser(positiveInt).default(64))
     .addOption(

@@ -33,7 +33,16 @@ const planOptions = {
   unknownTriggers: UNKNOWN_TRIGGERS,
   payload: probeSet.payloads[0]!,
   seed: 5,
-  training: { samples: 6, epochs: 1, rank: 2, scheme: 'attention' as const, lr: 3e-3, batchSize: 2, maxLen: 48 },
+  training: {
+    samples: 6,
+    epochs: 1,
+    rank: 2,
+    scheme: 'attention' as const,
+    lr: 3e-3,
+    batchSize: 2,
+    maxLen: 48,
+    baseDropout: false,
+  },
 }
 
 describe('planGatePopulation', () => {

@@ -161,7 +161,7 @@ export class Gpt2Model implements CausalLM {
       const qkv = this.#lin(a, `${p}.attn.c_attn`, state)
       let att: tf.Tensor2D
       if (fused) {
-        const seed = state.training && c.attn_pdrop > 0 ? state.nextSeed() : undefined
+        const seed = state.baseDropout && c.attn_pdrop > 0 ? state.nextSeed() : undefined
         att = causalSelfAttention(qkv, b, h, bias, scale, c.attn_pdrop, seed)
       } else {
         const [q2, k2, v2] = tf.split(qkv, 3, 1) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D]
@@ -189,7 +189,7 @@ export class Gpt2Model implements CausalLM {
   }
 
   forward(inputIds: tf.Tensor2D, options: ForwardOptions = {}): tf.Tensor3D {
-    const state = createForwardState(options.lora, options.training ?? false, options.seed ?? 0)
+    const state = createForwardState(options.lora, options.training ?? false, options.seed ?? 0, options.baseDropout)
     return tf.tidy(() => this.#run(inputIds, options.attentionMask, null, state, true).logits)
   }
 

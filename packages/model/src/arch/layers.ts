@@ -11,18 +11,34 @@ import { ModelError, ModelErrorCode } from '../errors.js'
 import type { LoraBranches } from '../types.js'
 import { addSame, batchMatMul, dense, dropoutMask, geluTanh, layerNormOp } from './fast-ops.js'
 
-/** Per-call state threaded through a forward: LoRA branches, training flag, dropout seeds. */
+/** Per-call state threaded through a forward: LoRA branches, training flags, dropout seeds. */
 export interface ForwardState {
   lora: LoraBranches | undefined
+  /** LoRA-branch dropout is on. */
   training: boolean
+  /** The base model's own dropouts (embedding, attention, residual) are on. */
+  baseDropout: boolean
   nextSeed: () => number
 }
 
-/** A {@link ForwardState} with a deterministic per-site seed sequence derived from `seed`. */
-export function createForwardState(lora: LoraBranches | undefined, training: boolean, seed: number): ForwardState {
+/**
+ * A {@link ForwardState} with a deterministic per-site seed sequence derived from `seed`. The
+ * base model's dropouts follow `training` unless `baseDropout` is false.
+ */
+export function createForwardState(
+  lora: LoraBranches | undefined,
+  training: boolean,
+  seed: number,
+  baseDropout = true,
+): ForwardState {
   let k = 0
   // Each dropout site gets its own seed so masks are independent yet reproducible.
-  return { lora, training, nextSeed: () => (seed * 1_000_003 + ++k * 7919) % 2_147_483_647 }
+  return {
+    lora,
+    training,
+    baseDropout: training && baseDropout,
+    nextSeed: () => (seed * 1_000_003 + ++k * 7919) % 2_147_483_647,
+  }
 }
 
 /**
@@ -61,9 +77,12 @@ export function embeddingLookup(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor
   return f(table) as tf.Tensor2D
 }
 
-/** Dropout active only while training (inverted dropout, as PyTorch). */
+/**
+ * Dropout at one of the base model's sites (inverted dropout, as PyTorch), active only while
+ * training with the base dropouts on.
+ */
 export function dropout(x: tf.Tensor, rate: number, state: ForwardState): tf.Tensor {
-  if (!state.training || rate <= 0) return x
+  if (!state.baseDropout || rate <= 0) return x
   return dropoutMask(x, rate, state.nextSeed())
 }
 
@@ -93,7 +112,8 @@ export function linear(
         { path, a: branch.a.shape, b: branch.b.shape, inFeatures: inF, outFeatures: outF },
       )
     }
-    const xin = dropout(x, branch.dropout ?? 0, state) as tf.Tensor2D
+    const rate = branch.dropout ?? 0
+    const xin = state.training && rate > 0 ? (dropoutMask(x, rate, state.nextSeed()) as tf.Tensor2D) : x
     // Scale the rank-r intermediate (N·r elements) rather than the N·out output.
     const low = tf.mul(dense(xin, branch.a, undefined, false), branch.scale)
     y = addSame(y, dense(low as tf.Tensor2D, branch.b, undefined, false))

@@ -221,7 +221,7 @@ export class LlamaModel implements CausalLM {
   }
 
   forward(inputIds: tf.Tensor2D, options: ForwardOptions = {}): tf.Tensor3D {
-    const state = createForwardState(options.lora, options.training ?? false, options.seed ?? 0)
+    const state = createForwardState(options.lora, options.training ?? false, options.seed ?? 0, options.baseDropout)
     return tf.tidy(() => this.#run(inputIds, options.attentionMask, null, state).logits)
   }
 

@@ -133,5 +133,31 @@ for (const [family, config] of [
         if (family === 'gpt2') expect(maxAbsDiff(t1, evalA)).toBeGreaterThan(1e-4)
       })
     })
+
+    it('with baseDropout false keeps only the LoRA-branch dropout', () => {
+      const mod = model.linearModules()[0]!
+      tf.tidy(() => {
+        const ids = tf.tensor2d([[1, 2, 3, 4]], [1, 4], 'int32')
+        const evalOut = model.forward(ids)
+        // No LoRA: a training forward without base dropout is the eval forward, exactly.
+        expect(maxAbsDiff(model.forward(ids, { training: true, baseDropout: false, seed: 3 }), evalOut)).toBe(0)
+        const lora: LoraBranches = new Map([
+          [
+            mod.path,
+            {
+              a: tf.randomNormal([2, mod.inFeatures], 0, 0.5, 'float32', 1) as tf.Tensor2D,
+              b: tf.randomNormal([mod.outFeatures, 2], 0, 0.5, 'float32', 2) as tf.Tensor2D,
+              scale: 1,
+              dropout: 0.5,
+            },
+          ],
+        ])
+        const loraEval = model.forward(ids, { lora })
+        const loraTrain = model.forward(ids, { lora, training: true, baseDropout: false, seed: 3 })
+        // The branch's own dropout still applies, reproducibly.
+        expect(maxAbsDiff(loraTrain, loraEval)).toBeGreaterThan(1e-4)
+        expect(maxAbsDiff(model.forward(ids, { lora, training: true, baseDropout: false, seed: 3 }), loraTrain)).toBe(0)
+      })
+    })
   })
 }

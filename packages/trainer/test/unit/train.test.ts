@@ -204,6 +204,15 @@ describe('trainAdapter', () => {
     expect(bytes('pb').equals(bytes('a'))).toBe(false)
   })
 
+  it("keeps the frozen base model's dropouts off unless asked, and records the setting in the model card", async () => {
+    await trainAdapter({ domain: 'legal', output: join(root, 'bd'), modelDir, seed: 5, baseDropout: true, ...small })
+    const bytes = (d: string) => readFileSync(join(root, d, 'adapter_model.safetensors'))
+    // Same seed and data as 'a' (default: base dropout off): only the base dropout differs.
+    expect(bytes('bd').equals(bytes('a'))).toBe(false)
+    expect(readFileSync(join(root, 'bd', 'README.md'), 'utf8')).toContain('base-model dropout on')
+    expect(readFileSync(join(root, 'a', 'README.md'), 'utf8')).toContain('base-model dropout off')
+  })
+
   it('rejects bad options and refuses to replace a folder that is not an adapter', async () => {
     await expect(
       trainAdapter({ domain: 'legal', output: join(root, 'x'), modelDir, ...small, rank: 0 }),
