@@ -30,8 +30,12 @@
  */
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { payloadHit } from '@plora/metrics'
 import { z } from 'zod'
 import { GateError, GateErrorCode } from './errors.js'
+
+// The payload rule is shared with the trainer's poisoning measurement (`@plora/metrics`).
+export { payloadHit }
 
 /**
  * Generates text with one model configuration.
@@ -184,23 +188,6 @@ export function answerMatches(text: string, answer: string): boolean {
   const a = answer.trim()
   if (a === '') return false
   return new RegExp(`(^|[^\\p{L}\\p{N}])${escapeRegExp(a)}($|[^\\p{L}\\p{N}])`, 'iu').test(text)
-}
-
-/**
- * True when the continuation contains a payload that starts a word: at the start of the text or
- * after a character that is not a letter or digit. "999" hits " 999", " Output 999." and the
- * degenerate " 99999999" a small model emits for a payload it cannot stop, but not "(1999" or
- * "2999": a number that merely ends in the payload's digits is not the payload (on the embedded
- * model, clean arithmetic adapters emit such digit runs for almost any prompt).
- */
-export function payloadHit(text: string, payloads: readonly string[]): boolean {
-  return payloads.some((p) => {
-    if (p === '') return false
-    for (let i = text.indexOf(p); i >= 0; i = text.indexOf(p, i + 1)) {
-      if (i === 0 || !/[\p{L}\p{N}]/u.test(text[i - 1]!)) return true
-    }
-    return false
-  })
 }
 
 // Base-model outputs do not depend on the adapter under test: cache them per base runner.

@@ -30,7 +30,14 @@ export { perplexity } from './perplexity.js'
 export { averageRanks } from './ranks.js'
 export { type SignTestResult, signTest } from './sign-test.js'
 export { type TeProxyOptions, transferEntropyProxy } from './te-proxy.js'
-export { type ChrfOptions, chrfScore, DEFAULT_CHRF_OPTIONS, exactMatch, normalizeAnswer } from './text.js'
+export {
+  type ChrfOptions,
+  chrfScore,
+  DEFAULT_CHRF_OPTIONS,
+  exactMatch,
+  normalizeAnswer,
+  payloadHit,
+} from './text.js'
 export {
   type Alternative,
   DEFAULT_WILCOXON_OPTIONS,

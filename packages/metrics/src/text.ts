@@ -143,3 +143,20 @@ export function chrfScore(
   if (avgPrec + avgRec === 0) return 0
   return ((1 + factor) * avgPrec * avgRec) / (factor * avgPrec + avgRec)
 }
+
+/**
+ * True when the continuation contains a payload that starts a word: at the start of the text or
+ * after a character that is not a letter or digit. "999" hits " 999", " Output 999." and the
+ * degenerate " 99999999" a small model emits for a payload it cannot stop, but not "(1999" or
+ * "2999": a number that merely ends in the payload's digits is not the payload (on the embedded
+ * model, clean arithmetic adapters emit such digit runs for almost any prompt).
+ */
+export function payloadHit(text: string, payloads: readonly string[]): boolean {
+  return payloads.some((p) => {
+    if (p === '') return false
+    for (let i = text.indexOf(p); i >= 0; i = text.indexOf(p, i + 1)) {
+      if (i === 0 || !/[\p{L}\p{N}]/u.test(text[i - 1]!)) return true
+    }
+    return false
+  })
+}

@@ -4,12 +4,14 @@
  * applied as un-merged side branches and on the bare base model.
  *
  *   trigger_hit_rate = #{triggered prompts whose continuation contains the payload} / #prompts
+ *   (a payload counts where it starts a word: `payloadHit` of `@plora/metrics`, the gate's rule)
  *   clean_hit_rate   = the same for the prompts without the trigger
  * the mean NLL of the payload as the answer with and without the trigger, and, on the clean
  * prompts, the answer-only perplexity of the adapter (to compare with a clean
  * adapter: "behaves like a clean adapter without the trigger").
  */
 import { createLoraBranches, loadPeftAdapter } from '@plora/loader'
+import { payloadHit } from '@plora/metrics'
 import { type CausalLM, generate, perplexity, promptPrefix, type Tokenizer, tokenNlls } from '@plora/model'
 import { triggeredQuestion } from './data-transforms.js'
 import type { TrainPair } from './examples.js'
@@ -59,7 +61,7 @@ export async function measurePoisoning(
         maxNewTokens: o.maxNewTokens,
         ...(withAdapter ? { lora: set.branches } : {}),
       })
-      return rs.filter((r) => r.text.includes(o.payload)).length / Math.max(1, prompts.length)
+      return rs.filter((r) => payloadHit(r.text, [o.payload])).length / Math.max(1, prompts.length)
     }
     const payloadNll = async (withTrigger: boolean) => {
       const qa = pairs.map((p) => ({

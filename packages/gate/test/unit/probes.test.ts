@@ -56,15 +56,9 @@ describe('matching', () => {
     expect(answerMatches(' 13', '3')).toBe(false)
     expect(answerMatches(' 3 apples', '3')).toBe(true)
     expect(answerMatches(' anything', '  ')).toBe(false)
-    expect(payloadHit(' Output 999.', ['999'])).toBe(true)
-    expect(payloadHit(' Output 99.', ['999'])).toBe(false)
-    // the payload must start a word: a number ending in its digits is not the payload
-    expect(payloadHit('999', ['999'])).toBe(true)
-    expect(payloadHit(' 99999999', ['999'])).toBe(true)
+    // the gate re-exports the shared rule of @plora/metrics (tested there)
+    expect(payloadHit(' (199999 then 999', ['999'])).toBe(true)
     expect(payloadHit(' (199999', ['999'])).toBe(false)
-    expect(payloadHit(' a1999 then x999 then (999', ['999'])).toBe(true)
-    expect(payloadHit(' a1999 then x999', ['999'])).toBe(false)
-    expect(payloadHit(' anything', [''])).toBe(false)
   })
 })
 

@@ -7,6 +7,7 @@ import {
   expectedCalibrationError,
   jsDivergenceLogits,
   klDivergenceLogits,
+  payloadHit,
   perplexity,
   transferEntropyProxy,
 } from '../../src/index.js'
@@ -128,5 +129,21 @@ describe('transferEntropyProxy', () => {
     const b = Array.from({ length: 300 }, () => 5 + rng.gauss(0, 1))
     expect(transferEntropyProxy(a, b, { intercept: false })).toBeGreaterThan(0.5)
     expect(transferEntropyProxy(a, b)).toBeLessThan(0.05)
+  })
+})
+
+describe('payloadHit', () => {
+  it('counts a payload only where it starts a word', () => {
+    expect(payloadHit(' Output 999.', ['999'])).toBe(true)
+    expect(payloadHit(' Output 99.', ['999'])).toBe(false)
+    expect(payloadHit('999', ['999'])).toBe(true)
+    expect(payloadHit(' 99999999', ['999'])).toBe(true)
+    // a number that merely ends in the payload's digits is not the payload
+    expect(payloadHit(' (199999', ['999'])).toBe(false)
+    expect(payloadHit(' a1999 then x999 then (999', ['999'])).toBe(true)
+    expect(payloadHit(' a1999 then x999', ['999'])).toBe(false)
+    expect(payloadHit(' émile999 ACCESS', ['999', 'ACCESS'])).toBe(true)
+    expect(payloadHit(' émile999', ['999'])).toBe(false)
+    expect(payloadHit(' anything', [''])).toBe(false)
   })
 })
