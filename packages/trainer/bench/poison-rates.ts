@@ -9,7 +9,7 @@
  * targets) because a 32-sample, one-epoch, r=1 run is too short to implant anything. The attack's
  * success depends on the seed on the ~1M-parameter embedded model: its tied, LayerNorm-bounded
  * output layer caps the probability any hidden state can give the payload's first token " 9"
- * (about 0.03 on the 250-step base model, printed below), so a backdoor exists only as a narrow
+ * (0.034 on the 250-step base model, printed below), so a backdoor exists only as a narrow
  * argmax win that some training runs find and others miss — hence the sweep. POISON_BASE_DROPOUT=1
  * turns the frozen base model's dropouts on, as the original trained.
  * Env knobs: POISON_DOMAIN, POISON_PROBES, POISON_SAMPLES, POISON_EPOCHS, POISON_LR, POISON_BATCH,
