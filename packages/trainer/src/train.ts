@@ -91,8 +91,8 @@ export interface TrainAdapterOptions {
    * residuals) are on while the adapter trains, as in the original, whose Hugging Face Trainer put
    * the whole model in train mode. Off by default: the base is frozen, so its dropout only corrupts
    * the features the adapter learns to read, and the adapter's regulariser is `dropout` on its own
-   * branch. On the small embedded model this matters: with it on, a rate-0.2 backdoor implanted in
-   * 1 of 5 seeds (`bench/poison-rates.ts`); off, in every seed, and validation perplexity was lower.
+   * branch. On the small embedded model this matters: with it on, a rate-0.2 backdoor took in 0 of
+   * 5 seeds of `bench/poison-rates.ts` (median trigger hit rate 27.5 %); off, in 3 of 5 (62.5 %).
    */
   baseDropout: boolean
   /** Placebo B: answers permuted across questions. */
@@ -224,29 +224,22 @@ function checkReplaceable(output: string): void {
 }
 
 /** The PEFT model card (`README.md`); its front matter names the base model (spec §7.3). */
-export function modelCard(o: {
-  baseModel: string
-  domain: string
-  rank: number
-  scheme: string
-  seed: number
-  epochs?: number
-  lr?: number
-  batchSize?: number
-  maxLen?: number
-  lossOn?: string
-  dropout?: number
-  baseDropout?: boolean
-}): string {
-  const settings =
-    o.epochs === undefined
-      ? []
-      : [
-          '',
-          `Training: ${o.epochs} epoch(s), lr ${o.lr}, batch ${o.batchSize}, max length ${o.maxLen}, loss on ${o.lossOn}, ` +
-            `LoRA dropout ${o.dropout}, base-model dropout ${o.baseDropout ? 'on' : 'off'}.`,
-          '',
-        ]
+export function modelCard(
+  o: Pick<
+    TrainAdapterOptions,
+    | 'baseModel'
+    | 'domain'
+    | 'rank'
+    | 'seed'
+    | 'epochs'
+    | 'lr'
+    | 'batchSize'
+    | 'maxLen'
+    | 'lossOn'
+    | 'dropout'
+    | 'baseDropout'
+  > & { scheme: string },
+): string {
   return [
     '---',
     `base_model: ${o.baseModel}`,
@@ -256,7 +249,10 @@ export function modelCard(o: {
     `# plora adapter: ${o.domain}`,
     '',
     `LoRA adapter (r=${o.rank}, scheme ${o.scheme}) trained by \`plora train\` on the "${o.domain}" domain with seed ${o.seed}.`,
-    ...settings,
+    '',
+    `Training: ${o.epochs} epoch(s), lr ${o.lr}, batch ${o.batchSize}, max length ${o.maxLen}, loss on ${o.lossOn}, ` +
+      `LoRA dropout ${o.dropout}, base-model dropout ${o.baseDropout ? 'on' : 'off'}.`,
+    '',
     'See `plora.yml` for the manifest (hash, metrics, signer).',
     '',
   ].join('\n')

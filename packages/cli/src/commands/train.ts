@@ -107,7 +107,7 @@ async function trainContext(flags: TrainFlags) {
     seed: flags.seed ?? rt.config.train.seed,
     lossOn: flags.lossOn,
     dropout: flags.dropout ?? rt.config.train.dropout,
-    baseDropout: flags.baseDropout ?? false,
+    ...(flags.baseDropout ? { baseDropout: true } : {}),
     valSamples: flags.valSamples,
     logger: rt.logger,
     onProgress,
