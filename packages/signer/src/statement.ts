@@ -479,6 +479,12 @@ export interface VerifyFolderStatementOptions extends FolderScanOptions, Stateme
   revokedFingerprints?: Iterable<string>
   /** A folder without a sidecar fails (`SIGNER_STATEMENT_MISSING`) instead of passing as "absent". */
   require?: boolean
+  /**
+   * Check the signatures (default true). False checks only that the folder matches the statement
+   * it carries: for a verifier without trusted keys (a gate with signatures off), which then learns
+   * nothing about who signed, only that nothing was added or changed after signing.
+   */
+  signatures?: boolean
 }
 
 /** Outcome of {@link verifyFolderStatement}. */
@@ -560,14 +566,20 @@ export async function verifyFolderStatement(
   const digest = statementDigest(statement)
 
   // 1. signatures: distinct trusted, non-revoked keys over FOLDER_TAG + digest
-  const quorum = verifyQuorum(
-    digest,
-    signed.signatures.map((s) => s.signature_b64),
-    options.trustedKeys,
-    Math.max(1, options.quorum ?? 1),
-    { tag: FOLDER_TAG, ...(options.revokedFingerprints ? { revokedFingerprints: options.revokedFingerprints } : {}) },
-  )
-  if (!quorum.met) {
+  const quorum =
+    options.signatures === false
+      ? null
+      : verifyQuorum(
+          digest,
+          signed.signatures.map((s) => s.signature_b64),
+          options.trustedKeys,
+          Math.max(1, options.quorum ?? 1),
+          {
+            tag: FOLDER_TAG,
+            ...(options.revokedFingerprints ? { revokedFingerprints: options.revokedFingerprints } : {}),
+          },
+        )
+  if (quorum && !quorum.met) {
     problems.push({
       code: SignerErrorCode.StatementSignatureInvalid,
       message: `${STATEMENT_FILENAME}: ${quorum.count} of the required ${quorum.quorum} trusted key(s) signed the statement (${signed.signatures.length} signature(s) present)`,
