@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { canonicalJson, sha256Hex } from '@plora/common'
 import { describe, expect, it } from 'vitest'
 import {
@@ -63,5 +65,17 @@ describe('canonicalManifestBytes', () => {
       }
       expect(canonicalManifestSha256(parseManifest(edited)), p).not.toBe(base)
     }
+  })
+})
+
+describe('canonicalManifestBytes golden vector', () => {
+  it('equals the bytes Python computed from the same YAML (PyYAML + RFC 8785, scripts/golden/statement_vectors.py)', () => {
+    const v = JSON.parse(
+      readFileSync(join(import.meta.dirname, '../../../signer/test/golden/statement-interop.json'), 'utf8'),
+    ) as { manifest_yaml: string; manifest_canonical: string; python_statement_canonical: string }
+    const text = Buffer.from(canonicalManifestBytes(parseManifestYaml(v.manifest_yaml))).toString('utf8')
+    expect(text).toBe(v.manifest_canonical)
+    // Python embedded its own canonical manifest in the statement it built
+    expect(v.python_statement_canonical).toContain(`"manifest":${text}`)
   })
 })
