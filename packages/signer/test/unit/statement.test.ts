@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { canonicalJsonBytes, sha256Hex } from '@plora/common'
@@ -249,6 +249,14 @@ describe('canonical statement bytes', () => {
       manifestBytes: manifestBytes(),
     })
     expect(await readStatementFile(dir)).toEqual(signed)
+    // written atomically: no temporary sibling is left behind
+    expect((await readdir(dir)).sort()).toEqual([
+      'adapter_config.json',
+      'adapter_model.safetensors',
+      'extra',
+      'plora.sig.json',
+      'plora.yml',
+    ])
     expect(JSON.parse(await readFile(join(dir, STATEMENT_FILENAME), 'utf8')).media_type).toBe(
       'application/vnd.plora.folder-statement.v1+json',
     )
