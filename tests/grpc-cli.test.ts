@@ -156,7 +156,7 @@ describe('plora offer / fetch / certs', () => {
     expect(ok.stderr).not.toContain('plora fetch:')
     expect(ok.code).toBe(0)
     expect(ok.stdout).toMatch(
-      /^Fetched dummy-001 \(legal\) into .*fetched\/legal: .* MiB over stream, signature verified\n$/,
+      /^Fetched dummy-001 \(legal\) into .*fetched\/legal: .* MiB over stream, signature verified; folder statement absent\n$/,
     )
     const wrong = await run([
       'fetch',

@@ -51,6 +51,7 @@ describe('plora train / monolithic-train', () => {
     expect(r.out).toMatch(/trained legal: .* val_ppl [\d.]+ -> [\d.]+ .* signed \(ed25519/i)
     const v = await run('verify', '--adapter-dir', join(dir, 'legal'), '--public-key', join(dir, 'k.pub.pem'))
     expect(v.code, v.err + v.out).toBe(0)
+    expect(v.out).toMatch(/Folder statement verified/) // train --sign writes plora.sig.json too
     const m = await run('manifest', 'validate', join(dir, 'legal'))
     expect(m.code, m.err + m.out).toBe(0)
     const card = readFileSync(join(dir, 'legal', 'README.md'), 'utf8')

@@ -27,6 +27,8 @@ export const CommonErrorCode = {
   FileWriteFailed: 'COMMON_FILE_WRITE_FAILED',
   DirectoryInstallFailed: 'COMMON_DIRECTORY_INSTALL_FAILED',
   JsonlInvalid: 'COMMON_JSONL_INVALID',
+  /** A value outside the canonical-JSON subset (NaN, a lone surrogate, a class instance, …). */
+  CanonicalJsonInvalid: 'COMMON_CANONICAL_JSON_INVALID',
 } as const
 export type CommonErrorCode = (typeof CommonErrorCode)[keyof typeof CommonErrorCode]
 

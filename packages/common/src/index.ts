@@ -5,6 +5,7 @@
  * directory writes, JSONL, a small logger and the progress-event interface.
  */
 
+export { canonicalJson, canonicalJsonBytes } from './canonical-json.js'
 export { base64ToBytes, bytesToBase64, bytesToHex, hexToBytes, isSha256Hex } from './encoding.js'
 export { CommonError, CommonErrorCode, isPloraError, PloraError } from './errors.js'
 export {

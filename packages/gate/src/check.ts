@@ -29,7 +29,13 @@ import type { Policy } from './policy.js'
 import { loadProbeSet, type ProbeResult, runProbes } from './probes.js'
 import { orderReasons, type RejectReason } from './reasons.js'
 import { findPopulation, weightScores } from './reference.js'
-import { checkSignatures, type SignatureMetrics, verifyPrimarySignature } from './signatures.js'
+import {
+  checkFolderStatement,
+  checkSignatures,
+  type SignatureMetrics,
+  type StatementMetrics,
+  verifyPrimarySignature,
+} from './signatures.js'
 
 /** The thresholds a decision used (policy values, replaced by calibrated ones from the reference). */
 export interface GateThresholds {
@@ -83,6 +89,8 @@ export interface GateMetrics {
     spike_z: number | null
   }
   signatures: SignatureMetrics | null
+  /** The signed folder statement (`plora.sig.json`) check. */
+  statement: StatementMetrics
   reputation: { signer: string | null; value: number | null } | null
   probes: (ProbeResult & { ran: true }) | { ran: false; note: string }
   thresholds: GateThresholds
@@ -240,7 +248,9 @@ export async function checkAdapter(
 
   // --- signatures, quorum, reputation --------------------------------------------------------
   let signatures: SignatureMetrics | null = null
-  if (policy.signatures_enabled) signatures = await checkSignatures(adapterDir, manifest, policy, context, reasons)
+  const statement = await checkFolderStatement(adapterDir, manifest, policy, context, reasons)
+  if (policy.signatures_enabled)
+    signatures = await checkSignatures(adapterDir, manifest, policy, context, reasons, statement.credited)
   let reputation: GateMetrics['reputation'] = null
   if (policy.min_reputation !== null) {
     // The reputation belongs to the key that verifiably signed the manifest, never to a claimed name.
@@ -352,6 +362,7 @@ export async function checkAdapter(
       tensor_z_max: tensorZMax,
       reference: refMetrics,
       signatures,
+      statement,
       reputation,
       probes,
       thresholds,

@@ -84,6 +84,8 @@ export const PolicySchema = z
     require_weights: z.boolean().default(true),
     /** plora: reject (`weight_norm_outlier`) when the reference has no population for the adapter's base model, rank and targets. */
     require_reference: z.boolean().default(false),
+    /** plora: reject (`statement_missing`) an adapter folder without a signed statement (`plora.sig.json`); a present one is always checked. */
+    require_signed_statement: z.boolean().default(false),
     /** plora: the verifier's revocation list (JSON array of key fingerprints, or an object keyed by them). */
     revocations_file: pathOrNull.default(null),
     /** plora: the verifier's reputation map (JSON object fingerprint → number in [0, 1]). */

@@ -1,7 +1,9 @@
 /**
  * Rejection reason strings of the gate, exactly as the original emits them, in emission order
- * (spec core.md §5.1). `policyCheck` produces 1–11, `alignmentGate` appends 12–17; the one reason
- * plora adds (`weights_unreadable`) sits right after the artefact checks it belongs to.
+ * (spec core.md §5.1). `policyCheck` produces 1–11, `alignmentGate` appends 12–17; the reasons
+ * plora adds sit right after the checks they belong to: `weights_unreadable` after the artefact
+ * checks, `statement_missing` / `statement_invalid` (the signed folder statement, issue 15
+ * point 8) after the signature quorum.
  *
  * Several reasons keep the original's string but now mean something the verifier measures itself
  * (fix of [D-03], [D-03b], [D-05], [D-24]); see {@link REASON_DESCRIPTIONS}.
@@ -18,6 +20,8 @@ export const REJECT_REASONS = [
   'attestations_parse_error',
   'peer_attestations_error',
   'signature_quorum_not_met',
+  'statement_missing',
+  'statement_invalid',
   'reputation_low',
   'tensor_norm_outlier',
   'activation_mahalanobis_high',
@@ -45,6 +49,9 @@ export const REASON_DESCRIPTIONS: Readonly<Record<RejectReason, string>> = {
   peer_attestations_error: 'the verifier peer key folder could not be read',
   signature_quorum_not_met:
     'fewer than quorum_required distinct, non-revoked verifier keys signed the tagged artefact digest',
+  statement_missing: 'require_signed_statement is on and the folder has no signed statement (plora.sig.json)',
+  statement_invalid:
+    'plora.sig.json does not hold: a file is missing, changed or unlisted, plora.yml changed, the sidecar is malformed, or (signatures_enabled) fewer than quorum_required trusted keys signed it',
   reputation_low: 'the reputation the verifier holds for the verified signer key is below min_reputation',
   tensor_norm_outlier: 'a module update norm is a robust-z outlier (against the reference, or within the adapter)',
   activation_mahalanobis_high:

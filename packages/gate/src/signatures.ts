@@ -16,8 +16,14 @@
  */
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Manifest } from '@plora/manifest'
-import { ADAPTER_TAG, type TrustedKey, verifyAdapterSignature, verifySha256Hex } from '@plora/signer'
+import { canonicalManifestBytes, type Manifest } from '@plora/manifest'
+import {
+  ADAPTER_TAG,
+  type TrustedKey,
+  verifyAdapterSignature,
+  verifyFolderStatement,
+  verifySha256Hex,
+} from '@plora/signer'
 import type { GateContext } from './context.js'
 import { loadTrustedKeys } from './context.js'
 import type { Policy } from './policy.js'
@@ -76,7 +82,8 @@ export function verifyPrimarySignature(
 
 /**
  * Runs the signature stage: primary signature, trusted-key attestations, peer-key attestations and
- * the quorum decision. Appends reasons in spec order and returns the metrics.
+ * the quorum decision. `statementSigners` are the trusted keys credited by a folder statement that
+ * holds ({@link checkFolderStatement}); they count toward the quorum as well. Appends reasons in spec order and returns the metrics.
  */
 export async function checkSignatures(
   adapterDir: string,
@@ -84,11 +91,13 @@ export async function checkSignatures(
   policy: Policy,
   context: GateContext,
   reasons: RejectReason[],
+  statementSigners: Iterable<string> = [],
 ): Promise<SignatureMetrics> {
   const revoked = context.revokedFingerprints ?? new Set<string>()
   const trusted = [...(context.trustedKeys?.values() ?? [])]
   const now = Math.floor((context.now ?? (() => Date.now() / 1000))())
-  const credited = new Set<string>()
+  // Trusted keys that signed a folder statement which holds: they signed the artefact digest too.
+  const credited = new Set<string>(statementSigners)
   const revokedIgnored = new Set<string>()
   const quorum = Math.max(1, policy.quorum_required)
   const att = { lines: 0, credited: 0, stale: 0, wrong_domain: 0, unsigned: 0 }
@@ -192,5 +201,57 @@ export async function checkSignatures(
     quorum_required: quorum,
     attestations: att,
     peer_keys: peers.length,
+  }
+}
+
+/** What the folder-statement stage found (`plora.sig.json`, issue 15 point 8). */
+export interface StatementMetrics {
+  /** Whether the folder has a `plora.sig.json`. */
+  present: boolean
+  ok: boolean
+  /** Whether its signatures were checked (signatures_enabled or require_signed_statement). */
+  signatures_checked: boolean
+  /** Distinct trusted keys that signed the statement (null when not checked). */
+  signers: number | null
+  /** Their fingerprints, when the statement holds (credited toward the signature quorum). */
+  credited: string[]
+  /** Every problem: `SIGNER_STATEMENT_*` code, the file concerned, a one-line message. */
+  problems: Array<{ code: string; file: string | null; message: string }>
+}
+
+/**
+ * The signed folder statement: whenever `plora.sig.json` is present, every file of the folder
+ * (except the policy's attestations file, which peers append to after signing) and the manifest's
+ * canonical content must be as signed; a missing, changed or unlisted file is `statement_invalid`.
+ * Its own signatures must reach `max(1, quorum_required)` distinct trusted, non-revoked keys when
+ * `signatures_enabled` or `require_signed_statement` is on (attestation lines do not count: they
+ * sign only the artefact digest). `require_signed_statement` makes an absent statement
+ * `statement_missing`. Run before {@link checkSignatures}, which credits the statement's signers.
+ */
+export async function checkFolderStatement(
+  adapterDir: string,
+  manifest: Manifest,
+  policy: Policy,
+  context: GateContext,
+  reasons: RejectReason[],
+): Promise<StatementMetrics> {
+  const checkSigs = policy.signatures_enabled || policy.require_signed_statement
+  const r = await verifyFolderStatement(adapterDir, {
+    manifestBytes: canonicalManifestBytes(manifest),
+    trustedKeys: context.trustedKeys?.values() ?? [],
+    quorum: Math.max(1, policy.quorum_required),
+    revokedFingerprints: context.revokedFingerprints ?? [],
+    require: policy.require_signed_statement,
+    signatures: checkSigs,
+    exclude: [policy.attestations_file],
+  })
+  if (!r.ok) reasons.push(r.present ? 'statement_invalid' : 'statement_missing')
+  return {
+    present: r.present,
+    ok: r.ok,
+    signatures_checked: checkSigs && r.present,
+    signers: r.quorum?.count ?? null,
+    credited: r.ok ? (r.quorum?.credited.map((c) => c.fingerprint) ?? []) : [],
+    problems: r.problems.map((p) => ({ code: p.code, file: p.file ?? null, message: p.message })),
   }
 }

@@ -45,6 +45,10 @@ export const GrpcErrorCode = {
   ManifestDomainMismatch: 'GRPC_MANIFEST_DOMAIN_MISMATCH',
   /** The fetched artefact's SHA-256 differs from the manifest's. */
   ArtifactHashMismatch: 'GRPC_ARTIFACT_HASH_MISMATCH',
+  /** The fetched folder's `plora.sig.json` does not hold (file changed/missing/unlisted, manifest edited, bad signature). */
+  StatementInvalid: 'GRPC_STATEMENT_INVALID',
+  /** A signed folder statement is required (`requireStatement`) but the fetched folder has none. */
+  StatementMissing: 'GRPC_STATEMENT_MISSING',
   /** Inconsistent TLS options (only one of cert/key, a missing CA file, …). `[D-39]` */
   TlsConfigInvalid: 'GRPC_TLS_CONFIG_INVALID',
   /** A key, certificate or other input file cannot be read. */

@@ -13,6 +13,13 @@
  *    signature `PLORA|ADAPTER|v1|<sha>` must verify;
  * 6. `plora.yml` passes the manifest schema, names the requested domain, and its artefact's size
  *    and SHA-256 match (computed while extracting, so the artefact is not read twice);
+ * 6b. the signed folder statement (`plora.sig.json`, issue 15 point 8) when the folder carries one
+ *    or `requireStatement` is set: every file and the manifest's canonical content as signed, its
+ *    signature by the given public key. A file the statement does not list is **refused**, not
+ *    removed: the whole fetch fails (`GRPC_STATEMENT_INVALID`) and nothing is installed, because a
+ *    sender that adds files to a signed folder is not one to take the rest from. Without a public
+ *    key the statement is still checked against the files (nothing added or changed after
+ *    signing), but who signed it is not;
  * 7. only then the staging folder is renamed to `DEST/<domain>` (replacing an older copy in one
  *    step). Any failure, abort or interruption removes the staging folder and leaves DEST as it was.
  *
@@ -36,8 +43,8 @@ import {
   type ProgressCallback,
   SILENT_LOGGER,
 } from '@plora/common'
-import { loadManifest, type Manifest } from '@plora/manifest'
-import { ADAPTER_TAG, verifySha256Hex } from '@plora/signer'
+import { canonicalManifestBytes, loadManifest, type Manifest } from '@plora/manifest'
+import { ADAPTER_TAG, verifyFolderStatement, verifySha256Hex } from '@plora/signer'
 import { GrpcError, GrpcErrorCode } from './errors.js'
 import { assertPlasmidId, assertSafeDomain, normaliseEntryName } from './names.js'
 import {
@@ -90,6 +97,8 @@ export interface FetchPlasmidOptions extends ConnectOptions {
   overwrite: boolean
   /** Refuse a manifest whose `domain` differs from the folder it is installed as (default true). */
   checkManifestDomain: boolean
+  /** Refuse a folder without a signed statement (`plora.sig.json`); needs `publicKeyPem` (default false). */
+  requireStatement: boolean
   signal?: AbortSignal
 }
 
@@ -105,6 +114,7 @@ export const DEFAULT_FETCH_OPTIONS = {
   retries: 3,
   overwrite: true,
   checkManifestDomain: true,
+  requireStatement: false,
 } as const satisfies Partial<FetchPlasmidOptions>
 
 /** Collaborators of {@link fetchPlasmid}. */
@@ -128,6 +138,8 @@ export interface FetchResult {
   signed: boolean
   /** True when a public key was given and the signature verified. */
   signatureVerified: boolean
+  /** The folder statement: `absent`, `checked` (files and manifest as listed, no key given) or `verified` (also signed by the key). */
+  statement: 'absent' | 'checked' | 'verified'
   protocol: 'stream' | 'unary'
   /** How many times a broken stream was resumed. */
   resumes: number
@@ -290,6 +302,51 @@ async function checkTree(treeDir: string, tree: ExtractedTree, domain: string, o
   return manifest
 }
 
+/**
+ * Step 6b: the signed folder statement, checked in the staging folder before anything is
+ * installed (see the file header). A refusal is one `GRPC_STATEMENT_*` error naming the file or
+ * field (`details.cause_code` holds the `SIGNER_STATEMENT_*` code).
+ */
+async function checkFolderStatementBeforeInstall(
+  treeDir: string,
+  manifest: Manifest,
+  domain: string,
+  o: FetchPlasmidOptions,
+  where: string,
+): Promise<FetchResult['statement']> {
+  const withKey = o.publicKeyPem !== undefined
+  let r: Awaited<ReturnType<typeof verifyFolderStatement>>
+  try {
+    r = await verifyFolderStatement(treeDir, {
+      manifestBytes: canonicalManifestBytes(manifest),
+      trustedKeys: withKey ? [o.publicKeyPem as string] : [],
+      require: o.requireStatement,
+      signatures: withKey,
+    })
+  } catch (e) {
+    throw new GrpcError(
+      GrpcErrorCode.StatementInvalid,
+      `${where}: cannot check the folder statement: ${(e as Error).message.replaceAll(treeDir, `<payload of ${domain}>`)}`,
+      { cause_code: (e as { code?: string }).code },
+      { cause: e },
+    )
+  }
+  const first = r.problems[0]
+  if (first) {
+    const more = r.problems.length > 1 ? ` (+${r.problems.length - 1} more)` : ''
+    throw new GrpcError(
+      r.present ? GrpcErrorCode.StatementInvalid : GrpcErrorCode.StatementMissing,
+      `${where}: folder statement refused, nothing installed: ${first.message.replaceAll(treeDir, `<payload of ${domain}>`)}${more}`,
+      {
+        cause_code: first.code,
+        file: first.file ?? null,
+        problems: r.problems.map((p) => ({ code: p.code, file: p.file ?? null })),
+      },
+    )
+  }
+  return !r.present ? 'absent' : withKey ? 'verified' : 'checked'
+}
+
 /** A fetch in progress: staging folder, extractor and running digest. */
 class Transfer {
   readonly hash = createHash('sha256')
@@ -333,6 +390,9 @@ export async function fetchPlasmid(
     throw new GrpcError(GrpcErrorCode.OptionsInvalid, 'give exactly one of domain and plasmidId', {})
   }
   if (o.domain !== undefined) assertSafeDomain(o.domain)
+  if (o.requireStatement && o.publicKeyPem === undefined) {
+    throw new GrpcError(GrpcErrorCode.OptionsInvalid, 'requiring a signed folder statement needs a public key', {})
+  }
   if (o.plasmidId !== undefined) {
     assertPlasmidId(o.plasmidId)
     if (o.protocol === 'unary') {
@@ -477,6 +537,7 @@ async function fetchStream(
     const verified = checkSignature(o.publicKeyPem, sha256, signatureB64, where)
     const tree = await t.extractor.finish()
     const manifest = await checkTree(t.treeDir, tree, h.domain, o, where)
+    const statement = await checkFolderStatementBeforeInstall(t.treeDir, manifest, h.domain, o, where)
     throwIfAborted(o.signal, where)
     const dir = await install(t, o.dest, h.domain, o.overwrite)
     onProgress({ status: 'done', task: `fetch ${h.domain}`, info: { bytes: h.total_size, resumes } })
@@ -498,6 +559,7 @@ async function fetchStream(
       size: h.total_size,
       signed: signatureB64 !== '',
       signatureVerified: verified,
+      statement,
       protocol: 'stream',
       resumes,
     }
@@ -591,6 +653,7 @@ async function fetchUnary(
     await gunzipInto(reply.bytes, transfer.extractor, o.maxPayloadBytes + 1024 * 1024, where)
     const tree = await transfer.extractor.finish()
     const manifest = await checkTree(transfer.treeDir, tree, domain, o, where)
+    const statement = await checkFolderStatementBeforeInstall(transfer.treeDir, manifest, domain, o, where)
     throwIfAborted(o.signal, where)
     const dir = await install(transfer, o.dest, domain, o.overwrite)
     transfer = null
@@ -613,6 +676,7 @@ async function fetchUnary(
       size: reply.bytes.length,
       signed: signatureB64 !== '',
       signatureVerified: verified,
+      statement,
       protocol: 'unary',
       resumes: 0,
     }

@@ -6,6 +6,7 @@
  * check (regular file, size, streamed SHA-256). Errors are `ManifestError`s naming file, field
  * path, expected and found.
  */
+export { canonicalManifestBytes, canonicalManifestObject, canonicalManifestSha256 } from './canonical.js'
 export { ManifestError, ManifestErrorCode } from './errors.js'
 export {
   type ArtifactCheck,

@@ -34,6 +34,24 @@ export const SignerErrorCode = {
   AuditChainBroken: 'SIGNER_AUDIT_CHAIN_BROKEN',
   /** A policy file cannot be read. */
   PolicyReadFailed: 'SIGNER_POLICY_READ_FAILED',
+  /** A signed folder statement (`plora.sig.json`) is required but the folder has none. */
+  StatementMissing: 'SIGNER_STATEMENT_MISSING',
+  /** `plora.sig.json` is unreadable, not JSON, or not a well-formed plora folder statement. */
+  StatementInvalid: 'SIGNER_STATEMENT_INVALID',
+  /** The statement's signatures do not reach the quorum of trusted, non-revoked keys. */
+  StatementSignatureInvalid: 'SIGNER_STATEMENT_SIGNATURE_INVALID',
+  /** A file the statement lists is not in the folder. */
+  StatementFileMissing: 'SIGNER_STATEMENT_FILE_MISSING',
+  /** A file's size or SHA-256 differs from the statement's. */
+  StatementFileMismatch: 'SIGNER_STATEMENT_FILE_MISMATCH',
+  /** The folder holds a file the statement does not list. */
+  StatementFileUnlisted: 'SIGNER_STATEMENT_FILE_UNLISTED',
+  /** The folder holds a symlink, device, socket or FIFO, which a statement cannot cover. */
+  StatementFileUnsupported: 'SIGNER_STATEMENT_FILE_UNSUPPORTED',
+  /** The manifest (`plora.yml` without its `signer` block) differs from the signed one. */
+  StatementManifestMismatch: 'SIGNER_STATEMENT_MANIFEST_MISMATCH',
+  /** The folder has more files, or the sidecar more bytes, than a statement may hold. */
+  StatementTooLarge: 'SIGNER_STATEMENT_TOO_LARGE',
 } as const
 export type SignerErrorCode = (typeof SignerErrorCode)[keyof typeof SignerErrorCode]
 

@@ -207,7 +207,9 @@ export async function prepareAdapters(options: PrepareAdaptersOptions): Promise<
         const dest = join(o.rootDir, `${domain}-real${trojan ? '-trojan' : ''}`)
         await mkdir(dest, { recursive: true })
         for (const name of await readdir(realDir)) {
-          if (name !== 'plora.yml') await copyFile(join(realDir, name), join(dest, name))
+          // plora.yml is rewritten below, so the folder statement (`plora.sig.json`, @plora/signer's
+          // STATEMENT_FILENAME) would no longer hold: leave it out of the copy.
+          if (name !== 'plora.yml' && name !== 'plora.sig.json') await copyFile(join(realDir, name), join(dest, name))
         }
         const mm = trojan ? markTrojan(m) : m
         await writeManifest(dest, mm)

@@ -39,6 +39,7 @@ interface FetchFlags {
   host: string
   port: number
   publicKey?: string
+  requireStatement?: boolean
   tls?: boolean
   rootCert?: string
   clientCert?: string
@@ -118,6 +119,10 @@ export function register(program: Command): void {
     .option('--host <host>', 'server host', 'localhost')
     .option('--port <n>', 'server port', positiveInt('--port'), 50051)
     .option('--public-key <path>', 'PEM public key; the reply must carry a valid signature by its private key')
+    .option(
+      '--require-statement',
+      'refuse a folder without a signed statement (plora.sig.json) by --public-key; a present one is always checked',
+    )
     .option('--tls', 'use TLS (system roots unless --root-cert)')
     .option('--root-cert <path>', 'CA certificate to trust for the server (implies --tls)')
     .option('--client-cert <path>', 'client certificate for mTLS (implies --tls; needs --client-key)')
@@ -168,6 +173,7 @@ export function register(program: Command): void {
             ...(opts.domain !== undefined ? { domain: opts.domain } : {}),
             ...(opts.plasmidId !== undefined ? { plasmidId: opts.plasmidId } : {}),
             ...(opts.publicKey ? { publicKeyPem: await readPemFile(opts.publicKey, 'public key (--public-key)') } : {}),
+            ...(opts.requireStatement ? { requireStatement: true } : {}),
             protocol: opts.protocol,
             maxPayloadBytes: opts.maxPayloadMb * 1024 * 1024,
             retries: opts.retries,
@@ -178,7 +184,7 @@ export function register(program: Command): void {
         process.stdout.write(
           `Fetched ${r.plasmidId} (${r.domain}) into ${r.dir}: ${(r.size / 1048576).toFixed(2)} MiB over ${r.protocol}, ${
             r.signatureVerified ? 'signature verified' : r.signed ? 'signed (no key given, not checked)' : 'unsigned'
-          }\n`,
+          }; folder statement ${r.statement}\n`,
         )
       } finally {
         process.off('SIGINT', abort)

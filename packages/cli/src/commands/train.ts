@@ -136,9 +136,12 @@ async function finish(
   let signed = ''
   if (flags.sign && flags.privateKey) {
     // Tagged signature, the same as `plora sign` (fixes [D-12]: the original signed untagged here).
-    const { writeManifest } = await import('@plora/manifest')
-    const { readKeyFile, signAdapterDigest } = await import('@plora/signer')
-    const signer = signAdapterDigest(await readKeyFile(flags.privateKey), result.manifest.artifacts.sha256)
+    // Also the folder statement (plora.sig.json), the same as `plora sign` (issue 15 point 8).
+    const { canonicalManifestBytes, writeManifest } = await import('@plora/manifest')
+    const { readKeyFile, signAdapterDigest, signAdapterFolder } = await import('@plora/signer')
+    const key = await readKeyFile(flags.privateKey)
+    const signer = signAdapterDigest(key, result.manifest.artifacts.sha256)
+    await signAdapterFolder(result.output, key, { manifestBytes: canonicalManifestBytes(result.manifest) })
     await writeManifest(result.output, { ...result.manifest, signer })
     signed = ` signed (${signer.algo}, ${signer.pubkey_fingerprint.slice(0, 16)}…)`
   }

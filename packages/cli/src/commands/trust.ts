@@ -1,5 +1,5 @@
 import { dirname, join } from 'node:path'
-import type { Command } from 'commander'
+import { type Command, InvalidArgumentError } from 'commander'
 import { setExitCodes } from '../exit-codes.js'
 import { readPassphraseFile } from './keys.js'
 
@@ -17,7 +17,26 @@ export const VERIFY_EXIT_CODES = {
   SIGNER_SIGNATURE_MISSING: 2,
   SIGNER_FINGERPRINT_MISMATCH: 2,
   SIGNER_ALGO_MISMATCH: 2,
+  // Folder statement (plora.sig.json): content differs from what was signed → 1, like the artefact;
+  // the statement itself is missing (with --require-statement), malformed or not signed by enough
+  // trusted keys → 2, like the manifest signature.
+  SIGNER_STATEMENT_FILE_MISSING: 1,
+  SIGNER_STATEMENT_FILE_MISMATCH: 1,
+  SIGNER_STATEMENT_FILE_UNLISTED: 1,
+  SIGNER_STATEMENT_FILE_UNSUPPORTED: 1,
+  SIGNER_STATEMENT_MANIFEST_MISMATCH: 1,
+  SIGNER_STATEMENT_TOO_LARGE: 1,
+  SIGNER_STATEMENT_MISSING: 2,
+  SIGNER_STATEMENT_INVALID: 2,
+  SIGNER_STATEMENT_SIGNATURE_INVALID: 2,
 } as const
+
+/** Parses `--quorum`: a positive integer. */
+function positiveCount(v: string): number {
+  if (!/^[1-9][0-9]{0,5}$/.test(v))
+    throw new InvalidArgumentError(`expected a positive integer, found ${JSON.stringify(v)}`)
+  return Number(v)
+}
 
 /** Exit statuses of `plora policy verify`: 2 when the signature does not verify. */
 export const POLICY_VERIFY_EXIT_CODES = { SIGNER_SIGNATURE_INVALID: 2 } as const
@@ -34,62 +53,115 @@ function group(program: Command, name: string, description: string): Command {
 export function register(program: Command): void {
   program
     .command('sign')
-    .description('sign an adapter: check its artefact, then sign PLORA|ADAPTER|v1|<sha256> and rewrite plora.yml')
+    .description(
+      'sign an adapter: check its artefact, sign PLORA|ADAPTER|v1|<sha256> into plora.yml, and sign a statement over every file and the manifest into plora.sig.json',
+    )
     .requiredOption('--adapter-dir <dir>', 'adapter folder holding plora.yml')
     .requiredOption('--private-key <path>', 'PKCS#8 PEM private key (RSA or Ed25519)')
     .option('--passphrase-file <path>', 'passphrase of an encrypted private key (first line)')
+    .addHelpText(
+      'after',
+      '\nSigning again with another key over an unchanged folder adds a signature to plora.sig.json\n' +
+        '(k-of-n: verify with several --public-key and --quorum k); plora.yml keeps the last signer.',
+    )
     .action(async (opts: { adapterDir: string; privateKey: string; passphraseFile?: string }) => {
-      const { loadManifest, verifyArtifact, writeManifest } = await import('@plora/manifest')
-      const { readKeyFile, signAdapterDigest } = await import('@plora/signer')
+      const { canonicalManifestBytes, loadManifest, verifyArtifact, writeManifest } = await import('@plora/manifest')
+      const { readKeyFile, signAdapterDigest, signAdapterFolder, STATEMENT_FILENAME } = await import('@plora/signer')
       const manifest = await loadManifest(opts.adapterDir)
       await verifyArtifact(opts.adapterDir, manifest)
       const passphrase = await readPassphraseFile(opts.passphraseFile)
-      const signer = signAdapterDigest(await readKeyFile(opts.privateKey), manifest.artifacts.sha256, {
-        ...(passphrase ? { passphrase } : {}),
+      const key = await readKeyFile(opts.privateKey)
+      const pass = passphrase ? { passphrase } : {}
+      // Legacy tagged signature over the artefact digest (wire compatibility), then the folder statement.
+      const signer = signAdapterDigest(key, manifest.artifacts.sha256, pass)
+      const st = await signAdapterFolder(opts.adapterDir, key, {
+        manifestBytes: canonicalManifestBytes(manifest),
+        ...pass,
       })
       await writeManifest(opts.adapterDir, { ...manifest, signer })
       process.stdout.write(
-        `Signed manifest updated for ${opts.adapterDir} (${signer.algo}, fingerprint ${signer.pubkey_fingerprint})\n`,
+        `Signed manifest updated for ${opts.adapterDir} (${signer.algo}, fingerprint ${signer.pubkey_fingerprint}); ` +
+          `${STATEMENT_FILENAME}: ${st.signed.statement.subject.length} file(s) + manifest, ${st.signed.signatures.length} signature(s)\n`,
       )
     })
 
   setExitCodes(
     program
       .command('verify')
-      .description('verify an adapter: artefact size + SHA-256 (exit 1 on mismatch), then the signature (exit 2)')
+      .description(
+        'verify an adapter: artefact size + SHA-256 (exit 1 on mismatch), the signature (exit 2), then the folder statement when present',
+      )
       .requiredOption('--adapter-dir <dir>', 'adapter folder holding plora.yml')
-      .requiredOption('--public-key <path>', 'SPKI PEM public key')
+      .requiredOption(
+        '--public-key <path...>',
+        'SPKI PEM public key(s) trusted; several for a k-of-n folder statement (see --quorum)',
+      )
       .option('--allow-untagged', "also accept the original's untagged (raw) signatures (legacy)", false)
+      .option('--require-statement', 'fail when the folder has no signed statement (plora.sig.json)', false)
+      .option('--quorum <k>', 'distinct trusted keys that must have signed the folder statement', positiveCount, 1)
       .addHelpText(
         'after',
         '\nExit status: 0 verified; 1 artefact missing or its size/SHA-256 differs from plora.yml (also an\n' +
-          'invalid manifest or unreadable key); 2 signature missing, invalid, or by another key\n' +
-          '(pubkey_fingerprint / algo mismatch).',
+          'invalid manifest or unreadable key), or, when plora.sig.json is present, a file or manifest field\n' +
+          'changed since signing or a file not listed in it; 2 signature missing, invalid, or by another key\n' +
+          '(pubkey_fingerprint / algo mismatch), or the folder statement is missing (--require-statement),\n' +
+          'malformed or signed by fewer than --quorum trusted keys.',
       )
-      .action(async (opts: { adapterDir: string; publicKey: string; allowUntagged: boolean }) => {
-        const { loadManifest, verifyArtifact } = await import('@plora/manifest')
-        const { readKeyFile, SignerError, SignerErrorCode, verifyAdapterSignature } = await import('@plora/signer')
-        const manifest = await loadManifest(opts.adapterDir)
-        await verifyArtifact(opts.adapterDir, manifest)
-        const r = verifyAdapterSignature(
-          await readKeyFile(opts.publicKey),
-          { sha256: manifest.artifacts.sha256, ...manifest.signer },
-          { allowUntagged: opts.allowUntagged },
-        )
-        if (!r.ok) {
-          const code = {
-            signature_missing: SignerErrorCode.SignatureMissing,
-            fingerprint_mismatch: SignerErrorCode.FingerprintMismatch,
-            algo_mismatch: SignerErrorCode.AlgoMismatch,
-            signature_invalid: SignerErrorCode.SignatureInvalid,
-          }[r.reason ?? 'signature_invalid']
-          throw new SignerError(code, `Signature verification FAILED for ${opts.adapterDir}: ${r.message}`, {
-            adapterDir: opts.adapterDir,
+      .action(
+        async (opts: {
+          adapterDir: string
+          publicKey: string[]
+          allowUntagged: boolean
+          requireStatement: boolean
+          quorum: number
+        }) => {
+          const { canonicalManifestBytes, loadManifest, verifyArtifact } = await import('@plora/manifest')
+          const {
+            assertFolderStatement,
+            keyFingerprint,
+            normalizeFingerprint,
+            readKeyFile,
+            SignerError,
+            SignerErrorCode,
+            verifyAdapterSignature,
+          } = await import('@plora/signer')
+          const manifest = await loadManifest(opts.adapterDir)
+          await verifyArtifact(opts.adapterDir, manifest)
+          const keys = await Promise.all(opts.publicKey.map((p) => readKeyFile(p)))
+          // The legacy signature names one key: check it with that one (or the first given).
+          const claimed = normalizeFingerprint(manifest.signer.pubkey_fingerprint)
+          const primary = keys.find((k) => keyFingerprint(k) === claimed) ?? (keys[0] as string)
+          const r = verifyAdapterSignature(
+            primary,
+            { sha256: manifest.artifacts.sha256, ...manifest.signer },
+            { allowUntagged: opts.allowUntagged },
+          )
+          if (!r.ok) {
+            const code = {
+              signature_missing: SignerErrorCode.SignatureMissing,
+              fingerprint_mismatch: SignerErrorCode.FingerprintMismatch,
+              algo_mismatch: SignerErrorCode.AlgoMismatch,
+              signature_invalid: SignerErrorCode.SignatureInvalid,
+            }[r.reason ?? 'signature_invalid']
+            throw new SignerError(code, `Signature verification FAILED for ${opts.adapterDir}: ${r.message}`, {
+              adapterDir: opts.adapterDir,
+            })
+          }
+          const st = await assertFolderStatement(opts.adapterDir, {
+            manifestBytes: canonicalManifestBytes(manifest),
+            trustedKeys: keys,
+            quorum: opts.quorum,
+            require: opts.requireStatement,
           })
-        }
-        const note = r.fingerprintChecked ? '' : ' (manifest carries no fingerprint: not checked)'
-        process.stdout.write(`Signature verified successfully (${r.form} form, key ${r.keyFingerprint})${note}.\n`)
-      }),
+          const note = r.fingerprintChecked ? '' : ' (manifest carries no fingerprint: not checked)'
+          process.stdout.write(`Signature verified successfully (${r.form} form, key ${r.keyFingerprint})${note}.\n`)
+          process.stdout.write(
+            st.present
+              ? `Folder statement verified: every file and the manifest as signed (${st.quorum?.count} of ${st.quorum?.quorum} required key(s)).\n`
+              : 'No folder statement (plora.sig.json): only the artefact digest is signed (pass --require-statement to refuse).\n',
+          )
+        },
+      ),
     VERIFY_EXIT_CODES,
   )
 

@@ -1,7 +1,14 @@
 import { copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { sha256Hex } from '@plora/common'
-import { ADAPTER_TAG, generateKeyPair, type KeyPairPem, signSha256Hex, verifyAuditChain } from '@plora/signer'
+import {
+  ADAPTER_TAG,
+  generateKeyPair,
+  type KeyPairPem,
+  signAdapterFolder,
+  signSha256Hex,
+  verifyAuditChain,
+} from '@plora/signer'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { checkAdapter, type GateDecision } from '../../src/check.js'
 import { type GateContext, loadTrustedKeys } from '../../src/context.js'
@@ -315,6 +322,90 @@ describe('checkAdapter: every reason string is reachable from a real situation',
     const d = await gate(dir, policyWith({ quorum_required: 2, peer_keys_dir: peers }))
     expect(d.reasons).toEqual([])
     expect(d.metrics.signatures?.peer_keys).toBe(1)
+  })
+
+  // --- signed folder statement (plora.sig.json, issue 15 point 8) ------------------------------
+  async function withStatement(dir: string, ...keys: KeyPairPem[]): Promise<string> {
+    const { canonicalManifestBytes, loadManifest } = await import('@plora/manifest')
+    const manifestBytes = canonicalManifestBytes(await loadManifest(dir))
+    for (const k of keys) await signAdapterFolder(dir, k.privateKeyPem, { manifestBytes })
+    return dir
+  }
+
+  it('passes a clean adapter whose folder statement holds, and records it', async () => {
+    const d = await gate(await withStatement(await adapter(), keyA), policyWith({ require_signed_statement: true }))
+    expect(d.reasons).toEqual([])
+    expect(d.metrics.statement).toMatchObject({ present: true, ok: true, signatures_checked: true, signers: 1 })
+  })
+
+  it('statement_invalid: plora.yml domain, adapter_config.json lora_alpha 8 → 8000, or an extra weight file after signing', async () => {
+    const edits: Array<[string, (dir: string) => Promise<void>]> = [
+      [
+        'plora.yml',
+        (dir) =>
+          rewriteManifest(dir, (m) => {
+            m.domain = 'medical'
+          }),
+      ],
+      [
+        'adapter_config.json',
+        async (dir) => {
+          const p = join(dir, 'adapter_config.json')
+          const cfg = JSON.parse(await readFile(p, 'utf8'))
+          expect(cfg.lora_alpha).toBe(8)
+          await writeFile(p, JSON.stringify({ ...cfg, lora_alpha: 8000 }))
+        },
+      ],
+      ['adapter_model.bin', (dir) => copyFile(join(dir, 'adapter_model.safetensors'), join(dir, 'adapter_model.bin'))],
+    ]
+    for (const [file, edit] of edits) {
+      const dir = await withStatement(await adapter(), keyA)
+      await edit(dir)
+      const d = await gate(dir, policyWith({ enable_probes: false }))
+      expect(d.reasons, file).toContain('statement_invalid')
+      expect(
+        d.metrics.statement.problems.map((p) => p.file),
+        file,
+      ).toEqual([file])
+    }
+  })
+
+  it('statement_invalid: the statement is signed by a key the verifier does not trust', async () => {
+    const d = await gate(await withStatement(await adapter(), keyX))
+    expect(d.reasons).toEqual(['statement_invalid'])
+    expect(d.metrics.statement.problems[0]?.code).toBe('SIGNER_STATEMENT_SIGNATURE_INVALID')
+  })
+
+  it('statement_missing: require_signed_statement refuses a legacy-only folder the default policy passes', async () => {
+    const dir = await adapter()
+    expect((await gate(dir)).reasons).toEqual([])
+    const d = await gate(dir, policyWith({ require_signed_statement: true }))
+    expect(d.reasons).toEqual(['statement_missing'])
+  })
+
+  it('statement quorum 2 of 3 trusted keys; attestations appended after signing are not unlisted files', async () => {
+    const two = await withStatement(await adapter(), keyA, keyB)
+    expect((await gate(two, policyWith({ quorum_required: 2 }))).reasons).toEqual([])
+    const one = await withStatement(await adapter(), keyA)
+    const sha = (await import('@plora/manifest').then((m) => m.loadManifest(one))).artifacts.sha256
+    const sig = signSha256Hex(keyB.privateKeyPem, sha, { tag: ADAPTER_TAG })
+    await writeFile(join(one, 'attestations.jsonl'), `${JSON.stringify({ signature_b64: sig, ts_unix: NOW })}\n`)
+    // the attestation meets the artefact quorum, but it does not sign the folder statement
+    const d = await gate(one, policyWith({ quorum_required: 2 }))
+    expect(d.metrics.signatures?.credited).toHaveLength(2)
+    expect(d.reasons).toEqual(['statement_invalid'])
+    expect((await gate(one)).reasons).toEqual([])
+  })
+
+  it('without trusted keys (signatures off) a present statement is still checked against the folder', async () => {
+    const dir = await withStatement(await adapter(), keyA)
+    const off = policyWith({ signatures_enabled: false, min_reputation: null })
+    const noKeys = await context({ trustedKeys: new Map() })
+    expect((await gate(dir, off, noKeys)).reasons).toEqual([])
+    await writeFile(join(dir, 'extra.txt'), 'added after signing')
+    const d = await gate(dir, off, noKeys)
+    expect(d.reasons).toEqual(['statement_invalid'])
+    expect(d.metrics.statement.signatures_checked).toBe(false)
   })
 
   it('reputation_low: the verified signer has reputation 0.2 in the verifier map', async () => {
