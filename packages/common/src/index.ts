@@ -21,3 +21,19 @@ export { NO_PROGRESS, type ProgressCallback, type ProgressEvent } from './progre
 export { formatPythonNumber, pythonJsonDumps, pythonJsonString } from './python-format.js'
 export { bitLength, PythonRandom, type PythonSeed } from './python-random.js'
 export { createRng, deriveSeed, type Rng } from './rng.js'
+export {
+  DEFAULT_STALE_TEMP_AGE_MS,
+  isProcessAlive,
+  parseTempName,
+  type RemoveStaleTempsOptions,
+  type RemoveStaleTempsResult,
+  removeStaleTemps,
+  sweepStaleTempsOnce,
+  type TempKind,
+  tempName,
+} from './temp-files.js'
+export {
+  DEFAULT_UNTRUSTED_TEXT_CHARS,
+  type UntrustedTextOptions,
+  untrustedText,
+} from './untrusted-text.js'
