@@ -25,6 +25,10 @@ export interface HostileOptions {
   domain?: string
   /** Fail the stream call with this gRPC status instead of sending the payload. */
   status?: { code: number; details: string }
+  /** Stream only the first `sendBytes` of the payload (the header still announces all of it). */
+  sendBytes?: number
+  /** Keep the stream open after the data instead of ending it (a server that stalls). */
+  holdOpen?: boolean
   /** Fields that replace those of the unary reply (e.g. `status: 'ERROR'` and a `manifest` text). */
   unary?: Partial<PlasmidReply>
 }
@@ -58,8 +62,9 @@ export async function serveHostile(payload: Buffer, options: HostileOptions = {}
           offset: 0,
         },
       })
-      for (let i = 0; i < payload.length; i += 65536) call.write({ data: payload.subarray(i, i + 65536) })
-      call.end()
+      const n = Math.min(options.sendBytes ?? payload.length, payload.length)
+      for (let i = 0; i < n; i += 65536) call.write({ data: payload.subarray(i, Math.min(i + 65536, n)) })
+      if (!options.holdOpen) call.end()
     }) as grpc.UntypedHandleCall,
     ListPlasmids: () => {},
   })

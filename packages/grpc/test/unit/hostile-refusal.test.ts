@@ -193,6 +193,30 @@ describe('refusals while an entry is still arriving (issue 15 point 9)', () => {
     }
   }
 
+  it('stops at once when a refused entry arrives from a server that then holds the stream open', async () => {
+    const t = await buildTar([{ header: { name: '../x', size: big.length }, body: big }, ...good])
+    const s = await serveHostile(t, { signWith: keys.privateKeyPem, sendBytes: 4096, holdOpen: true })
+    const dest = join(work, 'stalled')
+    try {
+      // The deadline is far beyond the test's timeout: only cancelling on the refusal ends the fetch in time.
+      await expect(
+        fetchPlasmid({
+          host: '127.0.0.1',
+          port: s.port,
+          timeoutMs: 600_000,
+          domain: 'legal',
+          dest,
+          protocol: 'stream',
+          retries: 0,
+        }),
+      ).rejects.toMatchObject({ code: GrpcErrorCode.TarEntryUnsafe })
+      expect(await listTree(work)).not.toContain('stalled')
+      expect(stray).toEqual([])
+    } finally {
+      s.close()
+    }
+  }, 20_000)
+
   it('installs the same files when the archive is honest (control)', async () => {
     const s = await serveHostile(await buildTar(good), { signWith: keys.privateKeyPem })
     try {
