@@ -54,6 +54,16 @@ beforeAll(async () => {
   await writeFile(join(dir, 'pub.pem'), keys.publicKeyPem)
   server = await serveHostile(slipTar(), {
     signWith: keys.privateKeyPem,
+    list: [
+      {
+        plasmid_id: 'id\x1b]0;pwned\x07\u009b2J\u202e',
+        domain: 'legal',
+        manifest_sha256: '',
+        size: 1,
+        payload_sha256: '',
+        signed: false,
+      },
+    ],
     unary: { status: 'ERROR', bytes: Buffer.alloc(0), sha: '', manifest: ANSI, signature: Buffer.alloc(0) },
   })
   port = server.port
@@ -109,5 +119,12 @@ describe('plora fetch against hostile servers', () => {
     expect(r.stderr).not.toContain('\x1b')
     expect(r.stderr).not.toContain('\r')
     expect((await readdir(dir)).sort()).toEqual(['pub.pem'])
+  })
+  it('prints --list lines as JSON with every control character escaped', async () => {
+    const r = await run(['fetch', '--list', '--host', '127.0.0.1', '--port', String(port)])
+    expect(r.code).toBe(0)
+    expect([...r.stdout].filter((c) => (c.codePointAt(0) as number) < 0x20 && c !== '\n')).toEqual([])
+    expect(r.stdout).not.toMatch(/[\u007f-\u009f\u202e]/)
+    expect(JSON.parse(r.stdout)).toMatchObject({ plasmid_id: 'id\x1b]0;pwned\x07\u009b2J\u202e' })
   })
 })

@@ -9,7 +9,13 @@ import { createHash } from 'node:crypto'
 import { gzipSync } from 'node:zlib'
 import * as grpc from '@grpc/grpc-js'
 import { ADAPTER_TAG, signSha256Hex } from '@plora/signer'
-import { type FetchPlasmidChunk, type FetchPlasmidRequest, loadPloraServices, type PlasmidReply } from '../src/index.js'
+import {
+  type FetchPlasmidChunk,
+  type FetchPlasmidRequest,
+  loadPloraServices,
+  type PlasmidInfo,
+  type PlasmidReply,
+} from '../src/index.js'
 
 /** A running hostile server. */
 export interface HostileServer {
@@ -29,6 +35,8 @@ export interface HostileOptions {
   sendBytes?: number
   /** Keep the stream open after the data instead of ending it (a server that stalls). */
   holdOpen?: boolean
+  /** What `ListPlasmids` answers (default: it never answers). */
+  list?: PlasmidInfo[]
   /** Fields that replace those of the unary reply (e.g. `status: 'ERROR'` and a `manifest` text). */
   unary?: Partial<PlasmidReply>
 }
@@ -66,7 +74,9 @@ export async function serveHostile(payload: Buffer, options: HostileOptions = {}
       for (let i = 0; i < n; i += 65536) call.write({ data: payload.subarray(i, Math.min(i + 65536, n)) })
       if (!options.holdOpen) call.end()
     }) as grpc.UntypedHandleCall,
-    ListPlasmids: () => {},
+    ListPlasmids: (_c: unknown, cb: grpc.sendUnaryData<{ plasmids: PlasmidInfo[] }>) => {
+      if (options.list) cb(null, { plasmids: options.list })
+    },
   })
   const gz = gzipSync(payload)
   server.addService(Plasmid.service, {
