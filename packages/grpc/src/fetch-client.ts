@@ -38,7 +38,7 @@
  */
 import { createHash } from 'node:crypto'
 import { mkdir, rm, rmdir, stat } from 'node:fs/promises'
-import { dirname, join, resolve } from 'node:path'
+import { dirname, join, resolve as resolvePath } from 'node:path'
 import * as grpc from '@grpc/grpc-js'
 import {
   createStagingDir,
@@ -363,7 +363,7 @@ class StagingSlot {
 
 /** `dest` when it is a folder, else its nearest existing ancestor (which must be a folder). */
 async function nearestExistingDir(dest: string): Promise<string> {
-  let dir = resolve(dest)
+  let dir = resolvePath(dest)
   for (;;) {
     try {
       const st = await stat(dir)
@@ -789,7 +789,7 @@ async function install(t: Transfer, dest: string, domain: string, overwrite: boo
     created = await mkdir(dest, { recursive: true })
     await installDirAtomic(t.treeDir, dir, { replace: overwrite })
   } catch (e) {
-    if (created !== undefined) await removeEmptyDirs(resolve(dest), resolve(created))
+    if (created !== undefined) await removeEmptyDirs(resolvePath(dest), resolvePath(created))
     throw new GrpcError(
       GrpcErrorCode.InstallFailed,
       `cannot install into ${dir}: ${(e as Error).message}`,
