@@ -12,7 +12,7 @@
  */
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { mkdir, readdir, readFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
@@ -216,6 +216,20 @@ describe('refusals while an entry is still arriving (issue 15 point 9)', () => {
       s.close()
     }
   }, 20_000)
+
+  it('refuses a DEST that is a file, or lies under one, with GRPC_LOCAL_IO_FAILED before connecting', async () => {
+    const file = join(work, 'a-file')
+    await writeFile(file, 'keep')
+    for (const dest of [file, join(file, 'sub')]) {
+      await expect(
+        fetchPlasmid({ host: '127.0.0.1', port: 1, domain: 'legal', dest, retries: 0 }),
+      ).rejects.toMatchObject({
+        code: GrpcErrorCode.LocalIoFailed,
+      })
+    }
+    expect(await readFile(file, 'utf8')).toBe('keep')
+    expect(stray).toEqual([])
+  })
 
   it('installs the same files when the archive is honest (control)', async () => {
     const s = await serveHostile(await buildTar(good), { signWith: keys.privateKeyPem })
