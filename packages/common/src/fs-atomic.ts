@@ -2,14 +2,16 @@
  * Crash-safe outputs: a file is written to a temporary sibling, flushed to disk and renamed over
  * the target, so a reader sees either the old or the new content, never half of it. A directory
  * (an adapter, a fetched plasmid) is assembled in a staging sibling and renamed into place.
+ * Temporaries are named by {@link tempName} (output name + pid), and each writer first removes the
+ * ones a killed process left in its folder (temp-files.ts).
  */
-import { randomBytes } from 'node:crypto'
-import { mkdir, mkdtemp, open, rename, rm, stat } from 'node:fs/promises'
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { CommonError, CommonErrorCode } from './errors.js'
+import { removeStaleTemps, sweepStaleTempsOnce, type TempKind, tempName } from './temp-files.js'
 
-function tempSibling(path: string, suffix: string): string {
-  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.${suffix}`)
+function tempSibling(path: string, kind: TempKind): string {
+  return join(dirname(path), tempName(basename(path), kind))
 }
 
 async function fsyncDir(dir: string): Promise<void> {
@@ -42,7 +44,8 @@ export async function writeFileAtomic(
 ): Promise<void> {
   const dir = dirname(path)
   if (options.mkdirs !== false) await mkdir(dir, { recursive: true })
-  const tmp = tempSibling(path, 'tmp')
+  await sweepStaleTempsOnce(dir)
+  const tmp = tempSibling(path, 'file')
   try {
     const fh = await open(tmp, 'wx', options.mode ?? 0o644)
     try {
@@ -75,10 +78,16 @@ export async function writeJsonAtomic(
   await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`, options)
 }
 
-/** Creates an empty staging directory next to `dest` (same file system, so the final rename is atomic). */
+/**
+ * Creates an empty staging directory next to `dest` (same file system, so the final rename is
+ * atomic), after removing the temporaries that killed processes left there.
+ */
 export async function createStagingDir(dest: string): Promise<string> {
   await mkdir(dirname(dest), { recursive: true })
-  return mkdtemp(join(dirname(dest), `.${basename(dest)}.staging-`))
+  await removeStaleTemps(dirname(dest))
+  const staging = tempSibling(dest, 'staging')
+  await mkdir(staging, { mode: 0o700 })
+  return staging
 }
 
 async function exists(path: string): Promise<boolean> {

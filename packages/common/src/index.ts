@@ -2,7 +2,8 @@
  * @packageDocumentation
  * `@plora/common`: the base layer every plora package builds on — the `PloraError` type, the
  * seeded RNG (a bit-exact CPython `random.Random`), SHA-256 and strict encodings, atomic file and
- * directory writes, JSONL, a small logger and the progress-event interface.
+ * directory writes (with pid-tagged temporaries that the next run sweeps after a kill), JSONL, a
+ * small logger, the progress-event interface, and `untrustedText` for peer text in messages.
  */
 
 export { canonicalJson, canonicalJsonBytes } from './canonical-json.js'
@@ -22,3 +23,19 @@ export { NO_PROGRESS, type ProgressCallback, type ProgressEvent } from './progre
 export { formatPythonNumber, pythonJsonDumps, pythonJsonString } from './python-format.js'
 export { bitLength, PythonRandom, type PythonSeed } from './python-random.js'
 export { createRng, deriveSeed, type Rng } from './rng.js'
+export {
+  DEFAULT_STALE_TEMP_AGE_MS,
+  isProcessAlive,
+  parseTempName,
+  type RemoveStaleTempsOptions,
+  type RemoveStaleTempsResult,
+  removeStaleTemps,
+  sweepStaleTempsOnce,
+  type TempKind,
+  tempName,
+} from './temp-files.js'
+export {
+  DEFAULT_UNTRUSTED_TEXT_CHARS,
+  type UntrustedTextOptions,
+  untrustedText,
+} from './untrusted-text.js'

@@ -59,6 +59,8 @@ export const GrpcErrorCode = {
   FetchAborted: 'GRPC_FETCH_ABORTED',
   /** The verified plasmid could not be moved into place. */
   InstallFailed: 'GRPC_INSTALL_FAILED',
+  /** A local file operation of a fetch failed (destination not a folder, staging folder not writable, disk full). */
+  LocalIoFailed: 'GRPC_LOCAL_IO_FAILED',
   /** Bad options for `createDevCertificates`. */
   CertOptionsInvalid: 'GRPC_CERT_OPTIONS_INVALID',
   /** Bad server or client options (port, sizes, limits). */

@@ -23,6 +23,18 @@
  * 7. only then the staging folder is renamed to `DEST/<domain>` (replacing an older copy in one
  *    step). Any failure, abort or interruption removes the staging folder and leaves DEST as it was.
  *
+ * One cleanup path (issue 15 point 9): the staging folder belongs to a {@link StagingSlot} that
+ * `fetchPlasmid` owns and empties in its `finally`, whatever failed and in either protocol; every
+ * extractor error is funnelled into one error that also cancels the call. The staging folder lives
+ * in DEST when DEST exists, otherwise in DEST's nearest existing ancestor, so a failed fetch creates
+ * no folder at all: DEST itself is made only by the install step ({@link installVerified}), just
+ * before the final rename. Staging folders and temp files of a killed fetch are removed by the next
+ * one (`createStagingDir` sweeps its folder, see @plora/common temp-files.ts).
+ *
+ * Text from the server (gRPC status details, in-band status, names, manifest errors) goes into
+ * messages only through `untrustedText`: at most 512 characters, control characters escaped
+ * (issue 15 point 12), so a hostile server cannot flood or drive the terminal.
+ *
  * Why extract while receiving instead of after the signature check: a second pass over a large
  * payload would halve throughput, and the staging folder is private, bounded and deleted on any
  * failure; nothing is installed before every check has passed.
@@ -32,16 +44,18 @@
  * `plora.Plasmid/OfferPlasmid` (gzip tarball in one message). A deadline applies to the whole fetch.
  */
 import { createHash } from 'node:crypto'
-import { mkdir, rm } from 'node:fs/promises'
-import { join } from 'node:path'
+import { mkdir, rm, rmdir, stat } from 'node:fs/promises'
+import { dirname, join, resolve as resolvePath } from 'node:path'
 import * as grpc from '@grpc/grpc-js'
 import {
   createStagingDir,
   installDirAtomic,
+  isPloraError,
   type Logger,
   NO_PROGRESS,
   type ProgressCallback,
   SILENT_LOGGER,
+  untrustedText,
 } from '@plora/common'
 import { canonicalManifestBytes, loadManifest, type Manifest } from '@plora/manifest'
 import { ADAPTER_TAG, verifyFolderStatement, verifySha256Hex } from '@plora/signer'
@@ -174,12 +188,13 @@ function mapCallError(e: unknown, where: string, signal?: AbortSignal): GrpcErro
   if (!isServiceError(e)) {
     return new GrpcError(
       GrpcErrorCode.StreamInterrupted,
-      `${where}: ${(e as Error)?.message ?? String(e)}`,
+      `${where}: ${untrustedText((e as Error)?.message ?? String(e))}`,
       {},
       { cause: e },
     )
   }
-  const d = e.details || e.message
+  const raw = e.details || e.message
+  const d = untrustedText(raw)
   const details = { grpcCode: e.code, grpcDetails: d }
   switch (e.code) {
     case grpc.status.UNAVAILABLE:
@@ -195,7 +210,7 @@ function mapCallError(e: unknown, where: string, signal?: AbortSignal): GrpcErro
         cause: e,
       })
     case grpc.status.RESOURCE_EXHAUSTED:
-      return /larger than max|message length/i.test(d)
+      return /larger than max|message length/i.test(raw)
         ? new GrpcError(GrpcErrorCode.PayloadTooLarge, `${where}: reply exceeds the message limit (${d})`, details, {
             cause: e,
           })
@@ -262,7 +277,7 @@ async function checkTree(treeDir: string, tree: ExtractedTree, domain: string, o
   try {
     manifest = await loadManifest(treeDir)
   } catch (e) {
-    const msg = (e as Error).message.replaceAll(treeDir, `<payload of ${domain}>`)
+    const msg = untrustedText((e as Error).message.replaceAll(treeDir, `<payload of ${domain}>`))
     throw new GrpcError(
       GrpcErrorCode.ManifestInvalid,
       `${where}: invalid manifest: ${msg}`,
@@ -273,8 +288,8 @@ async function checkTree(treeDir: string, tree: ExtractedTree, domain: string, o
   if (o.checkManifestDomain && manifest.domain !== domain) {
     throw new GrpcError(
       GrpcErrorCode.ManifestDomainMismatch,
-      `${where}: the manifest's domain is ${JSON.stringify(manifest.domain)}, expected ${JSON.stringify(domain)}`,
-      { expected: domain, found: manifest.domain },
+      `${where}: the manifest's domain is ${untrustedText(JSON.stringify(manifest.domain))}, expected ${JSON.stringify(domain)}`,
+      { expected: domain, found: untrustedText(manifest.domain) },
     )
   }
   const { filename, sha256, size_bytes: sizeBytes } = manifest.artifacts
@@ -283,9 +298,9 @@ async function checkTree(treeDir: string, tree: ExtractedTree, domain: string, o
   if (!got) {
     throw new GrpcError(
       GrpcErrorCode.ManifestInvalid,
-      `${where}: the payload lacks the artefact ${filename} named by the manifest`,
+      `${where}: the payload lacks the artefact ${untrustedText(filename)} named by the manifest`,
       {
-        filename,
+        filename: untrustedText(filename),
       },
     )
   }
@@ -294,8 +309,8 @@ async function checkTree(treeDir: string, tree: ExtractedTree, domain: string, o
     throw new GrpcError(
       GrpcErrorCode.ArtifactHashMismatch,
       got.size !== sizeBytes
-        ? `${where}: artefact ${filename} is ${got.size} bytes, the manifest says ${sizeBytes}`
-        : `${where}: artefact hash mismatch for ${filename}: expected ${sha256}, got ${got.sha256}`,
+        ? `${where}: artefact ${untrustedText(filename)} is ${got.size} bytes, the manifest says ${sizeBytes}`
+        : `${where}: artefact hash mismatch for ${untrustedText(filename)}: expected ${untrustedText(sha256)}, got ${got.sha256}`,
       { filename, expected: { sha256, size: sizeBytes }, found: got },
     )
   }
@@ -326,7 +341,7 @@ async function checkFolderStatementBeforeInstall(
   } catch (e) {
     throw new GrpcError(
       GrpcErrorCode.StatementInvalid,
-      `${where}: cannot check the folder statement: ${(e as Error).message.replaceAll(treeDir, `<payload of ${domain}>`)}`,
+      `${where}: cannot check the folder statement: ${untrustedText((e as Error).message.replaceAll(treeDir, `<payload of ${domain}>`), { maxChars: 1024 })}`,
       { cause_code: (e as { code?: string }).code },
       { cause: e },
     )
@@ -336,7 +351,7 @@ async function checkFolderStatementBeforeInstall(
     const more = r.problems.length > 1 ? ` (+${r.problems.length - 1} more)` : ''
     throw new GrpcError(
       r.present ? GrpcErrorCode.StatementInvalid : GrpcErrorCode.StatementMissing,
-      `${where}: folder statement refused, nothing installed: ${first.message.replaceAll(treeDir, `<payload of ${domain}>`)}${more}`,
+      `${where}: folder statement refused, nothing installed: ${untrustedText(first.message.replaceAll(treeDir, `<payload of ${domain}>`), { maxChars: 1024 })}${more}`,
       {
         cause_code: first.code,
         file: first.file ?? null,
@@ -361,15 +376,81 @@ class Transfer {
   }
 }
 
-async function openTransfer(dest: string, name: string, o: FetchPlasmidOptions): Promise<Transfer> {
-  const staging = await createStagingDir(join(dest, name))
-  const treeDir = join(staging, 'tree')
-  await mkdir(treeDir)
-  return new Transfer(
-    staging,
-    treeDir,
-    new SafeTarExtractor(treeDir, { maxTotalBytes: o.maxPayloadBytes, maxEntries: o.maxEntries }),
-  )
+/**
+ * The staging folder of one fetch. `fetchPlasmid` owns the slot and calls {@link StagingSlot.discard}
+ * in its `finally`, so every failure of either protocol ends in the same cleanup; after a
+ * successful install the slot is empty and `discard` does nothing.
+ */
+class StagingSlot {
+  transfer: Transfer | null = null
+  readonly #o: FetchPlasmidOptions
+
+  constructor(o: FetchPlasmidOptions) {
+    this.#o = o
+  }
+
+  /** Creates the staging folder and extractor for `name` (in DEST or its nearest existing ancestor). */
+  async open(name: string): Promise<Transfer> {
+    await this.discard()
+    const o = this.#o
+    const t = await localIo(`create a staging folder for ${o.dest}`, async () => {
+      const parent = await nearestExistingDir(o.dest)
+      const staging = await createStagingDir(join(parent, name))
+      const treeDir = join(staging, 'tree')
+      await mkdir(treeDir)
+      return new Transfer(
+        staging,
+        treeDir,
+        new SafeTarExtractor(treeDir, { maxTotalBytes: o.maxPayloadBytes, maxEntries: o.maxEntries }),
+      )
+    })
+    this.transfer = t
+    return t
+  }
+
+  /** Stops the extractor and removes the staging folder (no-op when nothing is staged). */
+  async discard(): Promise<void> {
+    const t = this.transfer
+    if (!t) return
+    this.transfer = null
+    t.extractor.abort(new Error('fetch abandoned'))
+    await rm(t.staging, { recursive: true, force: true })
+  }
+}
+
+/** `dest` when it is a folder, else its nearest existing ancestor (which must be a folder). */
+async function nearestExistingDir(dest: string): Promise<string> {
+  let dir = resolvePath(dest)
+  for (;;) {
+    try {
+      const st = await stat(dir)
+      if (!st.isDirectory()) {
+        throw new GrpcError(GrpcErrorCode.LocalIoFailed, `cannot install into ${dest}: ${dir} is not a folder`, {
+          dest,
+          path: dir,
+        })
+      }
+      return dir
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(dir) === dir) throw e
+      dir = dirname(dir)
+    }
+  }
+}
+
+/** Runs a local file operation, turning an OS error into `GRPC_LOCAL_IO_FAILED`. */
+async function localIo<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn()
+  } catch (e) {
+    if (isPloraError(e)) throw e
+    throw new GrpcError(
+      GrpcErrorCode.LocalIoFailed,
+      `cannot ${what}: ${(e as Error).message}`,
+      { errno: (e as NodeJS.ErrnoException).code },
+      { cause: e },
+    )
+  }
 }
 
 /**
@@ -402,20 +483,68 @@ export async function fetchPlasmid(
   const creds = createClientCredentials(o.tls)
   const deadline = Date.now() + o.timeoutMs
   const target = address(o.host, o.port)
-  await mkdir(o.dest, { recursive: true })
   o.signal?.throwIfAborted()
-
-  if (o.protocol !== 'unary') {
-    try {
-      return await fetchStream(o, creds, deadline, target, logger, onProgress)
-    } catch (e) {
-      const unimplemented =
-        e instanceof GrpcError && (e.details as { grpcCode?: number }).grpcCode === grpc.status.UNIMPLEMENTED
-      if (!(unimplemented && o.protocol === 'auto' && o.domain !== undefined)) throw e
-      logger.info('server has no plora.v2 streaming service; using the unary plora.Plasmid call', { target })
+  const slot = new StagingSlot(o)
+  try {
+    // DEST is not created here: only the install step makes it, so a failed fetch leaves none.
+    await nearestExistingDir(o.dest)
+    if (o.protocol !== 'unary') {
+      try {
+        return await fetchStream(o, creds, deadline, target, logger, onProgress, slot)
+      } catch (e) {
+        const unimplemented =
+          e instanceof GrpcError && (e.details as { grpcCode?: number }).grpcCode === grpc.status.UNIMPLEMENTED
+        if (!(unimplemented && o.protocol === 'auto' && o.domain !== undefined)) throw e
+        logger.info('server has no plora.v2 streaming service; using the unary plora.Plasmid call', { target })
+        await slot.discard()
+      }
     }
+    return await fetchUnary(o, creds, deadline, target, logger, onProgress, slot)
+  } catch (e) {
+    throw asFetchError(e)
+  } finally {
+    await slot.discard()
   }
-  return fetchUnary(o, creds, deadline, target, logger, onProgress)
+}
+
+/**
+ * The one error shape leaving {@link fetchPlasmid}: a `PloraError` whose message is one bounded
+ * line (a last guard on top of the per-field escaping), and OS errors as `GRPC_LOCAL_IO_FAILED`.
+ */
+function asFetchError(e: unknown): unknown {
+  if (isPloraError(e)) {
+    e.message = untrustedText(e.message, { maxChars: 4096 })
+    return e
+  }
+  if (e instanceof Error && typeof (e as NodeJS.ErrnoException).syscall === 'string') {
+    return new GrpcError(
+      GrpcErrorCode.LocalIoFailed,
+      `fetch failed on a local file operation: ${e.message}`,
+      { errno: (e as NodeJS.ErrnoException).code },
+      { cause: e },
+    )
+  }
+  return e
+}
+
+/**
+ * The install step, the same for both protocols: waits for the extractor, checks the extracted
+ * tree (manifest, artefact), and moves it to `DEST/<domain>`. Nothing reaches DEST before this.
+ */
+async function installVerified(
+  slot: StagingSlot,
+  t: Transfer,
+  domain: string,
+  o: FetchPlasmidOptions,
+  where: string,
+): Promise<{ dir: string; manifest: Manifest; statement: FetchResult['statement'] }> {
+  const tree = await t.extractor.finish()
+  const manifest = await checkTree(t.treeDir, tree, domain, o, where)
+  const statement = await checkFolderStatementBeforeInstall(t.treeDir, manifest, domain, o, where)
+  throwIfAborted(o.signal, where)
+  const dir = await install(t, o.dest, domain, o.overwrite)
+  slot.transfer = null
+  return { dir, manifest, statement }
 }
 
 async function fetchStream(
@@ -425,6 +554,7 @@ async function fetchStream(
   target: string,
   logger: Logger,
   onProgress: ProgressCallback,
+  slot: StagingSlot,
 ): Promise<FetchResult> {
   const { PlasmidStream } = loadPloraServices()
   const client = new PlasmidStream(target, creds, channelOptions(o))
@@ -432,6 +562,7 @@ async function fetchStream(
   const where = `fetch ${what} from ${target}`
   let transfer: Transfer | null = null
   let header: PlasmidHeader | null = null
+  let cancelCall: (() => void) | null = null
   let resumes = 0
   try {
     for (let attempt = 0; ; attempt++) {
@@ -442,6 +573,7 @@ async function fetchStream(
       const call = client.FetchPlasmid(req, { deadline }) as grpc.ClientReadableStream<FetchPlasmidChunk>
       const onAbort = (): void => call.cancel()
       o.signal?.addEventListener('abort', onAbort)
+      cancelCall = onAbort
       let gotHeader = false
       try {
         for await (const chunk of call as AsyncIterable<FetchPlasmidChunk>) {
@@ -451,7 +583,9 @@ async function fetchStream(
             const h = chunk.header
             if (header === null) {
               header = checkHeader(h, o, where)
-              transfer = await openTransfer(o.dest, header.domain, o)
+              transfer = await slot.open(header.domain)
+              // A refused entry stops the transfer at once (the server may hold the stream open).
+              transfer.extractor.onError(() => cancelCall?.())
               onProgress({ status: 'start', task: `fetch ${header.domain}`, total: header.total_size })
             } else if (h.sha256 !== header.sha256 || h.total_size !== header.total_size || h.domain !== header.domain) {
               throw protocolError(where, 'the resumed stream announces a different payload')
@@ -485,7 +619,8 @@ async function fetchStream(
         }
       } catch (e) {
         call.cancel()
-        const err = mapCallError(e, where, o.signal)
+        // The extractor's refusal is the reason, not the cancelled call it caused.
+        const err = transfer?.extractor.error ?? mapCallError(e, where, o.signal)
         const resumable = header !== null && RESUMABLE.has(err.code) && !o.signal?.aborted
         if (resumable && attempt >= o.retries) {
           throw new GrpcError(
@@ -507,6 +642,7 @@ async function fetchStream(
         continue
       } finally {
         o.signal?.removeEventListener('abort', onAbort)
+        cancelCall = null
       }
       if (!header || !transfer) throw protocolError(where, 'the stream ended without a header')
       if (transfer.received < header.total_size && attempt < o.retries) {
@@ -535,11 +671,7 @@ async function fetchStream(
     }
     const signatureB64 = h.signature.toString('ascii')
     const verified = checkSignature(o.publicKeyPem, sha256, signatureB64, where)
-    const tree = await t.extractor.finish()
-    const manifest = await checkTree(t.treeDir, tree, h.domain, o, where)
-    const statement = await checkFolderStatementBeforeInstall(t.treeDir, manifest, h.domain, o, where)
-    throwIfAborted(o.signal, where)
-    const dir = await install(t, o.dest, h.domain, o.overwrite)
+    const { dir, manifest, statement } = await installVerified(slot, t, h.domain, o, where)
     onProgress({ status: 'done', task: `fetch ${h.domain}`, info: { bytes: h.total_size, resumes } })
     logger.info('fetched plasmid', {
       plasmid_id: manifest.plasmid_id,
@@ -549,7 +681,6 @@ async function fetchStream(
       verified,
       dir,
     })
-    transfer = null
     return {
       dir,
       domain: h.domain,
@@ -565,7 +696,6 @@ async function fetchStream(
     }
   } finally {
     client.close()
-    if (transfer) await discard(transfer)
   }
 }
 
@@ -582,7 +712,9 @@ function checkHeader(h: PlasmidHeader, o: FetchPlasmidOptions, where: string): P
   if (o.domain !== undefined && h.domain !== o.domain) {
     throw protocolError(where, `asked for ${o.domain}, the server sends ${h.domain}`)
   }
-  if (h.format !== 'tar') throw protocolError(where, `unknown payload format ${JSON.stringify(h.format)}`)
+  if (h.format !== 'tar') {
+    throw protocolError(where, `unknown payload format ${untrustedText(JSON.stringify(h.format) ?? String(h.format))}`)
+  }
   if (!/^[0-9a-f]{64}$/.test(h.sha256)) throw protocolError(where, 'the header has no valid sha256')
   if (!Number.isSafeInteger(h.total_size) || h.total_size < 0) throw protocolError(where, 'invalid total_size')
   if (h.total_size > o.maxPayloadBytes) {
@@ -602,12 +734,12 @@ async function fetchUnary(
   target: string,
   logger: Logger,
   onProgress: ProgressCallback,
+  slot: StagingSlot,
 ): Promise<FetchResult> {
   const domain = o.domain as string
   const where = `fetch ${domain} from ${target}`
   const { Plasmid } = loadPloraServices()
   const client = new Plasmid(target, creds, channelOptions(o))
-  let transfer: Transfer | null = null
   try {
     onProgress({ status: 'start', task: `fetch ${domain}` })
     const reply = await new Promise<PlasmidReply>((resolve, reject) => {
@@ -624,10 +756,11 @@ async function fetchUnary(
           status: reply.status,
         })
       }
+      const status = untrustedText(reply.status, { maxChars: 64 })
       throw new GrpcError(
         GrpcErrorCode.ServerStatusError,
-        `${where}: server returned status ${reply.status}${reply.manifest ? `: ${reply.manifest}` : ''}`,
-        { status: reply.status },
+        `${where}: server returned status ${status}${reply.manifest ? `: ${untrustedText(reply.manifest)}` : ''}`,
+        { status },
       )
     }
     if (reply.bytes.length > o.maxPayloadBytes) {
@@ -643,20 +776,15 @@ async function fetchUnary(
     if (sha256 !== reply.sha) {
       throw new GrpcError(
         GrpcErrorCode.PayloadDigestMismatch,
-        `${where}: SHA mismatch: payload corrupted (got ${sha256}, the server announced ${reply.sha})`,
-        { expected: reply.sha, found: sha256 },
+        `${where}: SHA mismatch: payload corrupted (got ${sha256}, the server announced ${untrustedText(reply.sha, { maxChars: 64 })})`,
+        { expected: untrustedText(reply.sha, { maxChars: 64 }), found: sha256 },
       )
     }
     const signatureB64 = reply.signature.toString('ascii')
     const verified = checkSignature(o.publicKeyPem, sha256, signatureB64, where)
-    transfer = await openTransfer(o.dest, domain, o)
+    const transfer = await slot.open(domain)
     await gunzipInto(reply.bytes, transfer.extractor, o.maxPayloadBytes + 1024 * 1024, where)
-    const tree = await transfer.extractor.finish()
-    const manifest = await checkTree(transfer.treeDir, tree, domain, o, where)
-    const statement = await checkFolderStatementBeforeInstall(transfer.treeDir, manifest, domain, o, where)
-    throwIfAborted(o.signal, where)
-    const dir = await install(transfer, o.dest, domain, o.overwrite)
-    transfer = null
+    const { dir, manifest, statement } = await installVerified(slot, transfer, domain, o, where)
     onProgress({ status: 'done', task: `fetch ${domain}`, info: { bytes: reply.bytes.length } })
     logger.info('fetched plasmid', {
       plasmid_id: manifest.plasmid_id,
@@ -682,7 +810,6 @@ async function fetchUnary(
     }
   } finally {
     client.close()
-    if (transfer) await discard(transfer)
   }
 }
 
@@ -720,9 +847,12 @@ async function gunzipInto(gz: Buffer, extractor: SafeTarExtractor, maxBytes: num
 
 async function install(t: Transfer, dest: string, domain: string, overwrite: boolean): Promise<string> {
   const dir = join(dest, domain)
+  let created: string | undefined
   try {
+    created = await mkdir(dest, { recursive: true })
     await installDirAtomic(t.treeDir, dir, { replace: overwrite })
   } catch (e) {
+    if (created !== undefined) await removeEmptyDirs(resolvePath(dest), resolvePath(created))
     throw new GrpcError(
       GrpcErrorCode.InstallFailed,
       `cannot install into ${dir}: ${(e as Error).message}`,
@@ -734,9 +864,16 @@ async function install(t: Transfer, dest: string, domain: string, overwrite: boo
   return dir
 }
 
-async function discard(t: Transfer): Promise<void> {
-  t.extractor.abort(new Error('fetch abandoned'))
-  await rm(t.staging, { recursive: true, force: true })
+/** Removes the empty folders from `dir` up to `top` (the ones an install made before it failed). */
+async function removeEmptyDirs(dir: string, top: string): Promise<void> {
+  for (let d = dir; d.startsWith(top); d = dirname(d)) {
+    try {
+      await rmdir(d)
+    } catch {
+      return
+    }
+    if (d === top) return
+  }
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -8,6 +8,7 @@
  * other control characters, and hidden (dot) folders such as staging directories. The client
  * applies the same rule before installing into `DEST/<domain>`.
  */
+import { untrustedText } from '@plora/common'
 import { GrpcError, GrpcErrorCode } from './errors.js'
 
 const DOMAIN_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/
@@ -22,8 +23,8 @@ export function assertSafeDomain(domain: unknown, where = 'domain'): string {
   if (typeof domain !== 'string' || !isSafeDomain(domain)) {
     throw new GrpcError(
       GrpcErrorCode.DomainInvalid,
-      `invalid ${where} ${JSON.stringify(domain)}: expected a plain folder name (letters, digits, ".", "_", "-"; no "/", "..", "%" or leading dot)`,
-      { domain },
+      `invalid ${where} ${untrustedText(JSON.stringify(domain) ?? String(domain))}: expected a plain folder name (letters, digits, ".", "_", "-"; no "/", "..", "%" or leading dot)`,
+      { domain: untrustedText(domain) },
     )
   }
   return domain
@@ -35,8 +36,8 @@ export function assertPlasmidId(id: unknown): string {
   if (typeof id !== 'string' || id.length === 0 || id.length > 256 || /[\u0000-\u001f\u007f]/.test(id)) {
     throw new GrpcError(
       GrpcErrorCode.PlasmidIdInvalid,
-      `invalid plasmid id ${JSON.stringify(id)}: expected 1-256 printable characters`,
-      { plasmidId: id },
+      `invalid plasmid id ${untrustedText(JSON.stringify(id) ?? String(id))}: expected 1-256 printable characters`,
+      { plasmidId: untrustedText(id) },
     )
   }
   return id

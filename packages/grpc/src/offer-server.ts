@@ -15,7 +15,7 @@
  * Every request logs one line (method, domain, outcome, bytes, milliseconds, peer).
  */
 import * as grpc from '@grpc/grpc-js'
-import { type Logger, SILENT_LOGGER } from '@plora/common'
+import { type Logger, SILENT_LOGGER, untrustedText } from '@plora/common'
 import { ADAPTER_TAG, loadPrivateKey, signSha256Hex } from '@plora/signer'
 import { GrpcError, GrpcErrorCode } from './errors.js'
 import { assertPlasmidId, assertSafeDomain } from './names.js'
@@ -185,7 +185,8 @@ export async function startOfferServer(
         signature: r.signature ?? Buffer.alloc(0),
       }
       logger.info('OfferPlasmid', {
-        domain,
+        // The client's text, capped and escaped so it cannot flood or drive the server's terminal.
+        domain: untrustedText(domain),
         status: full.status,
         outcome,
         bytes: full.bytes.length,
@@ -262,7 +263,7 @@ export async function startOfferServer(
     let label = req.selector === 'plasmid_id' ? `id:${req.plasmid_id}` : (req.domain ?? '')
     const log = (outcome: string): void => {
       logger.info('FetchPlasmid', {
-        target: label,
+        target: untrustedText(label),
         offset: req.offset,
         outcome,
         bytes: sent,

@@ -14,10 +14,18 @@
  * without reading the file again.
  *
  * Parsing uses tar-stream (ustar, pax and GNU long names); this module only decides what is allowed.
+ *
+ * Errors: every failure (a refused entry, a malformed or truncated archive, a local write error)
+ * ends in one place, `#fail`, which records the first error and destroys the parser; `write` and
+ * `finish` then reject with it. Destroying the parser also destroys the entry stream whose data is
+ * still arriving, which emits 'error'; each entry stream has a listener from the moment it is
+ * handed out, so a refusal never surfaces as an uncaught exception (issue 15 point 9).
+ * Names from the archive appear in messages only through `untrustedText` (capped and escaped).
  */
 import { createHash } from 'node:crypto'
 import { type FileHandle, mkdir, open } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
+import { untrustedText } from '@plora/common'
 import * as tar from 'tar-stream'
 import { GrpcError, GrpcErrorCode } from './errors.js'
 import { normaliseEntryName } from './names.js'
@@ -55,7 +63,8 @@ export class SafeTarExtractor {
   readonly #dirs = new Set<string>()
   #entries = 0
   #bytes = 0
-  #error: Error | null = null
+  #error: GrpcError | null = null
+  #onError: ((e: GrpcError) => void) | null = null
   #finished: Promise<void>
 
   constructor(dest: string, limits: Partial<SafeExtractLimits> & Pick<SafeExtractLimits, 'maxTotalBytes'>) {
@@ -63,6 +72,9 @@ export class SafeTarExtractor {
     this.#limits = { maxEntries: DEFAULT_MAX_ENTRIES, ...limits }
     this.#ex = tar.extract()
     this.#ex.on('entry', (header, stream, next) => {
+      // Destroying the parser destroys this stream with the parser's error; without a listener
+      // that 'error' is an uncaught exception. The error itself reaches #fail through the parser.
+      stream.on('error', () => {})
       this.#onEntry(header, stream as unknown as EntryStream).then(
         () => next(),
         (e: unknown) => this.#fail(e as Error),
@@ -70,7 +82,7 @@ export class SafeTarExtractor {
     })
     this.#finished = new Promise<void>((resolve, reject) => {
       this.#ex.on('finish', () => resolve())
-      this.#ex.on('error', (e: Error) => reject(this.#error ?? this.#wrap(e)))
+      this.#ex.on('error', (e: Error) => reject(this.#record(e)))
       this.#ex.on('close', () => {
         if (this.#error) reject(this.#error)
         else resolve()
@@ -82,33 +94,59 @@ export class SafeTarExtractor {
 
   #wrap(e: Error): GrpcError {
     if (e instanceof GrpcError) return e
+    if (typeof (e as NodeJS.ErrnoException).syscall === 'string') {
+      return new GrpcError(
+        GrpcErrorCode.LocalIoFailed,
+        `cannot write the received files into the staging folder: ${e.message}`,
+        { errno: (e as NodeJS.ErrnoException).code },
+        { cause: e },
+      )
+    }
     return new GrpcError(
       GrpcErrorCode.TarInvalid,
-      `the payload is not a valid tar archive: ${e.message}`,
+      `the payload is not a valid tar archive: ${untrustedText(e.message)}`,
       {},
       { cause: e },
     )
   }
 
+  /** Keeps the first error (and tells the listener); returns the kept one. */
+  #record(e: Error): GrpcError {
+    if (!this.#error) {
+      this.#error = this.#wrap(e)
+      this.#onError?.(this.#error)
+    }
+    return this.#error
+  }
+
   #fail(e: Error): void {
-    if (!this.#error) this.#error = this.#wrap(e)
-    this.#ex.destroy(this.#error)
+    this.#ex.destroy(this.#record(e))
+  }
+
+  /** Calls `listener` once when the extractor stops on an error (the fetch then cancels its transfer). */
+  onError(listener: (e: GrpcError) => void): void {
+    this.#onError = listener
+    if (this.#error) listener(this.#error)
   }
 
   async #onEntry(header: tar.Header, stream: EntryStream): Promise<void> {
     const rawName = header.name
     const name = normaliseEntryName(rawName)
     if (name === null) {
-      throw new GrpcError(GrpcErrorCode.TarEntryUnsafe, `unsafe tar entry name ${JSON.stringify(rawName)}`, {
-        entry: rawName,
+      throw new GrpcError(GrpcErrorCode.TarEntryUnsafe, `unsafe tar entry name ${quoted(rawName)}`, {
+        entry: untrustedText(rawName),
         type: header.type,
       })
     }
     if (header.type !== 'file' && header.type !== 'directory') {
       throw new GrpcError(
         GrpcErrorCode.TarEntryUnsafe,
-        `unsafe tar entry ${JSON.stringify(rawName)}: type ${header.type ?? 'unknown'} (only regular files are accepted)`,
-        { entry: rawName, type: header.type, linkname: header.linkname ?? null },
+        `unsafe tar entry ${quoted(rawName)}: type ${untrustedText(header.type ?? 'unknown')} (only regular files are accepted)`,
+        {
+          entry: untrustedText(rawName),
+          type: header.type,
+          linkname: header.linkname == null ? null : untrustedText(header.linkname),
+        },
       )
     }
     if (++this.#entries > this.#limits.maxEntries) {
@@ -145,8 +183,8 @@ export class SafeTarExtractor {
     } catch (e) {
       throw new GrpcError(
         GrpcErrorCode.TarEntryUnsafe,
-        `tar entry ${JSON.stringify(rawName)} conflicts with another entry: ${(e as Error).message}`,
-        { entry: rawName },
+        `tar entry ${quoted(rawName)} conflicts with another entry: ${(e as Error).message}`,
+        { entry: untrustedText(rawName) },
         { cause: e },
       )
     }
@@ -170,9 +208,14 @@ export class SafeTarExtractor {
   }
 
   #duplicate(rawName: string): GrpcError {
-    return new GrpcError(GrpcErrorCode.TarEntryUnsafe, `duplicate tar entry ${JSON.stringify(rawName)}`, {
-      entry: rawName,
+    return new GrpcError(GrpcErrorCode.TarEntryUnsafe, `duplicate tar entry ${quoted(rawName)}`, {
+      entry: untrustedText(rawName),
     })
+  }
+
+  /** The first error that stopped the extractor, or null while it runs. */
+  get error(): GrpcError | null {
+    return this.#error
   }
 
   /** Feeds archive bytes; resolves when the extractor can take more. */
@@ -205,4 +248,9 @@ export class SafeTarExtractor {
   abort(reason: Error): void {
     this.#fail(reason)
   }
+}
+
+/** An archive name for a message: JSON-quoted, capped and with control characters escaped. */
+function quoted(name: string): string {
+  return untrustedText(JSON.stringify(name))
 }

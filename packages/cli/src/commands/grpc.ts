@@ -12,6 +12,17 @@ function positiveInt(name: string): (v: string) => number {
   }
 }
 
+/**
+ * One JSON line that is safe to print: JSON.stringify escapes C0 controls, this also escapes DEL,
+ * the C1 controls (U+009B is a CSI) and the bidirectional overrides a server may put in a name.
+ */
+function terminalSafeJson(value: unknown): string {
+  return JSON.stringify(value).replace(
+    /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  )
+}
+
 async function makeLogger() {
   const { readEnv } = await import('@plora/config')
   const { createLogger } = await import('@plora/common')
@@ -135,6 +146,7 @@ export function register(program: Command): void {
     .option('--retries <n>', 'resume attempts after a broken stream', positiveInt('--retries'), 3)
     .action(async (opts: FetchFlags) => {
       const { fetchPlasmid, listPlasmids, readPemFile, GrpcError, GrpcErrorCode } = await import('@plora/grpc')
+      const { untrustedText } = await import('@plora/common')
       const usage = (msg: string): never => {
         throw new GrpcError(GrpcErrorCode.OptionsInvalid, msg, {})
       }
@@ -154,7 +166,7 @@ export function register(program: Command): void {
         : false
       const conn = { host: opts.host, port: opts.port, tls, timeoutMs: opts.timeout * 1000, maxMsgMb: opts.maxMsgMb }
       if (opts.list) {
-        for (const p of await listPlasmids(conn)) process.stdout.write(`${JSON.stringify(p)}\n`)
+        for (const p of await listPlasmids(conn)) process.stdout.write(`${terminalSafeJson(p)}\n`)
         return
       }
       if ((opts.domain === undefined) === (opts.plasmidId === undefined))
@@ -182,7 +194,7 @@ export function register(program: Command): void {
           { logger, onProgress: createProgressReporter() },
         )
         process.stdout.write(
-          `Fetched ${r.plasmidId} (${r.domain}) into ${r.dir}: ${(r.size / 1048576).toFixed(2)} MiB over ${r.protocol}, ${
+          `Fetched ${untrustedText(r.plasmidId)} (${r.domain}) into ${r.dir}: ${(r.size / 1048576).toFixed(2)} MiB over ${r.protocol}, ${
             r.signatureVerified ? 'signature verified' : r.signed ? 'signed (no key given, not checked)' : 'unsigned'
           }; folder statement ${r.statement}\n`,
         )
