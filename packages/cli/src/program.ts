@@ -1,5 +1,6 @@
 import { Command } from 'commander'
 import { COMMAND_GROUPS } from './commands/index.js'
+import { resolveLibraryDefaults } from './flags.js'
 
 /** The plora version printed by `plora --version`. */
 export const PLORA_VERSION = '0.1.0'
@@ -18,6 +19,8 @@ export function createProgram(): Command {
   applyToAll(program, (cmd) => {
     cmd.exitOverride()
     cmd.allowExcessArguments(false)
+    // A subcommand's library defaults (its `--help` included) load just before it parses.
+    if (cmd.commands.length > 0) cmd.hook('preSubcommand', (_parent, sub) => resolveLibraryDefaults(sub))
   })
   return program
 }
