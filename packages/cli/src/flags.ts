@@ -188,7 +188,11 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
 
-/** Applies `cmd`'s library defaults (once): option defaults for `--help` and for the parsed values. */
+/**
+ * Applies `cmd`'s library defaults (once) to its options' help text and to the values of options
+ * not given on the command line. Called before parsing when help is asked for, else after parsing
+ * (so a bad flag value fails before any library loads).
+ */
 export async function resolveLibraryDefaults(cmd: Command): Promise<void> {
   const loaders = lazyDefaults.get(cmd)
   if (!loaders) return
@@ -206,7 +210,26 @@ export async function resolveLibraryDefaults(cmd: Command): Promise<void> {
           ? { value: entry.value, shown: entry.shown }
           : { value: entry, shown: Array.isArray(entry) ? entry.join(',') : undefined }
       option.default(value, shown)
-      cmd.setOptionValueWithSource(key, value, 'default')
+      if (cmd.getOptionValueSource(key) === undefined) cmd.setOptionValueWithSource(key, value, 'default')
     }
+  }
+}
+
+/** Whether a parent's remaining arguments ask for a subcommand's help (`x --help`, `help x`). */
+export function asksForHelp(args: readonly string[]): boolean {
+  return args[0] === 'help' || args.includes('--help') || args.includes('-h')
+}
+
+/**
+ * `plora help <cmd> [<sub>]` prints help without parsing the command (no hook runs): resolve the
+ * named command's library defaults first.
+ */
+export async function resolveHelpTarget(program: Command, argv: readonly string[]): Promise<void> {
+  if (argv[0] !== 'help') return
+  let cmd: Command | undefined = program
+  for (const name of argv.slice(1)) {
+    cmd = cmd.commands.find((c) => c.name() === name || c.aliases().includes(name))
+    if (!cmd) return
+    await resolveLibraryDefaults(cmd)
   }
 }

@@ -1,6 +1,6 @@
 import { Command } from 'commander'
 import { COMMAND_GROUPS } from './commands/index.js'
-import { resolveLibraryDefaults } from './flags.js'
+import { asksForHelp, resolveLibraryDefaults } from './flags.js'
 
 /** The plora version printed by `plora --version`. */
 export const PLORA_VERSION = '0.1.0'
@@ -19,9 +19,14 @@ export function createProgram(): Command {
   applyToAll(program, (cmd) => {
     cmd.exitOverride()
     cmd.allowExcessArguments(false)
-    // A subcommand's library defaults (its `--help` included) load just before it parses.
-    if (cmd.commands.length > 0) cmd.hook('preSubcommand', (_parent, sub) => resolveLibraryDefaults(sub))
+    // A subcommand's library defaults load just before its help is shown, else once its flags parsed.
+    if (cmd.commands.length > 0) {
+      cmd.hook('preSubcommand', async (parent, sub) => {
+        if (asksForHelp(parent.args)) await resolveLibraryDefaults(sub)
+      })
+    }
   })
+  program.hook('preAction', (_root, action) => resolveLibraryDefaults(action))
   return program
 }
 
