@@ -33,6 +33,22 @@ const PROTOCOLS = ['edge', 'push', 'pull', 'push-pull'] as const
 const MODES = ['snapshot', 'sequential'] as const
 const ADAPTERS = ['dummy', 'synthetic', 'dir'] as const
 
+/** Options whose only effect is the gate's policy (or consensus, which needs it). */
+const POLICY_KEYS: ReadonlySet<string> = new Set([
+  'policyFile',
+  'allowedTargetsFile',
+  'allowedTargets',
+  'allowedRanks',
+  'signatures',
+  'trustedPubkeys',
+  'tauTrigger',
+  'tauNormZ',
+  'tauCleanDelta',
+  'probesCalib',
+  'consensus',
+  'quorum',
+])
+
 const count = parseIntFlag({ min: 1 })
 const nonNegative = parseIntFlag({ min: 0 })
 const sizes = parseCsvInts({ min: 1 })
@@ -181,7 +197,16 @@ function registerV2(swarm: Command): void {
     const logger = createLogger({ level: env.logLevel })
     let policy = null
     let gateContext = {}
-    if (f.security === true) {
+    if (f.security !== true) {
+      // Flags that only act through the gate: say so instead of dropping them silently (swarm.md §6.1 REC).
+      const unused = cmd.options
+        .filter(
+          (o) =>
+            !o.hidden && POLICY_KEYS.has(o.attributeName()) && cmd.getOptionValueSource(o.attributeName()) === 'cli',
+        )
+        .map((o) => o.long)
+      if (unused.length > 0) logger.warn(`--security off: ${unused.join(', ')} ignored (no gate runs)`)
+    } else {
       const { loadGateContext } = await import('@plora/gate')
       policy = await policyFromCommand(cmd, f.consensus === true ? { consensus: true } : {})
       gateContext = await loadGateContext(policy, { logger })
