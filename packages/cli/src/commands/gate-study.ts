@@ -19,6 +19,9 @@ const rates = parseCsvFloats({ min: 0.05, max: 0.5 })
 /** Default folder of the gate study's outputs. */
 export const GATE_STUDY_RESULTS = 'results'
 
+/** The probe calibration `plora probes calibrate` writes (and `plora swarm v2 --security on` reads). */
+export const DEFAULT_PROBES_CALIB = `${GATE_STUDY_RESULTS}/probes_calib.json`
+
 /** Flags of the population both commands train or reuse. */
 interface PopulationFlags {
   populationDir: string
@@ -184,7 +187,7 @@ export function registerProbes(program: Command): void {
         'train or reuse clean and poisoned adapters, score every gate detector on the calibration half, choose thresholds for the FP/FN targets, write gate-ref.json and probes_calib.json',
       ),
   )
-    .option('--out <path>', 'calibration report', parsePathFlag, `${GATE_STUDY_RESULTS}/probes_calib.json`)
+    .option('--out <path>', 'calibration report', parsePathFlag, DEFAULT_PROBES_CALIB)
     .option(
       '--reference-out <path>',
       'reference + thresholds the gate uses',

@@ -16,6 +16,7 @@ import {
   shownAs,
 } from '../flags.js'
 import { addPolicyFlags, policyFromCommand } from '../policy-flags.js'
+import { DEFAULT_PROBES_CALIB } from './gate-study.js'
 
 /**
  * `plora swarm v2|evaluate`, `plora sweep`, `plora calibrate-c`, `plora validate-bounds` and
@@ -147,7 +148,7 @@ function registerV2(swarm: Command): void {
     'fraction of trojan agents in [0,1] (default: config swarm.trojan_rate)',
     parseProbability,
   )
-  addPolicyFlags(cmd, { probesCalib: 'results/probes_calib.json' })
+  addPolicyFlags(cmd, { probesCalib: DEFAULT_PROBES_CALIB })
   opt(cmd, 'estimate-size', 'estimate_size', 'on|off', 'count bytes offered and acquired', parseOnOff)
   opt(
     cmd,
