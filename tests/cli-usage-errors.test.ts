@@ -21,6 +21,8 @@ function run(args: readonly string[]): Promise<{ code: number | null; stdout: st
       cwd,
       env: { ...process.env, PLORA_CONFIG: '', PLORA_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
+      // A flag the old code accepted can start a server or a run: stop it rather than hang the suite.
+      timeout: 30_000,
     })
     let stdout = ''
     let stderr = ''
