@@ -40,6 +40,9 @@ const CASES: Case[] = [
   // point 15: numeric and enum flags of every command group
   [['offer', '--port', 'abc'], 2, /--port <n>.*found "abc"/],
   [['offer', '--port', '70000'], 2, /in \[0, 65535\]/],
+  // a value carrying a newline and a terminal escape still gives one line, escaped
+  [['offer', '--port', '1\n2\u001b[31m'], 2, /argument '1 2\\x1b\[31m' is invalid/],
+  [['fetc'], 2, /unknown command 'fetc' \(Did you mean fetch\?\)$/],
   [['offer', '--max-concurrent', '0'], 2, USAGE],
   [['fetch', '--port', '0', '--list'], 2, USAGE],
   [['fetch', '--timeout', '1.5', '--list'], 2, USAGE],

@@ -132,6 +132,20 @@ export const parsePathFlag: FlagParser<string> = (value) => {
   return value
 }
 
+/**
+ * A usage-error text as one terminal-safe line: inner line breaks become spaces (commander puts
+ * "(Did you mean …?)" on a line of its own) and other control characters, which a quoted flag value
+ * may carry, are escaped as `\xNN`; one trailing newline stays.
+ */
+export function oneLine(text: string): string {
+  const body = text.endsWith('\n') ? text.slice(0, -1) : text
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: escaping control characters is the point
+  const safe = body.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) =>
+    c === '\n' ? ' ' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  )
+  return `${safe}\n`
+}
+
 /** Collects a repeatable string flag into a list. */
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value]

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import {
   addAlias,
   defaultNote,
+  oneLine,
   parseCsvEnum,
   parseCsvFloats,
   parseCsvInts,
@@ -91,6 +92,15 @@ describe('flags.ts parsers', () => {
     } catch (e) {
       expect((e as Error).message).toBe('expected a decimal integer ≥ 1, found "a\\nb"')
     }
+  })
+})
+
+describe('oneLine', () => {
+  it('turns a usage error into one terminal-safe line', () => {
+    expect(oneLine("error: unknown command 'fetc'\n(Did you mean fetch?)\n")).toBe(
+      "error: unknown command 'fetc' (Did you mean fetch?)\n",
+    )
+    expect(oneLine("argument '1\u001b[31m\u0007'")).toBe("argument '1\\x1b[31m\\x07'\n")
   })
 })
 
