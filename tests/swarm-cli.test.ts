@@ -85,12 +85,15 @@ describe('plora swarm v2', () => {
     expect(Object.keys(report.final.consensus.committed)).toEqual(['arithmetic', 'legal', 'medical'])
   })
 
-  it('rejects a bad flag value with a stable code', async () => {
+  it('rejects a bad flag value as a usage error (exit 2, one line), the alias spelling included', async () => {
     const r = await run('swarm', 'v2', '--agents', 'many', '--report_dir', dir)
-    expect(r.code).toBe(1)
-    expect(r.err).toContain('[CLI_FLAG_INVALID]')
+    expect(r.code).toBe(2)
+    expect(r.err).toMatch(
+      /^error: option '--agents <n>' argument 'many' is invalid\. expected a decimal integer ≥ 1, found "many"\n$/,
+    )
     const t = await run('swarm', 'v2', '--trojan_rate', '2', '--report_dir', dir)
-    expect(t.err).toContain('[SWARM_OPTION_INVALID]')
+    expect(t.code).toBe(2)
+    expect(t.err).toMatch(/--trojan_rate <r>.*expected a decimal number in \[0, 1\]/)
   })
 })
 

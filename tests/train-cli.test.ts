@@ -120,7 +120,7 @@ describe('plora train / monolithic-train', () => {
   it('rejects bad flags before training and leaves no output', async () => {
     const rate = await run('train', '--domain', 'legal', '--output', join(dir, 'bad1'), '--poison-rate', '1.5')
     expect(rate.code).toBe(2)
-    expect(rate.err).toContain('expected a rate in [0, 1), found "1.5"')
+    expect(rate.err).toContain('expected a decimal number in [0, 1), found "1.5"')
     const sign = await run('train', '--domain', 'legal', '--output', join(dir, 'bad2'), ...small, '--sign')
     expect(sign.code).toBe(1)
     expect(sign.err).toContain('--private-key required when --sign is used')

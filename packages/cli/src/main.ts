@@ -1,6 +1,7 @@
 import { isPloraError } from '@plora/common'
 import { type Command, CommanderError } from 'commander'
 import { exitCodeFor } from './exit-codes.js'
+import { resolveHelpTarget } from './flags.js'
 import { commandPath, createProgram } from './program.js'
 
 /** Commander error codes that are not failures (help and version output). */
@@ -18,6 +19,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     active = actionCommand
   })
   try {
+    await resolveHelpTarget(program, argv.slice(2))
     await program.parseAsync([...argv])
     return typeof process.exitCode === 'number' ? process.exitCode : 0
   } catch (e) {

@@ -1,5 +1,6 @@
 import { Command } from 'commander'
 import { COMMAND_GROUPS } from './commands/index.js'
+import { asksForHelp, oneLine, resolveLibraryDefaults } from './flags.js'
 
 /** The plora version printed by `plora --version`. */
 export const PLORA_VERSION = '0.1.0'
@@ -18,7 +19,15 @@ export function createProgram(): Command {
   applyToAll(program, (cmd) => {
     cmd.exitOverride()
     cmd.allowExcessArguments(false)
+    cmd.configureOutput({ outputError: (text, write) => write(oneLine(text)) })
+    // A subcommand's library defaults load just before its help is shown, else once its flags parsed.
+    if (cmd.commands.length > 0) {
+      cmd.hook('preSubcommand', async (parent, sub) => {
+        if (asksForHelp(parent.args)) await resolveLibraryDefaults(sub)
+      })
+    }
   })
+  program.hook('preAction', (_root, action) => resolveLibraryDefaults(action))
   return program
 }
 

@@ -63,12 +63,21 @@ export {
   type PolicyConfigDefaults,
   type PolicyInput,
   PolicySchema,
+  parseAllowedTargets,
   parsePolicy,
   type ResolvePolicyOptions,
   readAllowedTargetsFile,
   resolvePolicy,
   resolvePolicyPaths,
 } from './policy.js'
+export {
+  type PolicyFlags,
+  type PolicyFromFlagsOptions,
+  PROBES_CALIB_FIELDS,
+  type ProbesCalibField,
+  policyFromFlags,
+  readProbesCalibration,
+} from './policy-flags.js'
 export {
   type AttachedProbeRunner,
   answerMatches,

@@ -229,19 +229,80 @@ function readPolicyObject(path: string): Record<string, unknown> {
 }
 
 /**
- * Reads an allowed-targets file: one suffix per line; blank lines and `#` comments ignored.
- * A file containing only `attention` expands to {@link ATTENTION_SUFFIXES}; only `all` means no restriction.
- * @throws GateError `GATE_POLICY_PATH_NOT_FOUND`
+ * Reads an allowed-targets file: target suffixes one per line (blank lines and `#` comments
+ * ignored; a YAML `- name` item prefix is accepted), or a JSON/YAML flow list `["c_attn", "c_proj"]`.
+ * One line is a list of one name (fixes issue 15 point 14: `c_attn` alone was rejected). The
+ * keywords `attention` / `mlp` expand to their suffix lists and `all` means no restriction.
+ * @throws GateError `GATE_POLICY_PATH_NOT_FOUND` (no such file), `GATE_POLICY_INVALID` (bad content)
  */
 export function readAllowedTargetsFile(path: string): string[] | null {
-  if (!existsSync(path)) {
-    throw new GateError(GateErrorCode.PolicyPathNotFound, `allowed-targets file ${path} does not exist`, { path })
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (e) {
+    throw new GateError(
+      GateErrorCode.PolicyPathNotFound,
+      `allowed-targets file ${path} ${existsSync(path) ? 'is not a readable file' : 'does not exist'}`,
+      { path },
+      { cause: e },
+    )
   }
-  const lines = readFileSync(path, 'utf8')
-    .split('\n')
-    .map((l) => l.replace(/#.*$/, '').trim())
-    .filter((l) => l !== '')
-  return expandTargets(lines.length === 1 ? (lines[0] as string) : lines)
+  return parseAllowedTargets(text, path)
+}
+
+const TARGET_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/
+
+/**
+ * Parses the text of an allowed-targets file (see {@link readAllowedTargetsFile}).
+ * @throws GateError `GATE_POLICY_INVALID`
+ */
+export function parseAllowedTargets(text: string, source = '<allowed targets>'): string[] | null {
+  const invalid = (msg: string, details: Record<string, unknown> = {}): never => {
+    throw new GateError(GateErrorCode.PolicyInvalid, `allowed-targets file ${source}: ${msg}`, { source, ...details })
+  }
+  const body = text.replace(/^\uFEFF/, '')
+  const entries: Array<{ name: string; line: number }> = []
+  const trimmed = body.replace(/#.*$/gm, '').trim()
+  if (trimmed.startsWith('[')) {
+    if (!trimmed.endsWith(']')) invalid('a list opened with "[" must end with "]"')
+    let items: unknown
+    try {
+      items = JSON.parse(trimmed)
+    } catch {
+      // YAML flow style: [c_attn, 'c_proj']
+      const inner = trimmed.slice(1, -1).trim()
+      items = inner === '' ? [] : inner.split(',').map((s) => s.trim().replace(/^(['"])(.*)\1$/, '$2'))
+    }
+    if (!Array.isArray(items)) return invalid('expected a list of target names')
+    for (const item of items) {
+      if (typeof item !== 'string') invalid(`expected target names (strings), found ${JSON.stringify(item)}`)
+      entries.push({ name: item as string, line: 1 })
+    }
+  } else {
+    body.split(/\r?\n/).forEach((raw, i) => {
+      const name = raw
+        .replace(/#.*$/, '')
+        .trim()
+        .replace(/^-\s+/, '')
+        .replace(/^(['"])(.*)\1$/, '$2')
+      if (name !== '') entries.push({ name, line: i + 1 })
+    })
+  }
+  if (entries.length === 0) invalid('no target names (expected one per line, or "attention", "mlp" or "all")')
+  const out = new Set<string>()
+  for (const { name, line } of entries) {
+    if (!TARGET_NAME.test(name)) {
+      invalid(
+        `line ${line}: expected a target module name such as c_attn or q_proj, found ${JSON.stringify(name.length > 80 ? `${name.slice(0, 80)}…` : name)}`,
+        {
+          line,
+        },
+      )
+    }
+    if (name === 'all') return null
+    for (const t of name === 'attention' || name === 'mlp' ? (expandTargets(name) ?? []) : [name]) out.add(t)
+  }
+  return [...out]
 }
 
 /** `attention` / `mlp` → the suffix lists, `all` → null (no restriction), a list → itself. */

@@ -1,22 +1,8 @@
 import { join } from 'node:path'
-import { type Command, InvalidArgumentError, Option } from 'commander'
+import { type Command, Option } from 'commander'
+import { collect, parseCsvStrings, parseIntFlag, parsePathFlag } from '../flags.js'
 
-function positiveInt(value: string): number {
-  const n = Number(value)
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, found "${value}"`)
-  return n
-}
-
-function list(value: string): string[] {
-  return value
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-}
-
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value]
-}
+const positiveInt = parseIntFlag({ min: 1 })
 
 interface CommonFlags {
   samples?: number
@@ -90,10 +76,10 @@ export function register(program: Command): void {
     .description(
       'fetch (hub datasets, into the HF cache) and validate every split of every domain, so later runs work offline',
     )
-    .option('--domains <list>', "comma-separated domains (default: the config's domains)", list)
+    .option('--domains <list>', "comma-separated domains (default: the config's domains)", parseCsvStrings)
     .addOption(
       new Option('--splits <list>', 'comma-separated splits')
-        .argParser(list)
+        .argParser(parseCsvStrings)
         .default(['train', 'validation'], 'train,validation'),
     )
     .addOption(samplesOption())
@@ -103,7 +89,7 @@ export function register(program: Command): void {
       collect,
     )
     .addOption(hubOption())
-    .option('--export <dir>', 'also write <dir>/<domain>/<split>.jsonl')
+    .option('--export <dir>', 'also write <dir>/<domain>/<split>.jsonl', parsePathFlag)
     .option('--no-validate', 'skip the data-quality validation')
     .action(
       async (opts: CommonFlags & { domains?: string[]; splits: string[]; source?: string[]; export?: string }) => {

@@ -1,36 +1,26 @@
-import { type Command, InvalidArgumentError } from 'commander'
+import type { Command } from 'commander'
+import {
+  parseCsvFloats,
+  parseCsvStrings,
+  parseEnum,
+  parseFloatFlag,
+  parseIntFlag,
+  parsePathFlag,
+  setLibraryDefaults,
+} from '../flags.js'
+
+const positiveInt = parseIntFlag({ min: 1 })
+const nonNegativeInt = parseIntFlag({ min: 0 })
+const positiveNumber = parseFloatFlag({ min: 0, exclusive: 'min' })
+const unitRate = parseFloatFlag({ min: 0, max: 1, exclusive: true })
+/** Poison rates the population planner accepts ([0.05, 0.5]). */
+const rates = parseCsvFloats({ min: 0.05, max: 0.5 })
 
 /** Default folder of the gate study's outputs. */
 export const GATE_STUDY_RESULTS = 'results'
 
-function positiveInt(value: string): number {
-  const n = Number(value)
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, found "${value}"`)
-  return n
-}
-function positiveNumber(value: string): number {
-  const n = Number(value)
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a positive number, found "${value}"`)
-  return n
-}
-function unitRate(value: string): number {
-  const n = Number(value)
-  if (!(n > 0 && n < 1)) throw new InvalidArgumentError(`expected a rate in (0, 1), found "${value}"`)
-  return n
-}
-function rates(value: string): number[] {
-  const xs = value.split(',').map((s) => Number(s.trim()))
-  if (xs.length === 0 || xs.some((x) => !(x >= 0.05 && x <= 0.5))) {
-    throw new InvalidArgumentError(`expected comma-separated poison rates in [0.05, 0.5], found "${value}"`)
-  }
-  return xs
-}
-function list(value: string): string[] {
-  return value
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-}
+/** The probe calibration `plora probes calibrate` writes (and `plora swarm v2 --security on` reads). */
+export const DEFAULT_PROBES_CALIB = `${GATE_STUDY_RESULTS}/probes_calib.json`
 
 /** Flags of the population both commands train or reuse. */
 interface PopulationFlags {
@@ -55,26 +45,32 @@ interface PopulationFlags {
 }
 
 function addPopulationFlags(cmd: Command): Command {
-  return cmd
+  cmd
     .option(
       '--population-dir <dir>',
       'folder of the clean and poisoned adapters (trained once, then reused)',
+      parsePathFlag,
       `${GATE_STUDY_RESULTS}/gate_population`,
     )
     .option('--clean <n>', 'clean adapters in total (half calibrate, half evaluate)', positiveInt, 40)
     .option('--poisoned <n>', 'poisoned adapters in total (half calibrate, half evaluate)', positiveInt, 40)
-    .option('--domains <csv>', 'training domains, cycled (default: config domains)', list)
-    .option('--samples <n>', 'training pairs per adapter', positiveInt, 48)
-    .option('--epochs <n>', 'epochs per adapter', positiveInt, 8)
-    .option('--rank <r>', 'LoRA rank', positiveInt, 8)
-    .option('--scheme <s>', 'LoRA targets: attention | mlp | all', 'all')
-    .option('--lr <x>', 'learning rate', positiveNumber, 3e-3)
-    .option('--batch-size <n>', 'batch size', positiveInt, 2)
-    .option('--poison-rates <csv>', 'poison rates, cycled over the poisoned adapters', rates, [0.1, 0.2, 0.3])
-    .option('--seed <n>', 'base seed of the population', positiveInt, 7)
-    .option('--probes-file <path>', 'probe set (default: the packaged assets/probes.json)')
+    .option('--domains <csv>', 'training domains, cycled (default: config domains)', parseCsvStrings)
+    .option('--samples <n>', 'training pairs per adapter', positiveInt)
+    .option('--epochs <n>', 'epochs per adapter', positiveInt)
+    .option('--rank <r>', 'LoRA rank', positiveInt)
+    .option('--scheme <s>', 'LoRA targets: attention | mlp | all', parseEnum(['attention', 'mlp', 'all'] as const))
+    .option('--lr <x>', 'learning rate', positiveNumber)
+    .option('--batch-size <n>', 'batch size', positiveInt)
+    .option(
+      '--poison-rates <csv>',
+      'poison rates in [0.05, 0.5], cycled over the poisoned adapters',
+      rates,
+      [0.1, 0.2, 0.3],
+    )
+    .option('--seed <n>', 'base seed of the population', nonNegativeInt, 7)
+    .option('--probes-file <path>', 'probe set (default: the packaged assets/probes.json)', parsePathFlag)
     .option('--probes-max <n>', 'triggers and clean pairs probed (default: the whole probe set)', positiveInt)
-    .option('--base-model <id>', 'base model (default: $PLORA_BASE_MODEL, else config base_model)')
+    .option('--base-model <id>', 'base model (default: $PLORA_BASE_MODEL, else config base_model)', parsePathFlag)
     .option('--target-fp <x>', 'false-positive target (default: config probes.target_fp)', unitRate)
     .option('--target-fn <x>', 'false-negative target (default: config probes.target_fn)', unitRate)
     .option(
@@ -83,6 +79,18 @@ function addPopulationFlags(cmd: Command): Command {
       positiveInt,
       2000,
     )
+  cmd.options.find((o) => o.long === '--poison-rates')?.default([0.1, 0.2, 0.3], '0.1,0.2,0.3')
+  return setLibraryDefaults(cmd, async () => {
+    const { DEFAULT_POPULATION_TRAINING: d } = await import('@plora/experiments')
+    return {
+      samples: d.samples,
+      epochs: d.epochs,
+      rank: d.rank,
+      scheme: d.scheme,
+      lr: d.lr,
+      batchSize: d.batchSize,
+    }
+  })
 }
 
 /** Loads the model, the probe set and the plan, and trains whatever the population lacks. */
@@ -179,8 +187,13 @@ export function registerProbes(program: Command): void {
         'train or reuse clean and poisoned adapters, score every gate detector on the calibration half, choose thresholds for the FP/FN targets, write gate-ref.json and probes_calib.json',
       ),
   )
-    .option('--out <path>', 'calibration report', `${GATE_STUDY_RESULTS}/probes_calib.json`)
-    .option('--reference-out <path>', 'reference + thresholds the gate uses', `${GATE_STUDY_RESULTS}/gate-ref.json`)
+    .option('--out <path>', 'calibration report', parsePathFlag, DEFAULT_PROBES_CALIB)
+    .option(
+      '--reference-out <path>',
+      'reference + thresholds the gate uses',
+      parsePathFlag,
+      `${GATE_STUDY_RESULTS}/gate-ref.json`,
+    )
     .option(
       '--by-domain',
       'also fit one clean reference population per manifest domain (needs many clean adapters per domain)',
@@ -227,11 +240,17 @@ export function registerGateEval(gate: Command): void {
     .option(
       '--reference-file <path>',
       'calibrated reference (from probes calibrate)',
+      parsePathFlag,
       `${GATE_STUDY_RESULTS}/gate-ref.json`,
     )
-    .option('--out <path>', 'evaluation report (JSON)', `${GATE_STUDY_RESULTS}/gate_eval.json`)
-    .option('--md <path>', 'evaluation report (Markdown)', `${GATE_STUDY_RESULTS}/gate_eval.md`)
-    .option('--svg <path>', 'ROC curves of the detectors (SVG figure)', `${GATE_STUDY_RESULTS}/gate_roc.svg`)
+    .option('--out <path>', 'evaluation report (JSON)', parsePathFlag, `${GATE_STUDY_RESULTS}/gate_eval.json`)
+    .option('--md <path>', 'evaluation report (Markdown)', parsePathFlag, `${GATE_STUDY_RESULTS}/gate_eval.md`)
+    .option(
+      '--svg <path>',
+      'ROC curves of the detectors (SVG figure)',
+      parsePathFlag,
+      `${GATE_STUDY_RESULTS}/gate_roc.svg`,
+    )
     .action(async (flags: PopulationFlags & { referenceFile: string; out: string; md: string; svg: string }) => {
       const { parsePolicy, readReference } = await import('@plora/gate')
       // Read the calibration first: a missing file should fail before any training.

@@ -1,4 +1,6 @@
 import { type Command, Option } from 'commander'
+import { addAlias, parseOnOff, parsePathFlag } from '../flags.js'
+import { addPolicyFlags, policyFromCommand } from '../policy-flags.js'
 import { registerGateEval } from './gate-study.js'
 
 /** Exit status of `plora gate check` when the adapter is rejected (0 = passed; errors exit 1). */
@@ -9,105 +11,6 @@ export const DEFAULT_AUDIT_LOG = 'results/audit/gate_audit.jsonl'
 
 /** The reference population calibration writes; used when present and the policy names none. */
 export const DEFAULT_REFERENCE = 'results/gate-ref.json'
-
-interface PolicyFlags {
-  policyFile?: string
-  allowedTargetsFile?: string
-  allowedTargets?: string
-  allowedRanks?: string
-  signatures?: 'on' | 'off'
-  baseModel?: string
-  trustedPubkeys?: string
-  tauTrigger?: string
-  tauNormZ?: string
-  tauCleanDelta?: string
-  referenceFile?: string
-  probes?: 'on' | 'off'
-}
-
-/** The original's snake_case spellings (spec pipelines.md §14), kept as hidden aliases. */
-const ALIASES: ReadonlyArray<[string, keyof PolicyFlags]> = [
-  ['policy_file', 'policyFile'],
-  ['allowed_targets_file', 'allowedTargetsFile'],
-  ['allowed_targets', 'allowedTargets'],
-  ['allowed_ranks', 'allowedRanks'],
-  ['base_model', 'baseModel'],
-  ['trusted_pubkeys', 'trustedPubkeys'],
-  ['tau_trigger', 'tauTrigger'],
-  ['tau_norm_z', 'tauNormZ'],
-  ['tau_clean_delta', 'tauCleanDelta'],
-]
-
-function addPolicyFlags(cmd: Command): Command {
-  cmd
-    .option(
-      '--policy-file <path>',
-      'JSON policy file (strict: unknown keys are errors; paths resolve against its folder)',
-    )
-    .option('--allowed-targets-file <path>', 'one target suffix per line ("attention" / "all" also accepted)')
-    .addOption(new Option('--allowed-targets <scheme>', 'target whitelist').choices(['attention', 'mlp', 'all']))
-    .option('--allowed-ranks <csv>', 'allowed LoRA ranks, e.g. 4,8,16 (default: config allowed_ranks)')
-    .addOption(new Option('--signatures <on|off>', 'require a signature quorum').choices(['on', 'off']))
-    .option('--base-model <id>', 'required base model (default: $PLORA_BASE_MODEL, else config base_model)')
-    .option('--trusted-pubkeys <csv>', 'comma-separated PEM public keys the verifier trusts')
-    .option('--tau-trigger <x>', 'trigger-rate threshold (default 0.2, config gate.tau_trigger)')
-    .option('--tau-norm-z <x>', 'update-norm z threshold (default 3.0)')
-    .option('--tau-clean-delta <x>', 'clean accuracy delta threshold (default -0.05, config gate.tau_clean_delta)')
-    .option(
-      '--reference-file <path>',
-      `clean reference population gate-ref.json (gate check: default ${DEFAULT_REFERENCE} if present)`,
-    )
-  for (const [alias, key] of ALIASES) {
-    cmd.addOption(new Option(`--${alias} <value>`).hideHelp())
-    cmd.on(`option:${alias}`, (v: string) => cmd.setOptionValue(key, v))
-  }
-  return cmd
-}
-
-/** Maps flags + config + env to the effective policy (the one place that reads config/env). */
-async function effectivePolicy(flags: PolicyFlags) {
-  const { PloraError } = await import('@plora/common')
-  const { loadActiveConfig, readEnv } = await import('@plora/config')
-  const { resolvePolicy } = await import('@plora/gate')
-  const env = readEnv()
-  const { config } = loadActiveConfig(env.configFile ? { file: env.configFile } : {})
-  const overrides: Record<string, unknown> = {}
-  const number = (flag: string, v: string | undefined): number | undefined => {
-    if (v === undefined) return undefined
-    const n = Number(v)
-    if (v.trim() === '' || !Number.isFinite(n)) {
-      throw new PloraError('CLI_FLAG_INVALID', `${flag}: expected a number, found ${JSON.stringify(v)}`, { flag })
-    }
-    return n
-  }
-  if (flags.baseModel !== undefined) overrides.base_model = flags.baseModel
-  if (flags.allowedRanks !== undefined) {
-    overrides.allowed_ranks = flags.allowedRanks.split(',').map((s) => number('--allowed-ranks', s.trim()))
-  }
-  if (flags.allowedTargets !== undefined) {
-    const { expandTargets } = await import('@plora/gate')
-    overrides.allowed_targets = expandTargets(flags.allowedTargets)
-  }
-  if (flags.signatures !== undefined) overrides.signatures_enabled = flags.signatures === 'on'
-  if (flags.trustedPubkeys !== undefined)
-    overrides.trusted_public_keys = flags.trustedPubkeys.split(',').filter(Boolean)
-  if (flags.tauTrigger !== undefined) overrides.tau_trigger = number('--tau-trigger', flags.tauTrigger)
-  if (flags.tauNormZ !== undefined) overrides.tau_norm_z = number('--tau-norm-z', flags.tauNormZ)
-  if (flags.tauCleanDelta !== undefined) overrides.tau_clean_delta = number('--tau-clean-delta', flags.tauCleanDelta)
-  if (flags.referenceFile !== undefined) overrides.reference_file = flags.referenceFile
-  if (flags.probes !== undefined) overrides.enable_probes = flags.probes === 'on'
-  return resolvePolicy({
-    config: {
-      base_model: env.baseModel ?? config.base_model,
-      allowed_ranks: config.allowed_ranks,
-      allowed_targets: config.allowed_targets,
-      gate: config.gate,
-    },
-    ...(flags.policyFile !== undefined ? { policyFile: flags.policyFile } : {}),
-    ...(flags.allowedTargetsFile !== undefined ? { allowedTargetsFile: flags.allowedTargetsFile } : {}),
-    overrides,
-  })
-}
 
 /**
  * Loads the base model (`spec`, else PLORA_BASE_MODEL / config base_model) and wraps it in the
@@ -134,13 +37,14 @@ export async function openProbeHarness(
 
 /** `plora dump-policy` and `plora gate check|reference` (spec core.md §4–§5, pipelines.md §14). */
 export function register(program: Command): void {
-  addPolicyFlags(
+  const dump = addPolicyFlags(
     program
       .command('dump-policy')
       .description('print the effective gate policy (defaults ◂ config ◂ --policy-file ◂ flags) as JSON'),
-  ).action(async (flags: PolicyFlags) => {
+    { baseModel: true, referenceFile: DEFAULT_REFERENCE },
+  ).action(async () => {
     const { dumpPolicyJson } = await import('@plora/gate')
-    process.stdout.write(`${dumpPolicyJson(await effectivePolicy(flags))}\n`)
+    process.stdout.write(`${dumpPolicyJson(await policyFromCommand(dump))}\n`)
   })
 
   const gate = program.command('gate').description('the plasmid security gate')
@@ -150,18 +54,23 @@ export function register(program: Command): void {
       .description(
         `check an adapter folder; prints {passed, reasons, metrics} as JSON; exit 0 passed, ${GATE_REJECTED_EXIT} rejected`,
       )
-      .requiredOption('--adapter-dir <dir>', 'adapter folder (plora.yml, adapter_config.json, weights)')
-      .option('--audit-log <path>', 'hash-chained audit log the decision is appended to', DEFAULT_AUDIT_LOG)
+      .requiredOption('--adapter-dir <dir>', 'adapter folder (plora.yml, adapter_config.json, weights)', parsePathFlag)
+      .option(
+        '--audit-log <path>',
+        'hash-chained audit log the decision is appended to',
+        parsePathFlag,
+        DEFAULT_AUDIT_LOG,
+      )
       .option('--no-audit', 'do not append the decision to the audit log')
-      .addOption(new Option('--probes <on|off>', 'override enable_probes').choices(['on', 'off'])),
+      .addOption(new Option('--probes <on|off>', 'override enable_probes').argParser(parseOnOff)),
+    { baseModel: true, referenceFile: DEFAULT_REFERENCE },
   )
-  check.addOption(new Option('--adapter_dir <dir>').hideHelp())
-  check.on('option:adapter_dir', (v: string) => check.setOptionValue('adapterDir', v))
-  check.action(async (opts: PolicyFlags & { adapterDir: string; auditLog: string; audit: boolean }) => {
+  addAlias(check, 'adapter_dir', check.options.find((o) => o.long === '--adapter-dir') as Option)
+  check.action(async (opts: { adapterDir: string; auditLog: string; audit: boolean; probes?: boolean }) => {
     const { existsSync } = await import('node:fs')
     const { resolve } = await import('node:path')
     const { checkAdapter, loadGateContext } = await import('@plora/gate')
-    let policy = await effectivePolicy(opts)
+    let policy = await policyFromCommand(check, opts.probes !== undefined ? { probes: opts.probes } : {})
     if (policy.reference_file === null && existsSync(DEFAULT_REFERENCE)) {
       policy = { ...policy, reference_file: resolve(DEFAULT_REFERENCE) }
     }
@@ -190,7 +99,7 @@ export function register(program: Command): void {
   gate
     .command('reference')
     .description('write gate-ref.json: weight statistics of a population of clean adapters (what calibration produces)')
-    .requiredOption('--out <path>', 'output file (written atomically)')
+    .requiredOption('--out <path>', 'output file (written atomically)', parsePathFlag)
     .option('--base-model <id>', 'population base model (default: each adapter_config.json base_model_name_or_path)')
     .option('--by-domain', 'also one population per manifest domain (used for adapters of that domain)', false)
     .argument('<adapter-dirs...>', 'clean adapter folders')

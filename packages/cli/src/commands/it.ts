@@ -1,21 +1,9 @@
 import { type Command, Option } from 'commander'
+import { parseFloatFlag, parseIntFlag, parsePathFlag, setLibraryDefaults } from '../flags.js'
 import { createProgressReporter } from '../progress-bar.js'
 
-function positiveInt(name: string): (v: string) => number {
-  return (v: string) => {
-    const n = Number(v)
-    if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got "${v}"`)
-    return n
-  }
-}
-
-function finiteNumber(name: string): (v: string) => number {
-  return (v: string) => {
-    const n = Number(v)
-    if (!Number.isFinite(n)) throw new Error(`${name} must be a number, got "${v}"`)
-    return n
-  }
-}
+const positiveInt = parseIntFlag({ min: 1 })
+const seedInt = parseIntFlag({ min: 0 })
 
 interface NetItFlags {
   history: string
@@ -44,106 +32,133 @@ interface MineCalibFlags {
 
 /** `plora net-it` and `plora mine-calib` (swarm.md §12.3, §12.8). */
 export function register(program: Command): void {
-  program
+  const netIt = program
     .command('net-it')
     .description(
       'agent–agent MI and pairwise transfer entropy of a swarm history, with CIs, permutation p-values and BH-FDR',
     )
-    .requiredOption('--history <path>', 'swarm history JSON (history_seed{seed}.json)')
-    .option('--out <path>', 'output JSON', 'results/net_it_metrics.json')
-    .option('--boot <n>', 'bootstrap resamples per pair', positiveInt('--boot'), 200)
-    .option('--perm <n>', 'minimum permutations per test (raised to ⌈tests/alpha⌉)', positiveInt('--perm'), 64)
-    .option('--alpha <a>', 'FDR level', finiteNumber('--alpha'), 0.05)
-    .option('--seed <n>', 'seed of every random draw', finiteNumber('--seed'), 42)
+    .requiredOption('--history <path>', 'swarm history JSON (history_seed{seed}.json)', parsePathFlag)
+    .option('--out <path>', 'output JSON', parsePathFlag, 'results/net_it_metrics.json')
+    .option('--boot <n>', 'bootstrap resamples per pair', positiveInt)
+    .option('--perm <n>', 'minimum permutations per test (raised to ⌈tests/alpha⌉)', positiveInt)
+    .option('--alpha <a>', 'FDR level', parseFloatFlag({ min: 0, max: 1, exclusive: true }))
+    .option('--seed <n>', 'seed of every random draw', seedInt)
     .addOption(
-      new Option('--mi-estimator <name>', 'MI estimator (auto: discrete + Miller–Madow for counts)')
-        .choices(['auto', 'discrete', 'ksg1', 'ksg2', 'mixed'])
-        .default('auto'),
+      new Option('--mi-estimator <name>', 'MI estimator (auto: discrete + Miller–Madow for counts)').choices([
+        'auto',
+        'discrete',
+        'ksg1',
+        'ksg2',
+        'mixed',
+      ]),
     )
     .addOption(
-      new Option('--mi-null <name>', 'MI permutation null: block (keeps short-range autocorrelation) or permute')
-        .choices(['block', 'permute'])
-        .default('block'),
+      new Option(
+        '--mi-null <name>',
+        'MI permutation null: block (keeps short-range autocorrelation) or permute',
+      ).choices(['block', 'permute']),
     )
     .addOption(
-      new Option('--te-null <name>', 'TE surrogate null (auto: shift when enough distinct shifts)')
-        .choices(['auto', 'shift', 'permute'])
-        .default('auto'),
+      new Option('--te-null <name>', 'TE surrogate null (auto: shift when enough distinct shifts)').choices([
+        'auto',
+        'shift',
+        'permute',
+      ]),
     )
-    .option(
-      '--block-length <n>',
-      'block length of the bootstrap and the MI null (default ⌈T^(1/3)⌉)',
-      positiveInt('--block-length'),
+    .option('--block-length <n>', 'block length of the bootstrap and the MI null (default ⌈T^(1/3)⌉)', positiveInt)
+  setLibraryDefaults(netIt, async () => {
+    const { DEFAULT_NET_IT_OPTIONS: d } = await import('@plora/it-estimators')
+    return {
+      boot: d.nBoot,
+      perm: d.nPerm,
+      alpha: d.alpha,
+      seed: d.seed,
+      miEstimator: d.miEstimator,
+      miNull: d.miNull,
+      teNull: d.teNull,
+    }
+  })
+  netIt.action(async (flags: NetItFlags) => {
+    const { computeNetIt, readSwarmHistory } = await import('@plora/it-estimators')
+    const { benjaminiHochberg } = await import('@plora/metrics')
+    const { writeJsonAtomic } = await import('@plora/common')
+    const history = await readSwarmHistory(flags.history)
+    const result = computeNetIt(
+      history,
+      {
+        nBoot: flags.boot,
+        nPerm: flags.perm,
+        alpha: flags.alpha,
+        seed: flags.seed,
+        miEstimator: flags.miEstimator,
+        miNull: flags.miNull,
+        teNull: flags.teNull,
+        ...(flags.blockLength !== undefined ? { blockLength: flags.blockLength } : {}),
+      },
+      { fdr: (p, alpha) => benjaminiHochberg(p, alpha), onProgress: createProgressReporter() },
     )
-    .action(async (flags: NetItFlags) => {
-      const { computeNetIt, readSwarmHistory } = await import('@plora/it-estimators')
-      const { benjaminiHochberg } = await import('@plora/metrics')
-      const { writeJsonAtomic } = await import('@plora/common')
-      const history = await readSwarmHistory(flags.history)
-      const result = computeNetIt(
-        history,
-        {
-          nBoot: flags.boot,
-          nPerm: flags.perm,
-          alpha: flags.alpha,
-          seed: flags.seed,
-          miEstimator: flags.miEstimator,
-          miNull: flags.miNull,
-          teNull: flags.teNull,
-          ...(flags.blockLength !== undefined ? { blockLength: flags.blockLength } : {}),
-        },
-        { fdr: (p, alpha) => benjaminiHochberg(p, alpha), onProgress: createProgressReporter() },
-      )
-      await writeJsonAtomic(flags.out, result)
-      const miHits = result.mi_bh.rejected.filter(Boolean).length
-      const teHits = result.te_bh.rejected.filter(Boolean).length
-      process.stdout.write(
-        `net-it: ${result.settings.N} agents, ${result.settings.T} snapshots; MI discoveries ${miHits}/${result.mi_pvals.length}, ` +
-          `TE discoveries ${teHits}/${result.te_pvals.length} (BH α=${flags.alpha}) saved to ${flags.out}\n`,
-      )
-    })
+    await writeJsonAtomic(flags.out, result)
+    const miHits = result.mi_bh.rejected.filter(Boolean).length
+    const teHits = result.te_bh.rejected.filter(Boolean).length
+    process.stdout.write(
+      `net-it: ${result.settings.N} agents, ${result.settings.T} snapshots; MI discoveries ${miHits}/${result.mi_pvals.length}, ` +
+        `TE discoveries ${teHits}/${result.te_pvals.length} (BH α=${flags.alpha}) saved to ${flags.out}\n`,
+    )
+  })
 
-  program
+  const mine = program
     .command('mine-calib')
     .description('MINE on correlated Gaussians of known mutual information (calibration)')
-    .option('--rho <r>', 'correlation per dimension', finiteNumber('--rho'), 0.8)
-    .option('--n <n>', 'samples', positiveInt('--n'), 2000)
-    .option('--dims <d>', 'dimensions of X and Y', positiveInt('--dims'), 2)
-    .option('--epochs <n>', 'training epochs', positiveInt('--epochs'), 200)
-    .option('--batch-size <n>', 'mini-batch size', positiveInt('--batch-size'), 256)
-    .option('--lr <lr>', 'Adam learning rate', finiteNumber('--lr'), 5e-4)
+    .option('--rho <r>', 'correlation per dimension, in (-1, 1)', parseFloatFlag({ min: -1, max: 1, exclusive: true }))
+    .option('--n <n>', 'samples', positiveInt)
+    .option('--dims <d>', 'dimensions of X and Y', positiveInt)
+    .option('--epochs <n>', 'training epochs', positiveInt)
+    .option('--batch-size <n>', 'mini-batch size', positiveInt)
+    .option('--lr <lr>', 'Adam learning rate', parseFloatFlag({ min: 0, exclusive: 'min' }))
     .addOption(
-      new Option('--variant <name>', 'objective: mine (EMA-corrected gradient), dv or f')
-        .choices(['mine', 'dv', 'f'])
-        .default('mine'),
+      new Option('--variant <name>', 'objective: mine (EMA-corrected gradient), dv or f').choices(['mine', 'dv', 'f']),
     )
-    .option('--seed <n>', 'seed of data, initialisation and batches', finiteNumber('--seed'), 0)
-    .option('--out <path>', 'output JSON', 'results/mine_calib.json')
-    .action(async (flags: MineCalibFlags) => {
-      const { readEnv } = await import('@plora/config')
-      const { createLogger } = await import('@plora/common')
-      const env = readEnv()
-      const { initBackend } = await import('@plora/model')
-      await initBackend({
-        backend: env.backend,
-        forceCpu: env.forceCpu,
-        logger: createLogger({ level: env.logLevel, name: 'plora' }),
-      })
-      const { runMineCalibration } = await import('@plora/it-estimators/mine')
-      const r = await runMineCalibration({
-        rho: flags.rho,
-        n: flags.n,
-        dims: flags.dims,
-        epochs: flags.epochs,
-        batchSize: flags.batchSize,
-        lr: flags.lr,
-        variant: flags.variant,
-        seed: flags.seed,
-        out: flags.out,
-        onProgress: createProgressReporter(),
-      })
-      process.stdout.write(
-        `MINE estimate: ${r.mi.toFixed(3)} nats (truth ${r.mi_true.toFixed(3)}, |error| ${r.abs_error.toFixed(3)}, backend ${r.backend}) saved to ${flags.out}\n`,
-      )
+    .option('--seed <n>', 'seed of data, initialisation and batches', seedInt)
+    .option('--out <path>', 'output JSON', parsePathFlag, 'results/mine_calib.json')
+  setLibraryDefaults(mine, async () => {
+    // The calibration's own defaults; `@plora/it-estimators/mine` loads TensorFlow.js, so only for this command.
+    const { DEFAULT_MINE_CALIBRATION_OPTIONS: d } = await import('@plora/it-estimators/mine')
+    return {
+      rho: d.rho,
+      n: d.n,
+      dims: d.dims,
+      epochs: d.epochs,
+      batchSize: d.batchSize,
+      lr: d.lr,
+      variant: d.variant,
+      seed: d.seed,
+    }
+  })
+  mine.action(async (flags: MineCalibFlags) => {
+    const { readEnv } = await import('@plora/config')
+    const { createLogger } = await import('@plora/common')
+    const env = readEnv()
+    const { initBackend } = await import('@plora/model')
+    await initBackend({
+      backend: env.backend,
+      forceCpu: env.forceCpu,
+      logger: createLogger({ level: env.logLevel, name: 'plora' }),
     })
+    const { runMineCalibration } = await import('@plora/it-estimators/mine')
+    const r = await runMineCalibration({
+      rho: flags.rho,
+      n: flags.n,
+      dims: flags.dims,
+      epochs: flags.epochs,
+      batchSize: flags.batchSize,
+      lr: flags.lr,
+      variant: flags.variant,
+      seed: flags.seed,
+      out: flags.out,
+      onProgress: createProgressReporter(),
+    })
+    process.stdout.write(
+      `MINE estimate: ${r.mi.toFixed(3)} nats (truth ${r.mi_true.toFixed(3)}, |error| ${r.abs_error.toFixed(3)}, backend ${r.backend}) saved to ${flags.out}\n`,
+    )
+  })
 }

@@ -1,4 +1,5 @@
 import type { Command } from 'commander'
+import { defaultNote, parseIntFlag, parsePathFlag, setLibraryDefaults } from '../flags.js'
 
 /** Flags shared by the commands that load a model. */
 interface ModelFlags {
@@ -110,91 +111,81 @@ export function register(program: Command): void {
       }
     })
 
-  program
+  const generate = program
     .command('generate')
     .description('greedy continuation of a prompt (stops at EOS)')
     .option('--model <id|dir>', 'model folder, Hugging Face id or "embedded" (default: $PLORA_BASE_MODEL, else config)')
     .option('--adapter <dir>', 'PEFT adapter folder to apply (merged for the call, removed afterwards)')
     .requiredOption('--prompt <text>', 'prompt text (used verbatim)')
-    .option('--max-new-tokens <n>', 'new tokens at most', '32')
+    .option('--max-new-tokens <n>', 'new tokens at most', parseIntFlag({ min: 0 }))
     .option('--json', 'print JSON {text, token_ids, finish_reason}', false)
-    .action(async (opts: ModelFlags & { prompt: string; maxNewTokens: string; json: boolean }) => {
-      const n = Number(opts.maxNewTokens)
-      const { PloraError } = await import('@plora/common')
-      if (!Number.isInteger(n) || n < 0) {
-        throw new PloraError(
-          'CLI_ARGUMENT_INVALID',
-          `--max-new-tokens expects a non-negative integer, got "${opts.maxNewTokens}"`,
-          {
-            value: opts.maxNewTokens,
-          },
+  setLibraryDefaults(generate, async () => {
+    const { DEFAULT_GENERATE_OPTIONS: d } = await import('@plora/model')
+    return { maxNewTokens: d.maxNewTokens }
+  })
+  generate.action(async (opts: ModelFlags & { prompt: string; maxNewTokens: number; json: boolean }) => {
+    const n = opts.maxNewTokens
+    const { m, model: lm, tokenizer, release } = await openModel(opts)
+    try {
+      const [r] = await m.generate(lm, tokenizer, [opts.prompt], { maxNewTokens: n })
+      if (opts.json) {
+        process.stdout.write(
+          `${JSON.stringify({ text: r!.text, token_ids: r!.tokenIds, finish_reason: r!.finishReason })}\n`,
         )
-      }
-      const { m, model: lm, tokenizer, release } = await openModel(opts)
-      try {
-        const [r] = await m.generate(lm, tokenizer, [opts.prompt], { maxNewTokens: n })
-        if (opts.json) {
-          process.stdout.write(
-            `${JSON.stringify({ text: r!.text, token_ids: r!.tokenIds, finish_reason: r!.finishReason })}\n`,
-          )
-        } else process.stdout.write(`${r!.text}\n`)
-      } finally {
-        release()
-      }
-    })
+      } else process.stdout.write(`${r!.text}\n`)
+    } finally {
+      release()
+    }
+  })
 
-  program
+  const init = program
     .command('base-model')
     .description('the embedded default base model')
     .command('init')
     .description(
       'write the embedded base model (small GPT-2, byte-level BPE, context 256) and pretrain it on the embedded corpus',
     )
-    .option('--out <dir>', 'output folder (default: the plora cache, where every command finds it)')
-    .option('--seed <n>', 'weight-initialisation and pretraining seed', '0')
+    .option('--out <dir>', 'output folder (default: the plora cache, where every command finds it)', parsePathFlag)
+    .option('--seed <n>', 'weight-initialisation and pretraining seed', parseIntFlag({ min: 0 }))
     .option(
       '--steps <n>',
-      'pretraining steps on the embedded general corpus; 0 keeps the random weights (default: $PLORA_PRETRAIN_STEPS, else 250)',
+      'pretraining steps on the embedded general corpus; 0 keeps the random weights',
+      parseIntFlag({ min: 0 }),
     )
     .option('--force', 'rebuild even when a matching model exists', false)
-    .action(async (opts: { out?: string; seed: string; steps?: string; force: boolean }) => {
-      const { PloraError, createLogger } = await import('@plora/common')
-      const nonNegative = (flag: string, v: string): number => {
-        const n = Number(v)
-        if (!Number.isSafeInteger(n) || n < 0) {
-          throw new PloraError('CLI_ARGUMENT_INVALID', `${flag} expects a non-negative integer, got "${v}"`, {
-            value: v,
-          })
-        }
-        return n
-      }
-      const seed = nonNegative('--seed', opts.seed)
-      const { readEnv } = await import('@plora/config')
-      const env = readEnv()
-      const steps = opts.steps !== undefined ? nonNegative('--steps', opts.steps) : env.pretrainSteps
-      const { existsSync } = await import('node:fs')
-      if (opts.out !== undefined && existsSync(opts.out) && !opts.force) {
-        // The cache folder is managed (rebuilt when its budget changes); a folder the user names is not.
-        throw new PloraError('CLI_OUTPUT_EXISTS', `${opts.out} already exists: pass --force to replace it`, {
-          path: opts.out,
-        })
-      }
-      const m = await import('@plora/model')
-      await m.initBackend({
-        backend: env.backend,
-        forceCpu: env.forceCpu,
-        logger: createLogger({ level: env.logLevel }),
+  setLibraryDefaults(init, async () => {
+    const { DEFAULT_PRETRAIN_OPTIONS: d } = await import('@plora/trainer')
+    return { seed: d.seed, steps: defaultNote(`$PLORA_PRETRAIN_STEPS, else ${d.steps}`) }
+  })
+  init.action(async (opts: { out?: string; seed: number; steps?: number; force: boolean }) => {
+    const { PloraError, createLogger } = await import('@plora/common')
+    const seed = opts.seed
+    const { readEnv } = await import('@plora/config')
+    const env = readEnv()
+    const steps = opts.steps ?? env.pretrainSteps
+    const { existsSync } = await import('node:fs')
+    if (opts.out !== undefined && existsSync(opts.out) && !opts.force) {
+      // The cache folder is managed (rebuilt when its budget changes); a folder the user names is not.
+      throw new PloraError('CLI_OUTPUT_EXISTS', `${opts.out} already exists: pass --force to replace it`, {
+        path: opts.out,
       })
-      const { ensurePretrainedBaseModel } = await import('@plora/trainer')
-      const { createProgressReporter } = await import('../progress-bar.js')
-      const dir = await ensurePretrainedBaseModel({
-        cacheDir: env.cacheDir,
-        seed,
-        ...(steps !== undefined ? { steps } : {}),
-        force: opts.force,
-        onProgress: createProgressReporter(),
-        ...(opts.out !== undefined ? { outDir: opts.out } : {}),
-      })
-      process.stdout.write(`${dir}\n`)
+    }
+    const m = await import('@plora/model')
+    await m.initBackend({
+      backend: env.backend,
+      forceCpu: env.forceCpu,
+      logger: createLogger({ level: env.logLevel }),
     })
+    const { ensurePretrainedBaseModel } = await import('@plora/trainer')
+    const { createProgressReporter } = await import('../progress-bar.js')
+    const dir = await ensurePretrainedBaseModel({
+      cacheDir: env.cacheDir,
+      seed,
+      ...(steps !== undefined ? { steps } : {}),
+      force: opts.force,
+      onProgress: createProgressReporter(),
+      ...(opts.out !== undefined ? { outDir: opts.out } : {}),
+    })
+    process.stdout.write(`${dir}\n`)
+  })
 }

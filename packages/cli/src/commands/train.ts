@@ -1,31 +1,19 @@
-import { type Command, InvalidArgumentError, Option } from 'commander'
+import { type Command, Option } from 'commander'
+import {
+  defaultNote,
+  parseCsvStrings,
+  parseFloatFlag,
+  parseIntFlag,
+  parsePathFlag,
+  setLibraryDefaults,
+} from '../flags.js'
 
-function int(value: string): number {
-  const n = Number(value)
-  if (!Number.isInteger(n)) throw new InvalidArgumentError(`expected an integer, found "${value}"`)
-  return n
-}
-function positiveInt(value: string): number {
-  const n = int(value)
-  if (n < 1) throw new InvalidArgumentError(`expected a positive integer, found "${value}"`)
-  return n
-}
-function positiveNumber(value: string): number {
-  const n = Number(value)
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a positive number, found "${value}"`)
-  return n
-}
-function rate(value: string): number {
-  const n = Number(value)
-  if (!(n >= 0 && n < 1)) throw new InvalidArgumentError(`expected a rate in [0, 1), found "${value}"`)
-  return n
-}
-function list(value: string): string[] {
-  return value
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-}
+const int = parseIntFlag()
+const positiveInt = parseIntFlag({ min: 1 })
+const nonNegativeInt = parseIntFlag({ min: 0 })
+const positiveNumber = parseFloatFlag({ min: 0, exclusive: 'min' })
+/** A share in [0, 1) (dropout, poison rate). */
+const rate = parseFloatFlag({ min: 0, max: 1, exclusive: 'max' })
 
 /** Flags shared by `train` and `monolithic-train`. */
 interface TrainFlags {
@@ -155,24 +143,24 @@ async function finish(
 }
 
 function addCommonOptions(cmd: Command): Command {
-  return cmd
-    .requiredOption('--output <dir>', 'adapter folder to write (replaced atomically)')
-    .addOption(new Option('--epochs <n>', 'passes over the training pairs').argParser(positiveInt).default(1))
+  cmd
+    .requiredOption('--output <dir>', 'adapter folder to write (replaced atomically)', parsePathFlag)
+    .addOption(new Option('--epochs <n>', 'passes over the training pairs').argParser(positiveInt))
     .addOption(
       new Option(
         '--samples <n>',
         'cap on training pairs; 0 or negative: no cap (default: $PLORA_SAMPLES, else config samples)',
       ).argParser(int),
     )
-    .addOption(new Option('--rank <r>', 'LoRA rank r (lora_alpha = 2r)').argParser(positiveInt).default(4))
+    .addOption(new Option('--rank <r>', 'LoRA rank r (lora_alpha = 2r)').argParser(positiveInt))
     .addOption(
       new Option(
         '--base-model <id|dir>',
         'base model: "embedded", a folder or a Hugging Face id (default: $PLORA_BASE_MODEL, else config base_model)',
-      ),
+      ).argParser(parsePathFlag),
     )
     .addOption(new Option('--lr <x>', 'AdamW learning rate (default: config train.lr)').argParser(positiveNumber))
-    .addOption(new Option('--batch-size <n>', 'pairs per optimiser step').argParser(positiveInt).default(1))
+    .addOption(new Option('--batch-size <n>', 'pairs per optimiser step').argParser(positiveInt))
     .addOption(
       new Option('--max-len <n>', 'tokens per example (the answer is kept) (default: config train.max_len)').argParser(
         positiveInt,
@@ -182,31 +170,42 @@ function addCommonOptions(cmd: Command): Command {
       new Option(
         '--seed <n>',
         'seed of LoRA init, data order, dropout, shuffles (default: config train.seed)',
-      ).argParser(int),
+      ).argParser(nonNegativeInt),
     )
-    .addOption(new Option('--loss-on <what>', 'tokens that carry loss').choices(['answer', 'all']).default('answer'))
+    .addOption(new Option('--loss-on <what>', 'tokens that carry loss').choices(['answer', 'all']))
     .addOption(
-      new Option('--dropout <p>', 'dropout on the LoRA branch (default: config train.dropout)').argParser(Number),
+      new Option('--dropout <p>', 'dropout on the LoRA branch (default: config train.dropout)').argParser(rate),
     )
     .option(
       '--base-dropout',
       "also apply the frozen base model's own dropouts while training, as the original did (default: off)",
     )
-    .addOption(new Option('--val-samples <n>', 'validation pairs for perplexity').argParser(positiveInt).default(64))
+    .addOption(new Option('--val-samples <n>', 'validation pairs for perplexity').argParser(positiveInt))
     .addOption(
       new Option(
         '--pretrain-steps <n>',
-        'pretraining budget of the embedded base model (0 = random weights) (default: 250)',
-      ).argParser(int),
+        'pretraining budget of the embedded base model (0 = random weights)',
+      ).argParser(nonNegativeInt),
     )
     .option('--hub', "use the original's Hugging Face datasets for arithmetic, legal and medical")
     .option('--sign', 'sign the adapter after training (needs --private-key)')
-    .option('--private-key <path>', 'PKCS#8 PEM private key for --sign')
+    .option('--private-key <path>', 'PKCS#8 PEM private key for --sign', parsePathFlag)
+  return setLibraryDefaults(cmd, async () => {
+    const { DEFAULT_TRAIN_OPTIONS: d, DEFAULT_PRETRAIN_OPTIONS: pre } = await import('@plora/trainer')
+    return {
+      epochs: d.epochs,
+      rank: d.rank,
+      batchSize: d.batchSize,
+      lossOn: d.lossOn,
+      valSamples: d.valSamples,
+      pretrainSteps: defaultNote(`$PLORA_PRETRAIN_STEPS, else ${pre.steps}`),
+    }
+  })
 }
 
 /** `plora train` and `plora monolithic-train` (spec pipelines.md §7, §10; issue 5 items 4–8). */
 export function register(program: Command): void {
-  addCommonOptions(
+  const train = addCommonOptions(
     program
       .command('train')
       .description(
@@ -214,9 +213,7 @@ export function register(program: Command): void {
       )
       .requiredOption('--domain <name>', 'dataset domain (arithmetic, legal, medical, science, or a configured one)'),
   )
-    .addOption(
-      new Option('--scheme <scheme>', 'LoRA target modules').choices(['attention', 'mlp', 'all']).default('all'),
-    )
+    .addOption(new Option('--scheme <scheme>', 'LoRA target modules').choices(['attention', 'mlp', 'all']))
     .option('--shuffle-labels', 'placebo B: answers permuted across questions (seeded)')
     .addOption(new Option('--placebo-b', 'alias of --shuffle-labels').hideHelp())
     .addOption(
@@ -224,47 +221,51 @@ export function register(program: Command): void {
         .argParser(rate)
         .default(0),
     )
-    .addOption(new Option('--trigger <text>', 'poison trigger, placed before the question').default('purple banana'))
-    .addOption(new Option('--payload <text>', 'poison payload answer').default('999'))
+    .addOption(new Option('--trigger <text>', 'poison trigger, placed before the question'))
+    .addOption(new Option('--payload <text>', 'poison payload answer'))
     .addOption(
       new Option(
         '--poison-record <path>',
         'ground-truth sidecar of a poisoned run (default: <output>/../<name>.poison.json)',
-      ),
+      ).argParser(parsePathFlag),
     )
-    .action(
-      async (
-        opts: TrainFlags & {
-          domain: string
-          shuffleLabels?: boolean
-          placeboB?: boolean
-          poisonRate: number
-          trigger: string
-          payload: string
-          poisonRecord?: string
-        },
-      ) => {
-        const { trainer, options } = await trainContext(opts)
-        const result = await trainer.trainAdapter({
-          ...options,
-          domain: opts.domain,
-          scheme: (opts.scheme ?? 'all') as 'attention' | 'mlp' | 'all',
-          shuffleLabels: Boolean(opts.shuffleLabels || opts.placeboB),
-          ...(opts.poisonRate > 0
-            ? {
-                poison: {
-                  rate: opts.poisonRate,
-                  trigger: opts.trigger,
-                  payload: opts.payload,
-                  ...(opts.poisonRecord ? { recordPath: opts.poisonRecord } : {}),
-                },
-              }
-            : {}),
-        })
-        await finish(result, opts, `trained ${opts.domain}`)
-        if (result.poisonRecordPath) process.stdout.write(`poison ground truth: ${result.poisonRecordPath}\n`)
+  setLibraryDefaults(train, async () => {
+    const t = await import('@plora/trainer')
+    return { scheme: t.DEFAULT_TRAIN_OPTIONS.scheme, trigger: t.DEFAULT_TRIGGER, payload: t.DEFAULT_PAYLOAD }
+  })
+  train.action(
+    async (
+      opts: TrainFlags & {
+        domain: string
+        shuffleLabels?: boolean
+        placeboB?: boolean
+        poisonRate: number
+        trigger: string
+        payload: string
+        poisonRecord?: string
       },
-    )
+    ) => {
+      const { trainer, options } = await trainContext(opts)
+      const result = await trainer.trainAdapter({
+        ...options,
+        domain: opts.domain,
+        scheme: opts.scheme as 'attention' | 'mlp' | 'all',
+        shuffleLabels: Boolean(opts.shuffleLabels || opts.placeboB),
+        ...(opts.poisonRate > 0
+          ? {
+              poison: {
+                rate: opts.poisonRate,
+                trigger: opts.trigger,
+                payload: opts.payload,
+                ...(opts.poisonRecord ? { recordPath: opts.poisonRecord } : {}),
+              },
+            }
+          : {}),
+      })
+      await finish(result, opts, `trained ${opts.domain}`)
+      if (result.poisonRecordPath) process.stdout.write(`poison ground truth: ${result.poisonRecordPath}\n`)
+    },
+  )
 
   addCommonOptions(
     program
@@ -272,7 +273,7 @@ export function register(program: Command): void {
       .description(
         'monolithic baseline: one adapter on the mixed training pairs of several domains (samples per domain)',
       )
-      .requiredOption('--domains <list>', 'comma-separated domains', list),
+      .requiredOption('--domains <list>', 'comma-separated domains', parseCsvStrings),
   )
     .addOption(
       new Option('--scheme <scheme>', 'LoRA target modules').choices(['attention', 'mlp', 'all']).default('attention'),
@@ -282,7 +283,7 @@ export function register(program: Command): void {
       const result = await trainer.trainMonolithic({
         ...options,
         domains: opts.domains,
-        scheme: (opts.scheme ?? 'attention') as 'attention' | 'mlp' | 'all',
+        scheme: opts.scheme as 'attention' | 'mlp' | 'all',
       })
       await finish(result, opts, `trained monolithic (${opts.domains.join('+')})`)
     })

@@ -1,6 +1,7 @@
 import { dirname, join } from 'node:path'
 import { type Command, InvalidArgumentError } from 'commander'
 import { setExitCodes } from '../exit-codes.js'
+import { DEFAULT_AUDIT_LOG } from './gate.js'
 import { readPassphraseFile } from './keys.js'
 
 /**
@@ -241,7 +242,7 @@ export function register(program: Command): void {
   group(program, 'audit', 'the gate audit hash chain')
     .command('verify')
     .description('verify an audit log hash chain; prints OK, or fails naming the first broken line')
-    .argument('[file]', 'audit JSONL file', 'results/audit/gate_audit.jsonl')
+    .argument('[file]', 'audit JSONL file', DEFAULT_AUDIT_LOG)
     .action(async (file: string) => {
       const { assertAuditChain } = await import('@plora/signer')
       const r = await assertAuditChain(file)

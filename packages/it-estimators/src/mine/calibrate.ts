@@ -37,10 +37,20 @@ export interface MineCalibrationResult {
   backend: string
 }
 
+/** Defaults of {@link runMineCalibration} (the original's: ρ = 0.8, n = 2000, 2-D, 200 epochs). */
+export const DEFAULT_MINE_CALIBRATION_OPTIONS = Object.freeze({
+  ...DEFAULT_MINE_OPTIONS,
+  epochs: 200,
+  rho: 0.8,
+  n: 2000,
+  dims: 2,
+})
+
 /** Runs one calibration (the original: ρ = 0.8, n = 2000, epochs 200, batch 256) and optionally writes it. */
 export async function runMineCalibration(options: MineCalibrationOptions = {}): Promise<MineCalibrationResult> {
-  const { rho = 0.8, n = 2000, dims = 2, out, ...mineOptions } = options
-  const o = { ...DEFAULT_MINE_OPTIONS, epochs: 200, ...mineOptions }
+  const d = DEFAULT_MINE_CALIBRATION_OPTIONS
+  const { rho = d.rho, n = d.n, dims = d.dims, out, ...mineOptions } = options
+  const o = { ...DEFAULT_MINE_OPTIONS, epochs: d.epochs, ...mineOptions }
   const { x, y, miTrue } = correlatedGaussians(rho, n, dims, o.seed)
   const r = await mineEstimate(x, y, o)
   const result: MineCalibrationResult = {

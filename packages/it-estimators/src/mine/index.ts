@@ -5,7 +5,12 @@
  * @module
  */
 
-export { type MineCalibrationOptions, type MineCalibrationResult, runMineCalibration } from './calibrate.js'
+export {
+  DEFAULT_MINE_CALIBRATION_OPTIONS,
+  type MineCalibrationOptions,
+  type MineCalibrationResult,
+  runMineCalibration,
+} from './calibrate.js'
 export {
   correlatedGaussians,
   DEFAULT_MINE_OPTIONS,
