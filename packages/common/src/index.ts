@@ -21,3 +21,12 @@ export { NO_PROGRESS, type ProgressCallback, type ProgressEvent } from './progre
 export { formatPythonNumber, pythonJsonDumps, pythonJsonString } from './python-format.js'
 export { bitLength, PythonRandom, type PythonSeed } from './python-random.js'
 export { createRng, deriveSeed, type Rng } from './rng.js'
+export {
+  DEFAULT_STRICT_YAML_OPTIONS,
+  decodeYamlBytes,
+  parseStrictYaml,
+  type StrictYamlOptions,
+  type StrictYamlProblem,
+  type StrictYamlReason,
+  type StrictYamlResult,
+} from './yaml-strict.js'

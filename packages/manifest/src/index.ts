@@ -6,7 +6,7 @@
  * check (regular file, size, streamed SHA-256). Errors are `ManifestError`s naming file, field
  * path, expected and found.
  */
-export { ManifestError, ManifestErrorCode } from './errors.js'
+export { MAX_MANIFEST_BYTES, ManifestError, ManifestErrorCode } from './errors.js'
 export {
   type ArtifactCheck,
   dumpManifestYaml,
