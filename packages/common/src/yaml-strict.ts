@@ -145,11 +145,12 @@ export function parseStrictYaml(text: string, options: Partial<StrictYamlOptions
   } catch (e) {
     return fail(text, 'syntax', `YAML syntax error: ${(e as Error).message.split('\n')[0]}`)
   }
-  const list = Array.isArray(docs) ? docs : []
-  if (!Array.isArray(docs) && docs.errors.length > 0) {
-    const e = docs.errors[0]!
-    return fail(text, 'syntax', `YAML syntax error: ${e.message.split('\n')[0]}`, e.pos[0])
+  if ('empty' in docs) {
+    const e = docs.errors[0] ?? (o.refuseWarnings ? docs.warnings[0] : undefined)
+    if (e) return fail(text, 'syntax', `YAML syntax error: ${e.message.split('\n')[0]}`, e.pos[0])
+    return { ok: true, value: null }
   }
+  const list = docs
   for (const doc of list) {
     const e = doc.errors[0] ?? (o.refuseWarnings ? doc.warnings[0] : undefined)
     if (e) return fail(text, 'syntax', `YAML syntax error: ${e.message.split('\n')[0]}`, e.pos[0])
@@ -160,7 +161,7 @@ export function parseStrictYaml(text: string, options: Partial<StrictYamlOptions
       text,
       'multiple_documents',
       'expected exactly one YAML document, found a second one (a "---" or text after "...")',
-      second.range[0],
+      second.range?.[0] ?? 0,
     )
   }
   const doc = list[0]
