@@ -170,9 +170,15 @@ export function register(program: Command): void {
     .command('verify')
     .description('verify an audit log hash chain; prints OK, or fails naming the first broken line')
     .argument('[file]', 'audit JSONL file', 'results/audit/gate_audit.jsonl')
-    .action(async (file: string) => {
-      const { assertAuditChain } = await import('@plora/signer')
-      const r = await assertAuditChain(file)
+    .option('--public-key <pem>', "the verifier's public key: the log's head must be signed with it")
+    .option('--require-head', 'fail when the log has no head file (<file>.head), instead of a warning')
+    .action(async (file: string, opts: { publicKey?: string; requireHead?: boolean }) => {
+      const { assertAuditChain, readKeyFile } = await import('@plora/signer')
+      const r = await assertAuditChain(file, {
+        ...(opts.publicKey ? { publicKey: await readKeyFile(opts.publicKey) } : {}),
+        ...(opts.requireHead ? { requireHead: true } : {}),
+      })
+      if (r.warning) process.stderr.write(`plora audit verify: warning: ${r.warning}\n`)
       process.stdout.write(`${r.message}\n`)
     })
 }
