@@ -1,7 +1,11 @@
 import { PloraError } from '@plora/common'
 
-/** Largest manifest accepted, in bytes (a real one is under 2 KiB); checked before parsing. */
-export const MAX_MANIFEST_BYTES = 256 * 1024
+/**
+ * Largest manifest accepted, in bytes; checked before parsing. A real one is under 2 KiB (10 KiB
+ * with every module of a 32-layer model listed); 64 KiB keeps the worst accepted text's parse
+ * (~4k keys) well under a second even on a cold, loaded process.
+ */
+export const MAX_MANIFEST_BYTES = 64 * 1024
 
 /** Error codes of `@plora/manifest` (stable; `PACKAGE_NOUN_PROBLEM`). */
 export const ManifestErrorCode = {

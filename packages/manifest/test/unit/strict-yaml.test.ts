@@ -79,8 +79,8 @@ describe('strict manifest YAML', () => {
     expect(() => parseManifestYaml(`${FIXTURE_YAML}? [a, b]\n: 1\n`)).toThrow(invalid('key_not_scalar'))
   })
 
-  it('finds a duplicate among 15,000 keys (linear check) and names its line', () => {
-    const text = manyKeys(15_000, 'k7: 1\n')
+  it('finds a duplicate among 4,000 keys and names its line', () => {
+    const text = manyKeys(4_000, 'k7: 1\n')
     expect(Buffer.byteLength(text)).toBeLessThan(MAX_MANIFEST_BYTES)
     const line = text.split('\n').length - 1
     expect(() => parseManifestYaml(text)).toThrow(
@@ -89,7 +89,7 @@ describe('strict manifest YAML', () => {
   })
 
   it('refuses a manifest over MAX_MANIFEST_BYTES before parsing, as text and as a file', async () => {
-    const text = manyKeys(30_000)
+    const text = manyKeys(8_000)
     expect(Buffer.byteLength(text)).toBeGreaterThan(MAX_MANIFEST_BYTES)
     expect(() => parseManifestYaml(text)).toThrow(expect.objectContaining({ code: 'MANIFEST_FILE_TOO_LARGE' }))
     const path = join(dir, 'big.yml')
