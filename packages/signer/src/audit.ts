@@ -322,7 +322,7 @@ async function currentTip(path: string): Promise<{ prevHash: string; count: numb
   if (head === null) {
     if (size === 0) return { prevHash: AUDIT_GENESIS_HASH, count: 0, size: 0 }
     // A legacy log: anchor it only if its chain verifies.
-    const walk = await verifyAuditChain(path)
+    const walk = await verifyAgainst(path, null, {})
     if (!walk.ok || !(await readFile(path, 'utf8')).endsWith('\n')) {
       throw chainBroken(path, `the log has no head and its chain does not verify (${walk.message})`, {
         line: walk.line,
@@ -428,6 +428,33 @@ export async function appendAuditRecord(
   return run
 }
 
+/**
+ * Writes a fresh head for the log's current content after verifying its whole chain (under the
+ * lock). The operator's repair after a crash between an append and its head write (`verify`
+ * then reports `unanchored_lines` for one complete, correctly chained line), or to anchor (and
+ * sign) a legacy log explicitly. It anchors whatever the chain holds, so inspect the tail first:
+ * it is a decision, not something an append ever does by itself.
+ * @throws SignerError `SIGNER_AUDIT_CHAIN_BROKEN` (with `line`) when the chain does not verify
+ */
+export async function anchorAuditLog(path: string, options: Partial<AuditAppendOptions> = {}): Promise<AuditHead> {
+  const o = { lockTimeoutMs: DEFAULT_AUDIT_LOCK_TIMEOUT_MS, lockStaleMs: DEFAULT_AUDIT_LOCK_STALE_MS, ...options }
+  return withAuditLock(path, o, async () => {
+    const walk = await verifyAgainst(path, null, {})
+    const size = await fileSize(path)
+    const last = await lastLine(path, size).catch(() => ({ line: null, endsWithNewline: true }))
+    if (!walk.ok || !last.endsWithNewline) {
+      throw new SignerError(
+        SignerErrorCode.AuditChainBroken,
+        `${path}: cannot anchor: ${walk.ok ? 'the last line has no newline' : walk.message}`,
+        { path, line: walk.line ?? walk.records, reason: walk.reason },
+      )
+    }
+    const head = signedHead({ version: 1, count: walk.records, head: walk.head, size }, o)
+    await writeFileAtomic(auditHeadPath(path), `${JSON.stringify(head)}\n`)
+    return head
+  })
+}
+
 /** Why a chain is broken. */
 export type AuditBreakReason =
   | 'missing_file'
@@ -502,10 +529,19 @@ export async function verifyAuditChain(path: string, options: VerifyAuditOptions
       headVerified: false,
     }
   }
+  return verifyAgainst(path, head, options)
+}
+
+/** The walk of {@link verifyAuditChain}, compared with `head` (null = the chain alone). */
+async function verifyAgainst(
+  path: string,
+  head: AuditHead | null,
+  options: VerifyAuditOptions,
+): Promise<AuditVerifyResult> {
   const headInfo = { anchored: false, headSigned: head?.signature_b64 !== undefined, headVerified: false }
-  let text: string
+  let bytes: Buffer
   try {
-    text = await readFile(path, 'utf8')
+    bytes = await readFile(path)
   } catch (e) {
     if (isErrno(e, 'ENOENT')) {
       const why = head ? `, but its head says ${head.count} records` : ''
@@ -525,6 +561,7 @@ export async function verifyAuditChain(path: string, options: VerifyAuditOptions
       { cause: e },
     )
   }
+  const text = bytes.toString('utf8')
   const lines = text.split('\n')
   if (lines.at(-1) === '') lines.pop()
   let running = AUDIT_GENESIS_HASH
@@ -605,13 +642,9 @@ export async function verifyAuditChain(path: string, options: VerifyAuditOptions
       `${n - head.count} line(s) after line ${head.count} are not covered by the head`,
     )
   }
-  if (Buffer.byteLength(text, 'utf8') !== head.size) {
+  if (bytes.length !== head.size) {
     return {
-      ...broken(
-        Math.max(n - 1, 0),
-        'head_mismatch',
-        `the log is ${Buffer.byteLength(text, 'utf8')} bytes, its head says ${head.size}`,
-      ),
+      ...broken(Math.max(n - 1, 0), 'head_mismatch', `the log is ${bytes.length} bytes, its head says ${head.size}`),
     }
   }
   headInfo.anchored = true

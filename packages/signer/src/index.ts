@@ -23,6 +23,7 @@ export {
   type AuditBreakReason,
   type AuditHead,
   type AuditVerifyResult,
+  anchorAuditLog,
   appendAuditRecord,
   assertAuditChain,
   auditHeadDigest,

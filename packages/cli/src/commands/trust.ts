@@ -29,7 +29,7 @@ function group(program: Command, name: string, description: string): Command {
 
 /**
  * Trust commands: `plora sign`, `plora verify`, `plora manifest validate`, `plora policy sign|verify`,
- * `plora audit verify` (spec core.md §1–§5.8, pipelines.md §8.1–§8.2).
+ * `plora audit verify|anchor` (spec core.md §1–§5.8, pipelines.md §8.1–§8.2).
  */
 export function register(program: Command): void {
   program
@@ -180,5 +180,25 @@ export function register(program: Command): void {
       })
       if (r.warning) process.stderr.write(`plora audit verify: warning: ${r.warning}\n`)
       process.stdout.write(`${r.message}\n`)
+    })
+
+  group(program, 'audit', 'the gate audit hash chain')
+    .command('anchor')
+    .description(
+      "verify an audit log's whole chain and write a fresh head for it (repair after a crash, or adopt a legacy log)",
+    )
+    .argument('[file]', 'audit JSONL file', 'results/audit/gate_audit.jsonl')
+    .option('--private-key <pem>', "the verifier's private key: signs the new head")
+    .option('--passphrase-file <path>', 'passphrase of an encrypted private key (first line)')
+    .action(async (file: string, opts: { privateKey?: string; passphraseFile?: string }) => {
+      const { anchorAuditLog, readKeyFile } = await import('@plora/signer')
+      const passphrase = await readPassphraseFile(opts.passphraseFile)
+      const head = await anchorAuditLog(file, {
+        ...(opts.privateKey ? { signingKey: await readKeyFile(opts.privateKey) } : {}),
+        ...(passphrase ? { passphrase } : {}),
+      })
+      process.stdout.write(
+        `anchored ${file}: ${head.count} records, head ${head.head}${head.signature_b64 ? ' (signed)' : ''}\n`,
+      )
     })
 }

@@ -59,4 +59,17 @@ describe('plora audit verify', () => {
     expect(bad.code).toBe(1)
     expect(bad.stderr).toMatch(/not by the given key/)
   })
+
+  it('audit anchor re-anchors a legacy log (signed with --private-key)', async () => {
+    const keys = generateKeyPair({ type: 'ed25519' })
+    writeFileSync(join(dir, 'anchor.pem'), keys.privateKeyPem)
+    writeFileSync(join(dir, 'anchor.pub'), keys.publicKeyPem)
+    const path = await log(2)
+    rmSync(auditHeadPath(path))
+    const r = runPlora(['audit', 'anchor', path, '--private-key', join(dir, 'anchor.pem')])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/^anchored .*: 2 records, head [0-9a-f]{64} \(signed\)/)
+    const v = runPlora(['audit', 'verify', path, '--require-head', '--public-key', join(dir, 'anchor.pub')])
+    expect(v.code, v.stderr).toBe(0)
+  })
 })

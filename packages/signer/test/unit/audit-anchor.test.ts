@@ -8,6 +8,7 @@ import { sha256Hex } from '@plora/common'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   AUDIT_GENESIS_HASH,
+  anchorAuditLog,
   appendAuditRecord,
   assertAuditChain,
   auditHeadDigest,
@@ -207,6 +208,34 @@ describe('signed audit head', () => {
     await expect(assertAuditChain(path)).rejects.toMatchObject({
       code: 'SIGNER_AUDIT_CHAIN_BROKEN',
       details: expect.objectContaining({ line: 1, reason: 'lines_missing' }),
+    })
+  })
+})
+
+describe('anchorAuditLog (operator repair)', () => {
+  it('re-anchors a complete, chained line left behind the head by a crash, signing the new head', async () => {
+    const keys = keyPair('audit', 'ed25519')
+    const path = await chain(2, { signingKey: keys.privateKeyPem })
+    const records = (await lines(path)).map((l) => JSON.parse(l) as Record<string, unknown>)
+    const third = rechain([...records, rec(2)])[2]!
+    await appendFile(path, `${third}\n`)
+    expect(await verifyAuditChain(path)).toMatchObject({ ok: false, line: 3, reason: 'unanchored_lines' })
+    await expect(appendAuditRecord(path, rec(3))).rejects.toMatchObject({ code: 'SIGNER_AUDIT_CHAIN_BROKEN' })
+    const head = await anchorAuditLog(path, { signingKey: keys.privateKeyPem })
+    expect(head).toMatchObject({ count: 3, head: sha256Hex(third) })
+    expect(await verifyAuditChain(path, { publicKey: keys.publicKeyPem })).toMatchObject({ ok: true, records: 3 })
+    await appendAuditRecord(path, rec(3), { signingKey: keys.privateKeyPem })
+    expect(await verifyAuditChain(path, { publicKey: keys.publicKeyPem })).toMatchObject({ ok: true, records: 4 })
+  })
+
+  it('refuses to anchor a broken chain, naming the line', async () => {
+    const path = await chain(3)
+    const ls = await lines(path)
+    ls[0] = ls[0]!.replace('"p-0"', '"p-x"')
+    await writeFile(path, `${ls.join('\n')}\n`)
+    await expect(anchorAuditLog(path)).rejects.toMatchObject({
+      code: 'SIGNER_AUDIT_CHAIN_BROKEN',
+      details: expect.objectContaining({ line: 2 }),
     })
   })
 })
