@@ -20,11 +20,16 @@
  * (`PLORA|AUDIT-HEAD|v1|` + SHA-256 of the head fields); verifying with the public key then
  * refuses an unsigned or forged head, which closes that hole. What a signature cannot show is a
  * roll-back to an older, genuinely signed (log, head) pair; compare `records`/`head` with a
- * value kept elsewhere for that. A legacy log without a head verifies with `anchored: false`
- * and a warning (or fails under `requireHead`); its first new append anchors it, after its
- * chain has been verified.
+ * value kept elsewhere for that. A signing writer also checks the current head's signature
+ * before appending, so it never signs over a forged or deleted head.
+ *
+ * A legacy log without a head verifies with `anchored: false` and a warning (or fails under
+ * `requireHead`); an unsigned append anchors it after verifying its chain, a signing one
+ * refuses until `anchorAuditLog` (`plora audit anchor`) is run: the explicit operator repair,
+ * also for the one crash window left (killed between the appended line and the head write,
+ * which `verify` reports as `unanchored_lines`).
  */
-import { randomBytes } from 'node:crypto'
+import { type KeyObject, randomBytes } from 'node:crypto'
 import { link, mkdir, open, readFile, rename, rm, stat, truncate } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { dirname } from 'node:path'
@@ -316,9 +321,27 @@ function chainBroken(path: string, why: string, details: Record<string, unknown>
 }
 
 /** Where the next record chains from, checked against the head (or, for a legacy log, the walk). */
-async function currentTip(path: string): Promise<{ prevHash: string; count: number; size: number }> {
+async function currentTip(
+  path: string,
+  signer: KeyObject | null,
+): Promise<{ prevHash: string; count: number; size: number }> {
   const head = await readAuditHead(path)
   let size = await fileSize(path)
+  if (signer !== null) {
+    // A signing writer never signs a state it did not sign itself: an unsigned, forged or missing
+    // head (deleted to pass the log off as legacy) is refused, not re-anchored under the key.
+    if (head === null && size > 0) {
+      throw chainBroken(path, 'it has no head file; anchor it explicitly ("plora audit anchor --private-key")')
+    }
+    if (head !== null) {
+      const pub = loadPublicKey(signer)
+      const ok =
+        head.signature_b64 !== undefined &&
+        head.pubkey_fingerprint === keyFingerprint(pub) &&
+        verifySha256Hex(pub, auditHeadDigest(head), head.signature_b64, { tag: AUDIT_HEAD_TAG })
+      if (!ok) throw chainBroken(path, 'its head is not signed by the signing key (unsigned, forged or another key)')
+    }
+  }
   if (head === null) {
     if (size === 0) return { prevHash: AUDIT_GENESIS_HASH, count: 0, size: 0 }
     // A legacy log: anchor it only if its chain verifies.
@@ -361,9 +384,8 @@ async function currentTip(path: string): Promise<{ prevHash: string; count: numb
   return { prevHash: head.head, count: head.count, size }
 }
 
-function signedHead(head: AuditHead, o: Partial<AuditAppendOptions>): AuditHead {
-  if (o.signingKey === undefined) return head
-  const key = loadPrivateKey(o.signingKey, o.passphrase)
+function signedHead(head: AuditHead, key: KeyObject | null, o: Partial<AuditAppendOptions>): AuditHead {
+  if (key === null) return head
   return {
     ...head,
     algo: algoForKey(key),
@@ -391,8 +413,9 @@ export async function appendAuditRecord(
   const run = prior.then(async () => {
     try {
       await mkdir(dirname(path), { recursive: true })
+      const signer = o.signingKey === undefined ? null : loadPrivateKey(o.signingKey, o.passphrase)
       return await withAuditLock(path, o, async () => {
-        const tip = await currentTip(path)
+        const tip = await currentTip(path, signer)
         const { prev_hash: _ignored, ...rest } = record
         const line = pythonJsonLine({ ...rest, prev_hash: tip.prevHash })
         const bytes = Buffer.from(`${line}\n`, 'utf8')
@@ -406,6 +429,7 @@ export async function appendAuditRecord(
         const hash = sha256Hex(line)
         const headRecord = signedHead(
           { version: 1, count: tip.count + 1, head: hash, size: tip.size + bytes.length },
+          signer,
           o,
         )
         await writeFileAtomic(auditHeadPath(path), `${JSON.stringify(headRecord)}\n`)
@@ -449,7 +473,8 @@ export async function anchorAuditLog(path: string, options: Partial<AuditAppendO
         { path, line: walk.line ?? walk.records, reason: walk.reason },
       )
     }
-    const head = signedHead({ version: 1, count: walk.records, head: walk.head, size }, o)
+    const signer = o.signingKey === undefined ? null : loadPrivateKey(o.signingKey, o.passphrase)
+    const head = signedHead({ version: 1, count: walk.records, head: walk.head, size }, signer, o)
     await writeFileAtomic(auditHeadPath(path), `${JSON.stringify(head)}\n`)
     return head
   })

@@ -202,6 +202,27 @@ describe('signed audit head', () => {
     expect(auditHeadDigest(head)).not.toBe(auditHeadDigest(old))
   })
 
+  it('a signing writer refuses to sign over a forged unsigned head or a deleted head', async () => {
+    const keys = keyPair('audit', 'ed25519')
+    const path = await chain(2, { signingKey: keys.privateKeyPem })
+    const records = (await lines(path)).map((l) => JSON.parse(l) as Record<string, unknown>)
+    const forged = rechain([{ ...records[0], passed: false }, records[1]!])
+    const text = `${forged.join('\n')}\n`
+    await writeFile(path, text)
+    await writeFile(
+      auditHeadPath(path),
+      JSON.stringify({ version: 1, count: 2, head: sha256Hex(forged[1]!), size: Buffer.byteLength(text) }),
+    )
+    await expect(appendAuditRecord(path, rec(2), { signingKey: keys.privateKeyPem })).rejects.toMatchObject({
+      code: 'SIGNER_AUDIT_CHAIN_BROKEN',
+    })
+    await rm(auditHeadPath(path))
+    await expect(appendAuditRecord(path, rec(2), { signingKey: keys.privateKeyPem })).rejects.toMatchObject({
+      code: 'SIGNER_AUDIT_CHAIN_BROKEN',
+    })
+    expect(await lines(path)).toHaveLength(2)
+  })
+
   it('assertAuditChain raises SIGNER_AUDIT_CHAIN_BROKEN with the line', async () => {
     const path = await chain(2)
     await writeFile(path, '')
