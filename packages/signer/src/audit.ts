@@ -180,6 +180,8 @@ async function withAuditLock<T>(
   path: string,
   o: Pick<AuditAppendOptions, 'lockTimeoutMs' | 'lockStaleMs'>,
   fn: () => Promise<T>,
+  /** A reader runs `fn` unlocked when no lock can be created (read-only folder, no folder). */
+  readerFallback = false,
 ): Promise<T> {
   const lockPath = `${path}${AUDIT_LOCK_SUFFIX}`
   const token = randomBytes(8).toString('hex')
@@ -195,7 +197,10 @@ async function withAuditLock<T>(
       }
       break
     } catch (e) {
-      if (!isErrno(e, 'EEXIST')) throw e
+      if (!isErrno(e, 'EEXIST')) {
+        if (readerFallback) return fn()
+        throw e
+      }
       if (await breakStaleLock(lockPath, o.lockStaleMs)) continue
       if (Date.now() >= deadline) {
         throw new SignerError(
@@ -538,6 +543,12 @@ export interface AuditVerifyResult {
  * stops at the first broken link and names its line, expected and found hashes.
  */
 export async function verifyAuditChain(path: string, options: VerifyAuditOptions = {}): Promise<AuditVerifyResult> {
+  // Under the writers' lock, so a verify racing an append never sees its line before its head.
+  const lockOptions = { lockTimeoutMs: DEFAULT_AUDIT_LOCK_TIMEOUT_MS, lockStaleMs: DEFAULT_AUDIT_LOCK_STALE_MS }
+  return withAuditLock(path, lockOptions, () => verifyUnlocked(path, options), true)
+}
+
+async function verifyUnlocked(path: string, options: VerifyAuditOptions): Promise<AuditVerifyResult> {
   let head: AuditHead | null
   try {
     head = await readAuditHead(path)

@@ -287,6 +287,16 @@ describe('cross-process lock', () => {
     const path = fresh()
     await mkdir(join(path, '..'), { recursive: true })
     const script = join(PKG, 'test/fixtures/audit-append.mjs')
+    // Verifying while the writers run never reports a false break (verify takes the lock too).
+    let running = true
+    const seen: string[] = []
+    const watcher = (async () => {
+      while (running) {
+        const r = await verifyAuditChain(path).catch((e: Error) => ({ ok: false, message: e.message }))
+        if (!r.ok && !r.message.includes('does not exist')) seen.push(r.message)
+        await new Promise((resolve) => setTimeout(resolve, 5))
+      }
+    })()
     const codes = await Promise.all(
       Array.from(
         { length: 8 },
@@ -300,7 +310,10 @@ describe('cross-process lock', () => {
           }),
       ),
     )
+    running = false
+    await watcher
     expect(codes).toEqual(Array(8).fill(0))
+    expect(seen).toEqual([])
     const r = await verifyAuditChain(path, { requireHead: true })
     expect(r).toMatchObject({ ok: true, records: 200, anchored: true })
     const ids = (await lines(path)).map((l) => (JSON.parse(l) as { plasmid_id: string }).plasmid_id)
