@@ -2,7 +2,8 @@
  * @packageDocumentation
  * `@plora/common`: the base layer every plora package builds on — the `PloraError` type, the
  * seeded RNG (a bit-exact CPython `random.Random`), SHA-256 and strict encodings, atomic file and
- * directory writes, JSONL, a small logger and the progress-event interface.
+ * directory writes, JSONL, a small logger, the progress-event interface and the strict, linear-time
+ * YAML reader that config and manifest files go through.
  */
 
 export { base64ToBytes, bytesToBase64, bytesToHex, hexToBytes, isSha256Hex } from './encoding.js'
