@@ -205,7 +205,7 @@ export function parseStrictYaml(text: string, options: Partial<StrictYamlOptions
       at,
     )
   }
-  YAML.visit(doc, (_key, node) => {
+  const visitor: YAML.visitor = (_key, node) => {
     if (YAML.isNode(node) && node.anchor && o.maxAliases === 0) {
       problem = fail(text, 'alias', `anchor "&${node.anchor}" is not allowed here`, node.range?.[0])
     } else if (YAML.isAlias(node)) {
@@ -220,12 +220,19 @@ export function parseStrictYaml(text: string, options: Partial<StrictYamlOptions
       problem = checkNumber(node)
     }
     return problem ? YAML.visit.BREAK : undefined
-  })
+  }
+  try {
+    YAML.visit(doc, visitor)
+  } catch (e) {
+    // Only a nesting deep enough to exhaust the stack gets here.
+    return fail(text, 'syntax', `YAML nested too deeply (${(e as Error).message.split('\n')[0]})`)
+  }
   const found = problem as StrictYamlResult | undefined
   if (found) return found
   try {
     return { ok: true, value: doc.toJS({ maxAliasCount: o.maxAliases === 0 ? 0 : o.maxAliases }) }
   } catch (e) {
+    if (e instanceof RangeError) return fail(text, 'syntax', `YAML nested too deeply (${e.message.split('\n')[0]})`)
     return fail(text, 'alias', `alias expansion refused: ${(e as Error).message.split('\n')[0]}`)
   }
 }

@@ -86,6 +86,12 @@ describe('parseStrictYaml', () => {
     expect(reason('%FOO bar\n')).toBe('syntax')
   })
 
+  it('refuses nesting deep enough to exhaust the stack as a problem, not an exception', () => {
+    const deep = `a: ${'['.repeat(5000)}${']'.repeat(5000)}\n`
+    expect(reason(deep)).toBe('syntax')
+    expect(reason(`a: ${'['.repeat(50)}${']'.repeat(50)}\n`)).toBe('ok')
+  })
+
   it('checks the size before parsing', () => {
     const text = `a: ${'x'.repeat(100)}\n`
     expect(reason(text, { maxBytes: 50 })).toBe('too_large')
