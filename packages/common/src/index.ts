@@ -3,7 +3,8 @@
  * `@plora/common`: the base layer every plora package builds on — the `PloraError` type, the
  * seeded RNG (a bit-exact CPython `random.Random`), SHA-256 and strict encodings, atomic file and
  * directory writes (with pid-tagged temporaries that the next run sweeps after a kill), JSONL, a
- * small logger, the progress-event interface, and `untrustedText` for peer text in messages.
+ * small logger, the progress-event interface, `untrustedText` for peer text in messages, and the
+ * strict, linear-time YAML reader that config and manifest files go through.
  */
 
 export { canonicalJson, canonicalJsonBytes } from './canonical-json.js'
@@ -39,3 +40,12 @@ export {
   type UntrustedTextOptions,
   untrustedText,
 } from './untrusted-text.js'
+export {
+  DEFAULT_STRICT_YAML_OPTIONS,
+  decodeYamlBytes,
+  parseStrictYaml,
+  type StrictYamlOptions,
+  type StrictYamlProblem,
+  type StrictYamlReason,
+  type StrictYamlResult,
+} from './yaml-strict.js'

@@ -13,6 +13,21 @@ import { SPLITS } from './schema.js'
 export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const
 export type BackendName = (typeof BACKENDS)[number]
 
+/** Largest `PLORA_SAMPLES` (a sample cap beyond any dataset plora reads). */
+export const MAX_ENV_SAMPLES = 100_000_000
+/** Largest `PLORA_PRETRAIN_STEPS`. */
+export const MAX_ENV_PRETRAIN_STEPS = 100_000_000
+/** Largest `PLORA_DATASET_RETRIES`. */
+export const MAX_ENV_DATASET_RETRIES = 100
+/** Largest `PLORA_DATASET_RETRY_BACKOFF`, in seconds. */
+export const MAX_ENV_RETRY_BACKOFF_S = 3600
+/** Largest `PLORA_LATENCY_BUDGET_MS` (one day). */
+export const MAX_ENV_LATENCY_BUDGET_MS = 86_400_000
+/** Default `PLORA_DATASET_RETRIES`. */
+export const DEFAULT_ENV_DATASET_RETRIES = 3
+/** Default `PLORA_DATASET_RETRY_BACKOFF`, in seconds. */
+export const DEFAULT_ENV_RETRY_BACKOFF_S = 5
+
 /** Documentation of each variable: name, default and meaning (rendered in the README and `plora config env`). */
 export const ENV_VARS: ReadonlyArray<{ name: string; default: string; description: string }> = [
   {
@@ -52,10 +67,14 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; descriptio
     default: '$XDG_CACHE_HOME/plora or ~/.cache/plora',
     description: 'plora cache (embedded base model, prepared data)',
   },
-  { name: 'PLORA_DATASET_RETRIES', default: '3', description: 'download attempts for a Hugging Face dataset file' },
+  {
+    name: 'PLORA_DATASET_RETRIES',
+    default: String(DEFAULT_ENV_DATASET_RETRIES),
+    description: 'download attempts for a Hugging Face dataset file',
+  },
   {
     name: 'PLORA_DATASET_RETRY_BACKOFF',
-    default: '5',
+    default: String(DEFAULT_ENV_RETRY_BACKOFF_S),
     description: 'linear back-off base in seconds between attempts',
   },
   { name: 'HF_HOME', default: '~/.cache/huggingface', description: 'Hugging Face home (cache lives in $HF_HOME/hub)' },
@@ -117,12 +136,25 @@ function flag(env: NodeJS.ProcessEnv, name: string): boolean {
   return bad(name, '1/0, true/false, yes/no or on/off', env[name]!)
 }
 
-function num(env: NodeJS.ProcessEnv, name: string, opts: { int?: boolean; min: number }): number | undefined {
+// Decimal only: `0x10`, `1e3`, `0b1`, `Infinity`, `+5`, ` 5 ` inside and `1_000` are refused
+// (`Number()` would read several of them). Integers have no leading zeros beyond `0` itself.
+const ENV_INT = /^(?:0|[1-9][0-9]*)$/
+const ENV_DECIMAL = /^(?:0|[1-9][0-9]*)(?:\.[0-9]+)?$/
+
+function num(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  opts: { int?: boolean; min: number; max: number },
+): number | undefined {
   const v = env[name]?.trim()
   if (v === undefined || v === '') return undefined
+  const expected = `a decimal ${opts.int ? 'integer' : 'number'} from ${opts.min} to ${opts.max}`
+  // The length bound keeps a 20-digit value from ever reaching Number().
+  if (v.length > 24 || !(opts.int ? ENV_INT : ENV_DECIMAL).test(v)) bad(name, expected, v)
   const n = Number(v)
-  const ok = Number.isFinite(n) && (!opts.int || Number.isInteger(n)) && n >= opts.min
-  if (!ok) bad(name, `${opts.int ? 'an integer' : 'a number'} >= ${opts.min}`, v)
+  if (!Number.isFinite(n) || (opts.int && !Number.isSafeInteger(n)) || n < opts.min || n > opts.max) {
+    bad(name, expected, v)
+  }
   return n
 }
 
@@ -148,8 +180,11 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): PloraEnv {
     forceCpu: flag(env, 'PLORA_FORCE_CPU'),
     logLevel: oneOf(env, 'PLORA_LOG_LEVEL', LOG_LEVELS) ?? 'info',
     cacheDir: str(env, 'PLORA_CACHE_DIR') ?? join(str(env, 'XDG_CACHE_HOME') ?? join(home, '.cache'), 'plora'),
-    datasetRetries: num(env, 'PLORA_DATASET_RETRIES', { int: true, min: 1 }) ?? 3,
-    datasetRetryBackoffS: num(env, 'PLORA_DATASET_RETRY_BACKOFF', { min: 0 }) ?? 5,
+    datasetRetries:
+      num(env, 'PLORA_DATASET_RETRIES', { int: true, min: 1, max: MAX_ENV_DATASET_RETRIES }) ??
+      DEFAULT_ENV_DATASET_RETRIES,
+    datasetRetryBackoffS:
+      num(env, 'PLORA_DATASET_RETRY_BACKOFF', { min: 0, max: MAX_ENV_RETRY_BACKOFF_S }) ?? DEFAULT_ENV_RETRY_BACKOFF_S,
     hfHome,
     hfHubCache: str(env, 'HF_HUB_CACHE') ?? str(env, 'HUGGINGFACE_HUB_CACHE') ?? join(hfHome, 'hub'),
     hfEndpoint: (str(env, 'HF_ENDPOINT') ?? 'https://huggingface.co').replace(/\/+$/, ''),
@@ -159,13 +194,13 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): PloraEnv {
   if (configFile) out.configFile = configFile
   const baseModel = str(env, 'PLORA_BASE_MODEL')
   if (baseModel) out.baseModel = baseModel
-  const samples = num(env, 'PLORA_SAMPLES', { int: true, min: 1 })
+  const samples = num(env, 'PLORA_SAMPLES', { int: true, min: 1, max: MAX_ENV_SAMPLES })
   if (samples !== undefined) out.samples = samples
   const split = oneOf(env, 'PLORA_SPLIT', SPLITS)
   if (split) out.split = split
-  const pretrainSteps = num(env, 'PLORA_PRETRAIN_STEPS', { int: true, min: 0 })
+  const pretrainSteps = num(env, 'PLORA_PRETRAIN_STEPS', { int: true, min: 0, max: MAX_ENV_PRETRAIN_STEPS })
   if (pretrainSteps !== undefined) out.pretrainSteps = pretrainSteps
-  const budget = num(env, 'PLORA_LATENCY_BUDGET_MS', { min: 1 })
+  const budget = num(env, 'PLORA_LATENCY_BUDGET_MS', { min: 1, max: MAX_ENV_LATENCY_BUDGET_MS })
   if (budget !== undefined) out.latencyBudgetMs = budget
   const token = str(env, 'HF_TOKEN') ?? str(env, 'HUGGING_FACE_HUB_TOKEN')
   if (token) out.hfToken = token

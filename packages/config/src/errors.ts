@@ -4,6 +4,7 @@ import { PloraError } from '@plora/common'
 export const ConfigErrorCode = {
   NotFound: 'CONFIG_FILE_NOT_FOUND',
   YamlInvalid: 'CONFIG_YAML_INVALID',
+  TooLarge: 'CONFIG_FILE_TOO_LARGE',
   SchemaInvalid: 'CONFIG_SCHEMA_INVALID',
   KeyNotFound: 'CONFIG_KEY_NOT_FOUND',
   PathInvalid: 'CONFIG_PATH_INVALID',

@@ -5,11 +5,10 @@
  * Resolution: an explicit file (`PLORA_CONFIG` / `--config`) → `config/plora.override.yml`
  * (written by `plora config use`) → `config/plora.yml` → the shipped `config/plora.dry.yml`.
  */
-import { existsSync, readFileSync } from 'node:fs'
+import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { writeFileAtomic } from '@plora/common'
-import { parseDocument } from 'yaml'
+import { decodeYamlBytes, parseStrictYaml, type StrictYamlProblem, writeFileAtomic } from '@plora/common'
 import type { z } from 'zod'
 import { ConfigError, ConfigErrorCode } from './errors.js'
 import { type PloraConfig, PloraConfigSchema } from './schema.js'
@@ -19,6 +18,15 @@ export const PRESETS = { dry: 'plora.dry.yml', full: 'plora.full.yml' } as const
 export type PresetName = keyof typeof PRESETS
 /** The file `plora config use` writes. */
 export const OVERRIDE_FILE = 'plora.override.yml'
+/**
+ * Largest config file accepted, in bytes; checked before parsing. The shipped ones are under 4 KiB;
+ * 128 KiB keeps the worst accepted file's parse (~8k keys) under a second even on a cold, loaded process.
+ */
+export const MAX_CONFIG_BYTES = 128 * 1024
+/** Most YAML aliases (`*name`) a config may use; their expansion is bounded too (no billion laughs). */
+export const MAX_CONFIG_ALIASES = 50
+/** Longest `extends` chain. */
+export const MAX_CONFIG_EXTENDS_DEPTH = 8
 
 /** The plora repository this package belongs to (packages/config/{src,dist}/ → three levels up). */
 function packageRepoRoot(): string {
@@ -96,32 +104,19 @@ function resolveExtends(
       { file: source, fields: ['extends'] },
     )
   }
-  if ((options.depth ?? 0) >= 8) {
+  if ((options.depth ?? 0) >= MAX_CONFIG_EXTENDS_DEPTH) {
     throw new ConfigError(
       ConfigErrorCode.SchemaInvalid,
-      `${source}: "extends" chain is deeper than 8 files (a cycle?)`,
-      {
-        file: source,
-      },
+      `${source}: "extends" chain is deeper than ${MAX_CONFIG_EXTENDS_DEPTH} files (a cycle?)`,
+      { file: source },
     )
   }
   const root = options.root ?? findProjectRoot()
   const basePath = base in PRESETS ? join(root, 'config', PRESETS[base as PresetName]) : resolve(root, base)
-  let text: string
-  try {
-    text = readFileSync(basePath, 'utf8')
-  } catch (e) {
-    throw new ConfigError(
-      ConfigErrorCode.NotFound,
-      `${source}: extends ${display(basePath)}, which is not found`,
-      {
-        file: source,
-      },
-      { cause: e },
-    )
-  }
-  const baseRaw = parseDocument(text).toJS() as Record<string, unknown>
-  const resolvedBase = resolveExtends(baseRaw ?? {}, display(basePath), { root, depth: (options.depth ?? 0) + 1 })
+  const text = readConfigText(basePath, `${source}: extends ${display(basePath)}, which`)
+  // The base is read as strictly as the file itself (duplicate keys, aliases, size, one mapping).
+  const baseRaw = parseYamlMapping(text, display(basePath))
+  const resolvedBase = resolveExtends(baseRaw, display(basePath), { root, depth: (options.depth ?? 0) + 1 })
   return deepMerge(resolvedBase, rest)
 }
 
@@ -135,19 +130,77 @@ function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>)
   return out
 }
 
-/** Parses and validates config text; `source` names the file in errors. */
-export function parseConfigText(text: string, source: string, options: { root?: string } = {}): PloraConfig {
-  const doc = parseDocument(text, { uniqueKeys: true })
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0]!
-    const pos = e.linePos?.[0]
-    throw new ConfigError(
-      ConfigErrorCode.YamlInvalid,
-      `${source}${pos ? `:${pos.line}:${pos.col}` : ''}: YAML syntax error: ${e.message.split('\n')[0]}`,
-      { file: source, ...(pos ? { line: pos.line, col: pos.col } : {}) },
-    )
+function yamlError(source: string, p: StrictYamlProblem): ConfigError {
+  const pos = p.line === undefined ? '' : `:${p.line}:${p.col}`
+  if (p.reason === 'too_large') {
+    return new ConfigError(ConfigErrorCode.TooLarge, `${source}: config file too large: ${p.message}`, {
+      file: source,
+      reason: p.reason,
+    })
   }
-  const raw: unknown = doc.toJS({ maxAliasCount: 100 })
+  return new ConfigError(
+    ConfigErrorCode.YamlInvalid,
+    `${source}${pos}: YAML syntax error: ${p.message.replace(/^YAML syntax error: /, '')}`,
+    {
+      file: source,
+      reason: p.reason,
+      ...(p.line === undefined ? {} : { line: p.line, col: p.col }),
+    },
+  )
+}
+
+/**
+ * Reads a config file's text: a regular file of at most {@link MAX_CONFIG_BYTES} (checked before
+ * reading), strict UTF-8. `what` starts the not-found message (`config file <path>`).
+ */
+function readConfigText(path: string, what = `config file ${display(path)}`): string {
+  let bytes: Buffer
+  let fd: number
+  try {
+    fd = openSync(path, 'r')
+  } catch (e) {
+    throw new ConfigError(ConfigErrorCode.NotFound, `${what} is not found`, { file: path }, { cause: e })
+  }
+  try {
+    const st = fstatSync(fd)
+    if (!st.isFile()) {
+      throw new ConfigError(ConfigErrorCode.NotFound, `${what} is not a regular file`, { file: path })
+    }
+    if (st.size > MAX_CONFIG_BYTES) {
+      throw yamlError(display(path), {
+        reason: 'too_large',
+        message: `file is ${st.size} bytes; the limit is ${MAX_CONFIG_BYTES}`,
+      })
+    }
+    const buf = Buffer.alloc(MAX_CONFIG_BYTES + 1)
+    let n = 0
+    while (n < buf.length) {
+      const got = readSync(fd, buf, n, buf.length - n, n)
+      if (got === 0) break
+      n += got
+    }
+    bytes = buf.subarray(0, n)
+  } catch (e) {
+    if (e instanceof ConfigError) throw e
+    throw new ConfigError(
+      ConfigErrorCode.NotFound,
+      `${what} cannot be read (${(e as Error).message})`,
+      { file: path },
+      { cause: e },
+    )
+  } finally {
+    closeSync(fd)
+  }
+  const decoded = decodeYamlBytes(bytes, MAX_CONFIG_BYTES)
+  if (!decoded.ok) throw yamlError(display(path), decoded.problem)
+  return decoded.text
+}
+
+/** Strict YAML (see `parseStrictYaml` of `@plora/common`) that must be one mapping. */
+function parseYamlMapping(text: string, source: string): Record<string, unknown> {
+  const r = parseStrictYaml(text, { version: '1.2', maxBytes: MAX_CONFIG_BYTES, maxAliases: MAX_CONFIG_ALIASES })
+  if (!r.ok) throw yamlError(source, r.problem)
+  const raw = r.value
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigError(
       ConfigErrorCode.SchemaInvalid,
@@ -155,7 +208,17 @@ export function parseConfigText(text: string, source: string, options: { root?: 
       { file: source },
     )
   }
-  const merged = resolveExtends(raw as Record<string, unknown>, source, options)
+  return raw as Record<string, unknown>
+}
+
+/**
+ * Parses and validates config text; `source` names the file in errors. The YAML is read strictly
+ * and in linear time: at most {@link MAX_CONFIG_BYTES}, one document, unique keys, at most
+ * {@link MAX_CONFIG_ALIASES} aliases, decimal numbers, no raw control characters.
+ */
+export function parseConfigText(text: string, source: string, options: { root?: string } = {}): PloraConfig {
+  const raw = parseYamlMapping(text, source)
+  const merged = resolveExtends(raw, source, options)
   const parsed = PloraConfigSchema.safeParse(merged)
   if (!parsed.success) {
     // Wrong values first: they are what the user just typed; missing fields follow.
@@ -174,18 +237,7 @@ export function parseConfigText(text: string, source: string, options: { root?: 
 
 /** Reads and validates one config file. */
 export function loadConfigFile(path: string): PloraConfig {
-  let text: string
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch (e) {
-    throw new ConfigError(
-      ConfigErrorCode.NotFound,
-      `config file not found: ${display(path)}`,
-      { file: path },
-      { cause: e },
-    )
-  }
-  return parseConfigText(text, display(path))
+  return parseConfigText(readConfigText(path), display(path))
 }
 
 /** Options of {@link resolveConfigPath} and {@link loadActiveConfig}. */
@@ -230,7 +282,7 @@ export async function useConfig(
       { file: source },
     )
   }
-  const text = readFileSync(source, 'utf8')
+  const text = readConfigText(source)
   parseConfigText(text, display(source), { root })
   const path = join(root, 'config', OVERRIDE_FILE)
   await writeFileAtomic(path, text)

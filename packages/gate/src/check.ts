@@ -371,16 +371,23 @@ export async function checkAdapter(
   log.debug('gate decision', { adapterDir, passed: decision.passed, reasons: ordered.join(',') })
   if (context.auditLogPath) {
     // The final decision, in the verifier's own log ([D-09], [D-10]); original key order first.
-    await appendAuditRecord(context.auditLogPath, {
-      plasmid_id: manifest.plasmid_id,
-      sha256: manifest.artifacts.sha256,
-      domain: manifest.domain,
-      passed: decision.passed,
-      reasons: ordered,
-      artifact_sha256: artifact.sha256,
-      signer: signatures?.primary_signer ?? reputation?.signer ?? null,
-      ts_unix: Math.floor((context.now ?? (() => Date.now() / 1000))()),
-    })
+    await appendAuditRecord(
+      context.auditLogPath,
+      {
+        plasmid_id: manifest.plasmid_id,
+        sha256: manifest.artifacts.sha256,
+        domain: manifest.domain,
+        passed: decision.passed,
+        reasons: ordered,
+        artifact_sha256: artifact.sha256,
+        signer: signatures?.primary_signer ?? reputation?.signer ?? null,
+        ts_unix: Math.floor((context.now ?? (() => Date.now() / 1000))()),
+      },
+      {
+        ...(context.auditSigningKey !== undefined ? { signingKey: context.auditSigningKey } : {}),
+        ...(context.auditKeyPassphrase !== undefined ? { passphrase: context.auditKeyPassphrase } : {}),
+      },
+    )
   }
   return decision
 }

@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import { type Logger, SILENT_LOGGER } from '@plora/common'
-import { keyFingerprint, loadPublicKey, normalizeFingerprint, type TrustedKey } from '@plora/signer'
+import { type KeyInput, keyFingerprint, loadPublicKey, normalizeFingerprint, type TrustedKey } from '@plora/signer'
 import { GateError, GateErrorCode } from './errors.js'
 import type { Policy } from './policy.js'
 import { loadProbeSet, type ProbeHarness, type ProbeSet } from './probes.js'
@@ -28,6 +28,10 @@ export interface GateContext {
   probeSet?: ProbeSet
   /** Audit log to append every decision to (hash-chained); absent = no audit record. */
   auditLogPath?: string
+  /** The verifier's private key: signs the audit log's head on every append; absent = unsigned head. */
+  auditSigningKey?: KeyInput
+  /** Passphrase of an encrypted `auditSigningKey`. */
+  auditKeyPassphrase?: string
   logger?: Logger
   /** Clock in unix seconds (default: Date.now() / 1000); injectable for tests. */
   now?: () => number
@@ -132,6 +136,8 @@ export async function loadReputation(path: string): Promise<Map<string, number>>
 export interface LoadGateContextOptions {
   probes: ProbeHarness
   auditLogPath: string
+  auditSigningKey: KeyInput
+  auditKeyPassphrase: string
   logger: Logger
   now: () => number
 }
@@ -155,6 +161,8 @@ export async function loadGateContext(
   if (policy.enable_probes || policy.probes_file) ctx.probeSet = loadProbeSet(policy.probes_file ?? undefined)
   if (options.probes) ctx.probes = options.probes
   if (options.auditLogPath) ctx.auditLogPath = options.auditLogPath
+  if (options.auditSigningKey !== undefined) ctx.auditSigningKey = options.auditSigningKey
+  if (options.auditKeyPassphrase !== undefined) ctx.auditKeyPassphrase = options.auditKeyPassphrase
   if (options.now) ctx.now = options.now
   return ctx
 }

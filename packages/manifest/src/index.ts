@@ -7,7 +7,7 @@
  * path, expected and found.
  */
 export { canonicalManifestBytes, canonicalManifestObject, canonicalManifestSha256 } from './canonical.js'
-export { ManifestError, ManifestErrorCode } from './errors.js'
+export { MAX_MANIFEST_BYTES, ManifestError, ManifestErrorCode } from './errors.js'
 export {
   type ArtifactCheck,
   dumpManifestYaml,

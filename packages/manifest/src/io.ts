@@ -6,12 +6,19 @@
  * sha, `"0"`, `yes`, `1_000`) is quoted, so Python and plora read the same values. The dump keeps
  * the schema's field order, block style, omits null fields, and never folds long lines.
  */
-import { lstat, readFile } from 'node:fs/promises'
+import { lstat, open } from 'node:fs/promises'
 import { join } from 'node:path'
-import { formatPythonNumber, sha256File, writeFileAtomic } from '@plora/common'
+import {
+  decodeYamlBytes,
+  formatPythonNumber,
+  parseStrictYaml,
+  type StrictYamlProblem,
+  sha256File,
+  writeFileAtomic,
+} from '@plora/common'
 import YAML from 'yaml'
 import type { z } from 'zod'
-import { ManifestError, ManifestErrorCode } from './errors.js'
+import { MAX_MANIFEST_BYTES, ManifestError, ManifestErrorCode } from './errors.js'
 import { isPlainFileName, MANIFEST_FILENAME, type Manifest, ManifestSchema } from './schema.js'
 
 /** One schema problem, as listed in `details.issues` of `MANIFEST_SCHEMA_INVALID`. */
@@ -101,32 +108,55 @@ export function parseManifest(value: unknown, source = '<manifest>'): Manifest {
   )
 }
 
-/** Parses and validates manifest YAML text. */
-export function parseManifestYaml(text: string, source = '<manifest>'): Manifest {
-  let doc: unknown
-  try {
-    const parsed = YAML.parseDocument(text, { version: '1.1', uniqueKeys: true, logLevel: 'silent' })
-    // Warnings (an unknown `!tag`, say) would silently change a value's type: refuse them too.
-    const problem = parsed.errors[0] ?? parsed.warnings[0]
-    if (problem) throw problem
-    doc = parsed.toJS({ maxAliasCount: 100 })
-  } catch (e) {
-    throw new ManifestError(
-      ManifestErrorCode.YamlInvalid,
-      `${source}: not valid YAML (${(e as Error).message.split('\n')[0]})`,
-      { source },
-      { cause: e },
-    )
-  }
-  return parseManifest(doc, source)
+function yamlError(source: string, p: StrictYamlProblem): ManifestError {
+  const where = p.line === undefined ? '' : `:${p.line}:${p.col}`
+  const tooLarge = p.reason === 'too_large'
+  return new ManifestError(
+    tooLarge ? ManifestErrorCode.TooLarge : ManifestErrorCode.YamlInvalid,
+    tooLarge ? `${source}: manifest too large: ${p.message}` : `${source}${where}: not valid YAML (${p.message})`,
+    { source, reason: p.reason, ...(p.line === undefined ? {} : { line: p.line, col: p.col }) },
+  )
 }
 
-/** Loads and validates a manifest file. */
+/**
+ * Parses and validates manifest YAML text (at most {@link MAX_MANIFEST_BYTES}). The YAML is read
+ * strictly and in linear time: one document, no duplicate keys, no anchors or aliases, no merge
+ * keys, no unknown tags, no raw control characters, numbers in decimal only
+ * (`parseStrictYaml` of `@plora/common`).
+ */
+export function parseManifestYaml(text: string, source = '<manifest>'): Manifest {
+  const r = parseStrictYaml(text, { version: '1.1', maxBytes: MAX_MANIFEST_BYTES, maxAliases: 0 })
+  if (!r.ok) throw yamlError(source, r.problem)
+  return parseManifest(r.value, source)
+}
+
+/** Loads and validates a manifest file; one over {@link MAX_MANIFEST_BYTES} is refused unread. */
 export async function loadManifestFile(path: string): Promise<Manifest> {
-  let text: string
+  let bytes: Buffer
   try {
-    text = await readFile(path, 'utf8')
+    const fh = await open(path, 'r')
+    try {
+      const size = (await fh.stat()).size
+      if (size > MAX_MANIFEST_BYTES) {
+        throw yamlError(path, {
+          reason: 'too_large',
+          message: `file is ${size} bytes; the limit is ${MAX_MANIFEST_BYTES}`,
+        })
+      }
+      // Read at most one byte past the limit: a file that grows meanwhile is still bounded.
+      const buf = Buffer.alloc(MAX_MANIFEST_BYTES + 1)
+      let n = 0
+      while (n < buf.length) {
+        const { bytesRead } = await fh.read(buf, n, buf.length - n, n)
+        if (bytesRead === 0) break
+        n += bytesRead
+      }
+      bytes = buf.subarray(0, n)
+    } finally {
+      await fh.close()
+    }
   } catch (e) {
+    if (e instanceof ManifestError) throw e
     const missing = (e as NodeJS.ErrnoException).code === 'ENOENT'
     throw new ManifestError(
       missing ? ManifestErrorCode.NotFound : ManifestErrorCode.ReadFailed,
@@ -135,7 +165,9 @@ export async function loadManifestFile(path: string): Promise<Manifest> {
       { cause: e },
     )
   }
-  return parseManifestYaml(text, path)
+  const decoded = decodeYamlBytes(bytes, MAX_MANIFEST_BYTES)
+  if (!decoded.ok) throw yamlError(path, decoded.problem)
+  return parseManifestYaml(decoded.text, path)
 }
 
 /**

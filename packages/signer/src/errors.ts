@@ -30,8 +30,12 @@ export const SignerErrorCode = {
   AuditWriteFailed: 'SIGNER_AUDIT_WRITE_FAILED',
   /** An audit log exists but cannot be read. */
   AuditReadFailed: 'SIGNER_AUDIT_READ_FAILED',
-  /** An audit chain is broken (raised only by `assertAuditChain`). */
+  /** An audit chain is broken (by `assertAuditChain`, or an append refused on a tampered log). */
   AuditChainBroken: 'SIGNER_AUDIT_CHAIN_BROKEN',
+  /** An audit head file (`<log>.head`) is malformed. */
+  AuditHeadInvalid: 'SIGNER_AUDIT_HEAD_INVALID',
+  /** Another writer held the audit log's lock for longer than the timeout. */
+  AuditLockTimeout: 'SIGNER_AUDIT_LOCK_TIMEOUT',
   /** A policy file cannot be read. */
   PolicyReadFailed: 'SIGNER_POLICY_READ_FAILED',
   /** A signed folder statement (`plora.sig.json`) is required but the folder has none. */

@@ -16,12 +16,24 @@ export {
 } from './adapter.js'
 export {
   AUDIT_GENESIS_HASH,
+  AUDIT_HEAD_SUFFIX,
+  AUDIT_HEAD_TAG,
+  AUDIT_LOCK_SUFFIX,
+  type AuditAppendOptions,
   type AuditAppendResult,
   type AuditBreakReason,
+  type AuditHead,
   type AuditVerifyResult,
+  anchorAuditLog,
   appendAuditRecord,
   assertAuditChain,
+  auditHeadDigest,
+  auditHeadPath,
+  DEFAULT_AUDIT_LOCK_STALE_MS,
+  DEFAULT_AUDIT_LOCK_TIMEOUT_MS,
   type GateAuditRecord,
+  readAuditHead,
+  type VerifyAuditOptions,
   verifyAuditChain,
 } from './audit.js'
 export { SignerError, SignerErrorCode } from './errors.js'

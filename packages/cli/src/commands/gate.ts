@@ -6,6 +6,30 @@ import { registerGateEval } from './gate-study.js'
 /** Exit status of `plora gate check` when the adapter is rejected (0 = passed; errors exit 1). */
 export const GATE_REJECTED_EXIT = 3
 
+/** The audit flags of `plora gate check`. */
+interface GateCheckAuditFlags {
+  auditLog: string
+  audit: boolean
+  auditKey?: string
+  auditKeyPassphraseFile?: string
+}
+
+/** Audit options of the gate context from the flags (the key is read once, here). */
+async function auditContextOptions(
+  opts: GateCheckAuditFlags,
+): Promise<{ auditLogPath?: string; auditSigningKey?: string; auditKeyPassphrase?: string }> {
+  if (!opts.audit) return {}
+  if (!opts.auditKey) return { auditLogPath: opts.auditLog }
+  const { readKeyFile } = await import('@plora/signer')
+  const { readPassphraseFile } = await import('./keys.js')
+  const passphrase = await readPassphraseFile(opts.auditKeyPassphraseFile)
+  return {
+    auditLogPath: opts.auditLog,
+    auditSigningKey: await readKeyFile(opts.auditKey),
+    ...(passphrase ? { auditKeyPassphrase: passphrase } : {}),
+  }
+}
+
 /** Where `plora gate check` appends its decisions (what `plora audit verify` checks by default). */
 export const DEFAULT_AUDIT_LOG = 'results/audit/gate_audit.jsonl'
 
@@ -62,11 +86,21 @@ export function register(program: Command): void {
         DEFAULT_AUDIT_LOG,
       )
       .option('--no-audit', 'do not append the decision to the audit log')
+      .option(
+        '--audit-key <pem>',
+        "the verifier's private key: signs the audit log's head on every append",
+        parsePathFlag,
+      )
+      .option(
+        '--audit-key-passphrase-file <path>',
+        'passphrase of an encrypted --audit-key (first line)',
+        parsePathFlag,
+      )
       .addOption(new Option('--probes <on|off>', 'override enable_probes').argParser(parseOnOff)),
     { baseModel: true, referenceFile: DEFAULT_REFERENCE },
   )
   addAlias(check, 'adapter_dir', check.options.find((o) => o.long === '--adapter-dir') as Option)
-  check.action(async (opts: { adapterDir: string; auditLog: string; audit: boolean; probes?: boolean }) => {
+  check.action(async (opts: GateCheckAuditFlags & { adapterDir: string; probes?: boolean }) => {
     const { existsSync } = await import('node:fs')
     const { resolve } = await import('node:path')
     const { checkAdapter, loadGateContext } = await import('@plora/gate')
@@ -74,7 +108,7 @@ export function register(program: Command): void {
     if (policy.reference_file === null && existsSync(DEFAULT_REFERENCE)) {
       policy = { ...policy, reference_file: resolve(DEFAULT_REFERENCE) }
     }
-    const ctx = await loadGateContext(policy, opts.audit ? { auditLogPath: opts.auditLog } : {})
+    const ctx = await loadGateContext(policy, await auditContextOptions(opts))
     // Behavioural probes: the verifier's own copy of the base model (the policy's base_model,
     // resolved like every other command's), with the adapter attached as side branches.
     let dispose = (): void => {}

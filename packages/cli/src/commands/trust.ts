@@ -1,6 +1,7 @@
 import { dirname, join } from 'node:path'
 import { type Command, InvalidArgumentError } from 'commander'
 import { setExitCodes } from '../exit-codes.js'
+import { parsePathFlag } from '../flags.js'
 import { DEFAULT_AUDIT_LOG } from './gate.js'
 import { readPassphraseFile } from './keys.js'
 
@@ -49,7 +50,7 @@ function group(program: Command, name: string, description: string): Command {
 
 /**
  * Trust commands: `plora sign`, `plora verify`, `plora manifest validate`, `plora policy sign|verify`,
- * `plora audit verify` (spec core.md §1–§5.8, pipelines.md §8.1–§8.2).
+ * `plora audit verify|anchor` (spec core.md §1–§5.8, pipelines.md §8.1–§8.2).
  */
 export function register(program: Command): void {
   program
@@ -59,7 +60,7 @@ export function register(program: Command): void {
     )
     .requiredOption('--adapter-dir <dir>', 'adapter folder holding plora.yml')
     .requiredOption('--private-key <path>', 'PKCS#8 PEM private key (RSA or Ed25519)')
-    .option('--passphrase-file <path>', 'passphrase of an encrypted private key (first line)')
+    .option('--passphrase-file <path>', 'passphrase of an encrypted private key (first line)', parsePathFlag)
     .addHelpText(
       'after',
       '\nSigning again with another key over an unchanged folder adds a signature to plora.sig.json\n' +
@@ -193,7 +194,7 @@ export function register(program: Command): void {
     .requiredOption('--policy <path>', 'policy file (JSON)')
     .requiredOption('--private-key <path>', 'PKCS#8 PEM private key')
     .option('--out <path>', 'signature file (default: <policy>.sig)')
-    .option('--passphrase-file <path>', 'passphrase of an encrypted private key (first line)')
+    .option('--passphrase-file <path>', 'passphrase of an encrypted private key (first line)', parsePathFlag)
     .action(async (opts: { policy: string; privateKey: string; out?: string; passphraseFile?: string }) => {
       const { writeFileAtomic } = await import('@plora/common')
       const { readKeyFile, signPolicyFile } = await import('@plora/signer')
@@ -243,9 +244,37 @@ export function register(program: Command): void {
     .command('verify')
     .description('verify an audit log hash chain; prints OK, or fails naming the first broken line')
     .argument('[file]', 'audit JSONL file', DEFAULT_AUDIT_LOG)
-    .action(async (file: string) => {
-      const { assertAuditChain } = await import('@plora/signer')
-      const r = await assertAuditChain(file)
+    .option('--public-key <pem>', "the verifier's public key: the log's head must be signed with it", parsePathFlag)
+    .option('--require-head', 'fail when the log has no head file (<file>.head), instead of a warning')
+    .action(async (file: string, opts: { publicKey?: string; requireHead?: boolean }) => {
+      const { assertAuditChain, readKeyFile } = await import('@plora/signer')
+      const r = await assertAuditChain(file, {
+        ...(opts.publicKey ? { publicKey: await readKeyFile(opts.publicKey) } : {}),
+        ...(opts.requireHead ? { requireHead: true } : {}),
+      })
+      if (r.warning)
+        process.stderr.write(`plora audit verify: warning: ${r.warning}
+`)
       process.stdout.write(`${r.message}\n`)
+    })
+
+  group(program, 'audit', 'the gate audit hash chain')
+    .command('anchor')
+    .description(
+      "verify an audit log's whole chain and write a fresh head for it (repair after a crash, or adopt a legacy log)",
+    )
+    .argument('[file]', 'audit JSONL file', DEFAULT_AUDIT_LOG)
+    .option('--private-key <pem>', "the verifier's private key: signs the new head", parsePathFlag)
+    .option('--passphrase-file <path>', 'passphrase of an encrypted private key (first line)', parsePathFlag)
+    .action(async (file: string, opts: { privateKey?: string; passphraseFile?: string }) => {
+      const { anchorAuditLog, readKeyFile } = await import('@plora/signer')
+      const passphrase = await readPassphraseFile(opts.passphraseFile)
+      const head = await anchorAuditLog(file, {
+        ...(opts.privateKey ? { signingKey: await readKeyFile(opts.privateKey) } : {}),
+        ...(passphrase ? { passphrase } : {}),
+      })
+      process.stdout.write(
+        `anchored ${file}: ${head.count} records, head ${head.head}${head.signature_b64 ? ' (signed)' : ''}\n`,
+      )
     })
 }

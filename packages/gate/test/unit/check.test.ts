@@ -568,6 +568,28 @@ describe('checkAdapter: audit log', () => {
     expect(broken.ok).toBe(false)
     expect(broken.line).toBe(2)
   })
+
+  it("signs the log's head with the verifier's key; a cut tail is detected and never re-anchored", async () => {
+    const audit = join(tmp.path, 'audit-signed', 'gate_audit.jsonl')
+    const verifier = generateKeyPair({ type: 'ed25519' })
+    const ctx = await context({ auditLogPath: audit, auditSigningKey: verifier.privateKeyPem })
+    const good = await adapter()
+    await checkAdapter(good, policyWith(), ctx)
+    await checkAdapter(good, policyWith(), ctx)
+    expect(await verifyAuditChain(audit, { publicKey: verifier.publicKeyPem, requireHead: true })).toMatchObject({
+      ok: true,
+      records: 2,
+      headVerified: true,
+    })
+    const first = (await readFile(audit, 'utf8')).split('\n')[0]
+    await writeFile(audit, `${first}\n`)
+    expect(await verifyAuditChain(audit, { publicKey: verifier.publicKeyPem })).toMatchObject({
+      ok: false,
+      line: 2,
+      reason: 'lines_missing',
+    })
+    await expect(checkAdapter(good, policyWith(), ctx)).rejects.toMatchObject({ code: 'SIGNER_AUDIT_CHAIN_BROKEN' })
+  })
 })
 
 describe('checkAdapter: errors', () => {

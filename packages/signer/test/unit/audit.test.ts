@@ -78,10 +78,16 @@ describe('audit hash chain', () => {
     await appendFile(p2, '{"plasmid_id": "x"}\n')
     expect(await verifyAuditChain(p2)).toMatchObject({ ok: false, line: 2, reason: 'missing_prev_hash' })
     const p3 = await chain(1)
-    await appendFile(p3, '\n')
-    await appendAuditRecord(p3, rec(9))
+    const first = (await readFile(p3, 'utf8')).trimEnd()
+    await rm(`${p3}.head`)
+    const second = JSON.stringify({ ...rec(9), prev_hash: sha256Hex(first) })
+      .replaceAll('":', '": ')
+      .replaceAll(',"', ', "')
+    await writeFile(p3, `${first}\n\n${second}\n`)
     expect(await verifyAuditChain(p3)).toMatchObject({ ok: false, line: 2, reason: 'blank_line' })
     await expect(assertAuditChain(p3)).rejects.toMatchObject({ code: 'SIGNER_AUDIT_CHAIN_BROKEN' })
+    // An append never extends (and so never re-anchors) a broken chain.
+    await expect(appendAuditRecord(p3, rec(10))).rejects.toMatchObject({ code: 'SIGNER_AUDIT_CHAIN_BROKEN' })
   })
 
   it('reports an unreadable log as SIGNER_AUDIT_READ_FAILED', async () => {
@@ -100,13 +106,18 @@ describe('audit hash chain', () => {
     expect(await verifyAuditChain(path)).toMatchObject({ ok: true, records: 20 })
   })
 
-  it('starts a new line after a torn (unterminated) last write, which the verifier flags', async () => {
+  it('cuts a torn (unterminated, unanchored) last write before appending; a legacy torn log is refused', async () => {
     const path = await chain(2)
     await appendFile(path, '{"plasmid_id": "torn')
+    expect(await verifyAuditChain(path)).toMatchObject({ ok: false, line: 3, reason: 'invalid_json' })
     await appendAuditRecord(path, rec(7))
     const text = await readFile(path, 'utf8')
-    expect(text.split('\n')).toHaveLength(5)
-    expect(await verifyAuditChain(path)).toMatchObject({ ok: false, line: 3, reason: 'invalid_json' })
+    expect(text.split('\n')).toHaveLength(4)
+    expect(text).not.toContain('torn')
+    expect(await verifyAuditChain(path)).toMatchObject({ ok: true, records: 3, anchored: true })
+    await rm(`${path}.head`)
+    await appendFile(path, '{"plasmid_id": "torn')
+    await expect(appendAuditRecord(path, rec(8))).rejects.toMatchObject({ code: 'SIGNER_AUDIT_CHAIN_BROKEN' })
   })
 
   it('chains to the exact bytes of a long last line (tail read across chunk boundaries)', async () => {
