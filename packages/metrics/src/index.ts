@@ -28,6 +28,7 @@ export { benjaminiHochberg, holm, type MultipleTestingResult } from './multiple-
 export { normalCdf, normalQuantile, normalSf } from './normal.js'
 export { perplexity } from './perplexity.js'
 export { averageRanks } from './ranks.js'
+export type { SignTestOptions } from './sign-test.js'
 export { type SignTestResult, signTest } from './sign-test.js'
 export { type TeProxyOptions, transferEntropyProxy } from './te-proxy.js'
 export {
