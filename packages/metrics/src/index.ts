@@ -23,6 +23,13 @@ export {
 } from './bootstrap.js'
 export { type EceFromLogitsOptions, eceFromLogits, expectedCalibrationError } from './calibration.js'
 export { jsDivergenceLogits, klDivergenceLogits, logSoftmaxInto } from './divergence.js'
+export {
+  cohensDz,
+  type PairedEffectSizes,
+  pairedEffectSizes,
+  type RankBiserialOptions,
+  rankBiserial,
+} from './effect-size.js'
 export { MetricsError, MetricsErrorCode } from './errors.js'
 export { benjaminiHochberg, holm, type MultipleTestingResult } from './multiple-testing.js'
 export { normalCdf, normalQuantile, normalSf } from './normal.js'

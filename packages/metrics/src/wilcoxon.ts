@@ -28,6 +28,7 @@
  */
 import { MetricsError, MetricsErrorCode } from './errors.js'
 import { normalCdf, normalSf } from './normal.js'
+import { numpyPairwiseSum } from './pairwise-sum.js'
 import { averageRanks } from './ranks.js'
 
 /** How zero differences are treated (scipy's `zero_method`). */
@@ -108,32 +109,11 @@ export function wilcoxonNullPmf(n: number): Float64Array {
   return c
 }
 
-// Σ a[from..to), summed like numpy's `np.sum` (pairwise summation with 8 accumulators in blocks of
-// ≤ 128, numpy/core/src/umath/loops_utils.h.src), so that p-values agree with scipy to the last bits.
+// Σ a[from..to), summed like numpy's `np.sum` so that p-values agree with scipy to the last bits.
 function sumRange(a: Float64Array, from: number, to: number): number {
   const lo = Math.max(0, from)
   const hi = Math.min(a.length, to)
-  return hi > lo ? pairwiseSum(a, lo, hi - lo) : 0
-}
-
-function pairwiseSum(a: Float64Array, start: number, n: number): number {
-  if (n < 8) {
-    let s = 0
-    for (let i = 0; i < n; i++) s += a[start + i] as number
-    return s
-  }
-  if (n <= 128) {
-    const r = new Float64Array(8)
-    for (let j = 0; j < 8; j++) r[j] = a[start + j] as number
-    let i = 8
-    for (; i < n - (n % 8); i += 8) for (let j = 0; j < 8; j++) r[j] = (r[j] as number) + (a[start + i + j] as number)
-    let s = r[0]! + r[1]! + (r[2]! + r[3]!) + (r[4]! + r[5]! + (r[6]! + r[7]!))
-    for (; i < n; i++) s += a[start + i] as number
-    return s
-  }
-  let n2 = Math.floor(n / 2)
-  n2 -= n2 % 8
-  return pairwiseSum(a, start, n2) + pairwiseSum(a, start + n2, n - n2)
+  return hi > lo ? numpyPairwiseSum(a, lo, hi - lo) : 0
 }
 
 /**
