@@ -16,6 +16,8 @@ Two sections:
   extreme (there is a non-zero difference and all non-zero differences have one sign - the
   favoured one for a one-sided test). scipy raises for zero_method wilcox/pratt on all-zero
   input in the approximate branch; such cases are recorded with "error".
+* "permutation": the TS-only exact sign-flip method on tied/zero data (n <= 12), from scipy's
+  permutation_test.
 """
 import json
 import sys
@@ -178,6 +180,41 @@ for i, dset in enumerate(datasets):
                             case["z"] = z
                     grid.append(case)
 
+# ---------------------------------------------------------------------------------------------
+# method "permutation" (TS only; scipy 1.10's wilcoxon has no such method): the exact sign-flip
+# test of R+ from scipy.stats.permutation_test(permutation_type="samples", n_resamples=inf), an
+# independent enumeration; zeros dropped first for "wilcox", kept (sign-less) for "pratt",
+# half their ranks added to R+ for "zsplit".
+from scipy.stats import permutation_test, rankdata  # noqa: E402
+
+perm_datasets = []
+perm = []
+p_rng = np.random.default_rng(13)
+for n in range(1, 13):
+    perm_datasets.append({"name": f"perm-ties-zeros-n{n}", "d": [float(v) for v in p_rng.integers(-3, 4, n)]})
+    perm_datasets.append({"name": f"perm-halves-n{n}", "d": [float(v) for v in np.round(p_rng.normal(0.5, 1.0, n) * 2) / 2]})
+perm_datasets.append({"name": "perm-one-way-ties-n10", "d": [-1.0, -1.0, -2.0, -2.0, -2.0, -3.0, 0.0, -1.5, -1.0, -0.5]})
+perm_datasets.append({"name": "perm-spec-ten", "d": [1.0, 2.0, 3.0, -4.0, 5.0, 6.0, 7.0, 8.0, -9.0, 10.0]})
+for i, dset in enumerate(perm_datasets):
+    d0 = np.asarray(dset["d"])
+    for zm in ZM:
+        d = d0[d0 != 0] if zm == "wilcox" else d0
+        if d.size < 2 or np.all(d == 0):  # permutation_test needs two observations
+            continue
+
+        def stat(x, axis=-1, zm=zm):
+            r = rankdata(np.abs(x), axis=-1)
+            s = np.sum(r * (x > 0), axis=-1)
+            if zm == "zsplit":
+                s = s + np.sum(r * (x == 0), axis=-1) / 2
+            return s
+
+        for alt in ALT:
+            res = permutation_test((d,), stat, permutation_type="samples", n_resamples=np.inf,
+                                   alternative=alt, vectorized=True)
+            perm.append({"dataset": i, "zero_method": zm, "alternative": alt, "pvalue": float(res.pvalue),
+                         "r_plus": float(res.statistic)})
+
 out = {
     "generator": "scripts/golden/metrics-wilcoxon.py",
     "scipy": scipy.__version__,
@@ -187,10 +224,12 @@ out = {
     "cases": cases,
     "datasets": datasets,
     "grid": grid,
+    "permutation_datasets": perm_datasets,
+    "permutation": perm,
 }
 # one case / dataset per line keeps the file reviewable and diffable
-head = {k: v for k, v in out.items() if k not in ("cases", "datasets", "grid")}
+head = {k: v for k, v in out.items() if k not in ("cases", "datasets", "grid", "permutation_datasets", "permutation")}
 text = json.dumps(head, indent=1)[:-2]
-for key in ("cases", "datasets", "grid"):
+for key in ("cases", "datasets", "grid", "permutation_datasets", "permutation"):
     text += f',\n "{key}": [\n' + ",\n".join("  " + json.dumps(c) for c in out[key]) + "\n ]"
 sys.stdout.write(text + "\n}\n")

@@ -29,6 +29,14 @@ const golden = JSON.parse(readFileSync(new URL('../golden/wilcoxon-scipy.json', 
   cases: GoldenCase[]
   datasets: Array<{ name: string; d: number[] }>
   grid: GridCase[]
+  permutation_datasets: Array<{ name: string; d: number[] }>
+  permutation: Array<{
+    dataset: number
+    zero_method: WilcoxonOptions['zeroMethod']
+    alternative: WilcoxonOptions['alternative']
+    pvalue: number
+    r_plus: number
+  }>
 }
 
 // |a − b| ≤ 1e-10 and, for small p, relative agreement too (1e-10 alone says nothing about 1e-43)
@@ -95,6 +103,21 @@ describe('wilcoxonSignedRank against scipy golden vectors', () => {
         expect(r.pValue, label).toBeGreaterThanOrEqual(r.pFloor)
       }
     })
+  })
+  it('matches scipy permutation_test (exact sign flips) for method "permutation" on ties and zeros', () => {
+    expect(golden.permutation.length).toBeGreaterThan(200)
+    for (const c of golden.permutation) {
+      const ds = golden.permutation_datasets[c.dataset] as { name: string; d: number[] }
+      const label = `${ds.name} ${c.zero_method} ${c.alternative}`
+      const r = wilcoxonSignedRank(ds.d, {
+        method: 'permutation',
+        zeroMethod: c.zero_method,
+        alternative: c.alternative,
+      })
+      expect(r.method, label).toBe('permutation')
+      expectP(r.pValue, c.pvalue, label)
+      if (c.alternative !== 'two-sided') expect(r.statistic, label).toBe(c.r_plus)
+    }
   })
   it('covers zeros, ties and both sides of the exact/approx switch', () => {
     const methods = golden.cases.map((c) => wilcoxonSignedRank(c.d, toOptions(c.options)).method)
