@@ -7,6 +7,13 @@
  * The original's percentile indices are kept: with sorted replicates m and R resamples,
  * lo = m[⌊((1−ci)/2)·R⌋], hi = m[⌊(1−(1−ci)/2)·R⌋ − 1].
  *
+ * Goldens (scripts/golden/metrics-bootstrap.py, Debian's CPython 3.11): percentile CIs of the mean
+ * and paired CIs of dᵢ = yᵢ − xᵢ (n = 1..254, R = 1..1000, ci 0.5..0.99, seeds up to 2⁴⁰ and
+ * negative) agree bit for bit. The generator is CPython's `random.Random` (MT19937 with
+ * `init_by_array`), not numpy's `RandomState`, whose seeding and index draws differ. The mean is a
+ * plain left-to-right sum, as CPython ≤ 3.11's `sum`; CPython 3.12+ sums floats with compensation,
+ * so an original run under 3.12+ can differ in the last bits of a bound.
+ *
  * BCa (bias-corrected and accelerated): z₀ = Φ⁻¹(#{θ*_b < θ̂}/R + ½·#{θ*_b = θ̂}/R), acceleration
  * a = Σ(θ̄₍.₎ − θ₍ᵢ₎)³ / (6·[Σ(θ̄₍.₎ − θ₍ᵢ₎)²]^{3/2}) from the jackknife; the interval ends are
  * the replicates at levels αⱼ = Φ(z₀ + (z₀ + z_αⱼ)/(1 − a(z₀ + z_αⱼ))), indexed as above.

@@ -23,11 +23,19 @@ export {
 } from './bootstrap.js'
 export { type EceFromLogitsOptions, eceFromLogits, expectedCalibrationError } from './calibration.js'
 export { jsDivergenceLogits, klDivergenceLogits, logSoftmaxInto } from './divergence.js'
+export {
+  cohensDz,
+  type PairedEffectSizes,
+  pairedEffectSizes,
+  type RankBiserialOptions,
+  rankBiserial,
+} from './effect-size.js'
 export { MetricsError, MetricsErrorCode } from './errors.js'
 export { benjaminiHochberg, holm, type MultipleTestingResult } from './multiple-testing.js'
 export { normalCdf, normalQuantile, normalSf } from './normal.js'
 export { perplexity } from './perplexity.js'
 export { averageRanks } from './ranks.js'
+export type { SignTestOptions } from './sign-test.js'
 export { type SignTestResult, signTest } from './sign-test.js'
 export { type TeProxyOptions, transferEntropyProxy } from './te-proxy.js'
 export {

@@ -2,11 +2,17 @@
  * Multiple-comparison corrections.
  *
  * Benjamini–Hochberg (1995) step-up FDR control (swarm.md §11.4, core.md §14): sort p ascending
- * (ties by original index), k* = max{r : p₍r₎ ≤ α·r/m}, threshold = p₍k*₎ (0 when none), reject
- * every pᵢ ≤ threshold. The adjusted p-values are q₍r₎ = min_{s≥r} min(1, m·p₍s₎/s).
+ * (ties by original index), k* = max{r : p₍r₎ ≤ (r/m)·α}, threshold = p₍k*₎ (0 when none), reject
+ * every pᵢ ≤ threshold. The adjusted p-values are q₍r₎ = min_{s≥r} min(1, p₍s₎/(s/m)).
  *
  * Holm (1979) step-down FWER control: walk the sorted p-values, reject while p₍r₎ ≤ α/(m − r + 1);
- * adjusted p₍r₎ = max_{s≤r} min(1, (m − s + 1)·p₍s₎).
+ * adjusted p₍r₎ = max_{s≤r} min(1, p₍s₎·(m − s + 1)).
+ *
+ * The floating-point operations are those of statsmodels' `multipletests(method="fdr_bh" |
+ * "holm")` (the BH step is compared as `p ≤ (r/m)·α` and adjusted as `p/(r/m)`, not `α·r/m` and
+ * `m·p/r`, which round differently on the step boundaries), so adjusted values and reject flags
+ * agree with statsmodels 0.13.5 bit for bit on the committed goldens, including p exactly on a
+ * boundary, ties, p = 0 and p = 1. Empty input gives empty results (statsmodels divides by zero).
  */
 import { MetricsError, MetricsErrorCode } from './errors.js'
 
@@ -49,14 +55,14 @@ export function benjaminiHochberg(pvals: ArrayLike<number>, alpha = 0.05): Multi
   if (m === 0) return { threshold: 0, rejected: [], adjusted: [] }
   const order = ascendingOrder(pvals)
   let kStar = 0
-  for (let r = 1; r <= m; r++) if ((pvals[order[r - 1] as number] as number) <= (alpha * r) / m) kStar = r
+  for (let r = 1; r <= m; r++) if ((pvals[order[r - 1] as number] as number) <= (r / m) * alpha) kStar = r
   const threshold = kStar > 0 ? (pvals[order[kStar - 1] as number] as number) : 0
   const rejected = Array.from({ length: m }, (_, i) => kStar > 0 && (pvals[i] as number) <= threshold)
   const adjusted = new Array<number>(m)
   let running = 1
   for (let r = m; r >= 1; r--) {
     const i = order[r - 1] as number
-    running = Math.min(running, ((pvals[i] as number) * m) / r)
+    running = Math.min(running, (pvals[i] as number) / (r / m))
     adjusted[i] = Math.min(1, running)
   }
   return { threshold, rejected, adjusted }
@@ -79,7 +85,7 @@ export function holm(pvals: ArrayLike<number>, alpha = 0.05): MultipleTestingRes
   let running = 0
   for (let r = 1; r <= m; r++) {
     const i = order[r - 1] as number
-    running = Math.max(running, Math.min(1, (m - r + 1) * (pvals[i] as number)))
+    running = Math.max(running, Math.min(1, (pvals[i] as number) * (m - r + 1)))
     adjusted[i] = running
   }
   return { threshold, rejected, adjusted }

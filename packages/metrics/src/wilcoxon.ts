@@ -16,11 +16,19 @@
  * the ranks; "pratt" subtracts n₀(n₀+1)/4 from μ and n₀(n₀+1)(2n₀+1) from 24σ² and excludes the
  * zero ranks from the tie sum; z = (T − μ − c)/σ, p = 2·(1 − Φ(|z|)).
  *
- * Departures from scipy, on purpose: an all-zero input returns { statistic: 0, pValue: 1 } where
- * scipy raises (core.md §13.8 edge cases), and an empty input returns NaNs as scipy does.
+ * Departures from scipy, on purpose: an all-zero input with zero method "wilcox" or "pratt"
+ * returns { statistic: 0, pValue: 1, method: "degenerate" } where scipy raises (core.md §13.8 edge
+ * cases; "zsplit" is defined there and follows scipy); non-finite input throws
+ * METRICS_ARGUMENT_INVALID where scipy propagates NaN. An empty input returns NaNs as scipy does.
+ *
+ * Floor: every result carries `pFloor`, the smallest p-value attainable for the same |dᵢ| and
+ * options (all non-zero signs the favoured way), and `atFloor` when the data are that extreme —
+ * e.g. the original's stored p = 2.049e-43 (n = 254) is exactly the normal-approximation floor and
+ * says only "all 254 improved" (pipelines.md §9.5). Both are checked against scipy in the goldens.
  */
 import { MetricsError, MetricsErrorCode } from './errors.js'
 import { normalCdf, normalSf } from './normal.js'
+import { numpyPairwiseSum } from './pairwise-sum.js'
 import { averageRanks } from './ranks.js'
 
 /** How zero differences are treated (scipy's `zero_method`). */
@@ -57,6 +65,25 @@ export interface WilcoxonResult {
   method: 'exact' | 'approx' | 'permutation' | 'degenerate'
   /** The z statistic when the normal approximation was used. */
   z?: number
+  /** Number of differences > 0, < 0 and = 0 in the input (before any zero is dropped). */
+  nPositive: number
+  nNegative: number
+  nZero: number
+  /**
+   * The smallest p-value this test can give for these |dᵢ| (same n, zeros and ties, same method
+   * and options): the p-value when every non-zero difference has the sign the alternative favours
+   * (either sign for two-sided). Exact path, no zeros: 2/2ⁿ two-sided, 1/2ⁿ one-sided; normal
+   * approximation: the tail at the extreme statistic (e.g. 2.049e-43 for n = 254 untied, Pratt).
+   * NaN for empty input, 1 for all-zero input.
+   */
+  pFloor: number
+  /**
+   * True when the observed signs are already that extreme (at least one non-zero difference and
+   * all non-zero differences have the favoured sign), so `pValue === pFloor`: the p-value then
+   * carries no information beyond "all n non-zero differences went one way" and reports should
+   * say so instead of quoting it as evidence beyond that.
+   */
+  atFloor: boolean
 }
 
 // pmf of R⁺ for n untied, non-zero ranks; cached because paired tests call this repeatedly.
@@ -78,14 +105,15 @@ export function wilcoxonNullPmf(n: number): Float64Array {
     for (let s = 0; s < m; s++) next[off + s] = (next[off + s] as number) + (c[s] as number) * 0.5
     c = next
   }
-  if (n <= 200) pmfCache.set(n, c)
+  if (n <= 400) pmfCache.set(n, c)
   return c
 }
 
+// Σ a[from..to), summed like numpy's `np.sum` so that p-values agree with scipy to the last bits.
 function sumRange(a: Float64Array, from: number, to: number): number {
-  let s = 0
-  for (let i = Math.max(0, from); i < Math.min(a.length, to); i++) s += a[i] as number
-  return s
+  const lo = Math.max(0, from)
+  const hi = Math.min(a.length, to)
+  return hi > lo ? numpyPairwiseSum(a, lo, hi - lo) : 0
 }
 
 /**
@@ -94,25 +122,76 @@ function sumRange(a: Float64Array, from: number, to: number): number {
  * @example
  * ```ts
  * wilcoxonSignedRank([1, 2, 3, -4, 5, 6, 7, 8, -9, 10], { zeroMethod: 'pratt' })
- * // → { statistic: 13, pValue: 0.16015625, method: 'exact' }
+ * // → { statistic: 13, pValue: 0.16015625, method: 'exact', atFloor: false, pFloor: 0.001953125, … }
  * ```
  */
 export function wilcoxonSignedRank(d: ArrayLike<number>, options: Partial<WilcoxonOptions> = {}): WilcoxonResult {
   const o = { ...DEFAULT_WILCOXON_OPTIONS, ...options }
+  let nPositive = 0
+  let nNegative = 0
   for (let i = 0; i < d.length; i++) {
-    if (!Number.isFinite(d[i])) {
+    const v = d[i] as number
+    if (!Number.isFinite(v)) {
       throw new MetricsError(
         MetricsErrorCode.ArgumentInvalid,
-        `wilcoxonSignedRank: difference #${i} is ${d[i]}; expected a finite number`,
+        `wilcoxonSignedRank: difference #${i} is ${v}; expected a finite number`,
         { index: i },
       )
     }
+    if (v > 0) nPositive++
+    else if (v < 0) nNegative++
   }
-  if (d.length === 0) return { statistic: Number.NaN, pValue: Number.NaN, method: 'degenerate' }
-  let diffs = Array.from(d)
-  const nZero = diffs.filter((v) => v === 0).length
-  if (nZero === diffs.length) return { statistic: 0, pValue: 1, method: 'degenerate' }
+  const nZero = d.length - nPositive - nNegative
+  const counts = { nPositive, nNegative, nZero }
+  if (d.length === 0) {
+    return {
+      statistic: Number.NaN,
+      pValue: Number.NaN,
+      method: 'degenerate',
+      ...counts,
+      pFloor: Number.NaN,
+      atFloor: false,
+    }
+  }
+  // Departure from scipy (which raises for "wilcox"/"pratt"): all zeros → no evidence either way.
+  // "zsplit" is well defined on all zeros (R⁺ = R⁻ = n(n+1)/4) and follows scipy.
+  if (nZero === d.length && o.zeroMethod !== 'zsplit') {
+    return { statistic: 0, pValue: 1, method: 'degenerate', ...counts, pFloor: 1, atFloor: false }
+  }
 
+  const diffs = Array.from(d)
+  const observed = signedRankCore(diffs, nZero, o)
+  let atFloor = nPositive + nNegative > 0
+  if (o.alternative === 'less') atFloor &&= nPositive === 0
+  else if (o.alternative === 'greater') atFloor &&= nNegative === 0
+  else atFloor &&= nPositive === 0 || nNegative === 0
+  let pFloor: number
+  if (atFloor) pFloor = observed.pValue
+  else if (observed.method === 'permutation') {
+    // one sign pattern (two for two-sided) reaches the extreme; zeros carry no sign
+    const m = nPositive + nNegative
+    pFloor = Math.min(1, (o.alternative === 'two-sided' ? 2 : 1) / 2 ** m)
+  } else {
+    const sign = o.alternative === 'less' ? -1 : 1
+    pFloor = signedRankCore(
+      diffs.map((v) => sign * Math.abs(v)),
+      nZero,
+      o,
+    ).pValue
+  }
+  return { ...observed, ...counts, pFloor, atFloor }
+}
+
+interface CoreResult {
+  statistic: number
+  pValue: number
+  method: 'exact' | 'approx' | 'permutation'
+  z?: number
+}
+
+// The test on finite, not-all-zero differences (scipy 1.10's algorithm, see the file header).
+function signedRankCore(input: number[], nZero: number, o: WilcoxonOptions): CoreResult {
+  let diffs = input
   let mode = o.method
   if (mode === 'auto') mode = diffs.length <= 50 ? 'exact' : 'approx'
   if (nZero > 0 && mode === 'exact') mode = 'approx'
@@ -145,7 +224,9 @@ export function wilcoxonSignedRank(d: ArrayLike<number>, options: Partial<Wilcox
       mn -= nZero * (nZero + 1) * 0.25
       se -= nZero * (nZero + 1) * (2 * nZero + 1)
     }
-    for (const t of averageRanks(tieRanks).tieSizes) se -= 0.5 * t * (t * t - 1)
+    let tieSum = 0
+    for (const t of averageRanks(tieRanks).tieSizes) tieSum += t * (t * t - 1)
+    se -= 0.5 * tieSum
     se = Math.sqrt(se / 24)
     let c = 0
     if (o.correction) {
