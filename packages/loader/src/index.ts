@@ -19,16 +19,53 @@
  * try { ... } finally { handle.remove() }   // weights bit-identical again
  * ```
  */
+
+// The PEFT format, the factor maths, placebo adapters and target schemes live in @plora/peft
+// (TensorFlow-free, shared with the gate); re-exported here unchanged for existing callers.
 export {
+  ADAPTER_CONFIG_FILE,
+  ADAPTER_WEIGHTS_FILE,
+  type AdapterFromDeltasOptions,
+  ALL_SUFFIXES,
+  ATTENTION_SUFFIXES,
+  adapterFromDeltas,
   type BuildPeftLoraConfigOptions,
   buildPeftLoraConfig,
+  checkAdapterFitsModel,
+  classifyModulePath,
+  createPlaceboAdapter,
+  type DeltaSvd,
+  deltaFrobeniusSquared,
+  denseDelta,
+  type FactoredDelta,
+  factoredDeltaOf,
+  factoredSvd,
+  type LinearModuleInfo,
+  type LoraAdapter,
+  type LoraModule,
+  loadPeftAdapter,
+  loraModulesFromTensors,
+  MLP_SUFFIXES,
   moduleRank,
   moduleScale,
+  PEFT_KEY_PREFIX,
   type PeftLoraConfig,
   PeftLoraConfigSchema,
+  type PlaceboOptions,
   parsePeftLoraConfig,
+  parseTargetScheme,
+  peftTensorKey,
+  type ResolvedTargets,
+  reprojectDelta,
+  resolveTargetModules,
+  scaleDeltaInPlace,
+  selectModulesByNames,
   serializePeftLoraConfig,
-} from './adapter-config.js'
+  stackDeltas,
+  TARGET_SCHEMES,
+  type TargetScheme,
+  writePeftAdapter,
+} from '@plora/peft'
 export { LoaderError, LoaderErrorCode } from './errors.js'
 export { FISHER_JSON_FILE, FISHER_SAFETENSORS_FILE, loadFisherScalar } from './fisher.js'
 export {
@@ -55,18 +92,6 @@ export {
   lineSearchScale,
 } from './line-search.js'
 export {
-  type DeltaSvd,
-  deltaFrobeniusSquared,
-  denseDelta,
-  type FactoredDelta,
-  factoredDeltaOf,
-  factoredSvd,
-  type LoraModule,
-  reprojectDelta,
-  scaleDeltaInPlace,
-  stackDeltas,
-} from './lora-math.js'
-export {
   DEFAULT_MERGE_ADAPTERS_OPTIONS,
   type HostWithDir,
   type MergeAdaptersOptions,
@@ -88,36 +113,9 @@ export {
   type WeightSource,
 } from './merge-plan.js'
 export {
-  ADAPTER_CONFIG_FILE,
-  ADAPTER_WEIGHTS_FILE,
-  type AdapterFromDeltasOptions,
-  adapterFromDeltas,
-  checkAdapterFitsModel,
-  type LoraAdapter,
-  loadPeftAdapter,
-  loraModulesFromTensors,
-  PEFT_KEY_PREFIX,
-  peftTensorKey,
-  writePeftAdapter,
-} from './peft-adapter.js'
-export { createPlaceboAdapter, type PlaceboOptions } from './placebo.js'
-export {
   type AdapterProbeHarness,
   type AdapterProbeRunner,
   createProbeHarness,
   createProbeRunner,
   type ProbeRunnerOptions,
 } from './probe-runner.js'
-export {
-  ALL_SUFFIXES,
-  ATTENTION_SUFFIXES,
-  classifyModulePath,
-  type LinearModuleInfo,
-  MLP_SUFFIXES,
-  parseTargetScheme,
-  type ResolvedTargets,
-  resolveTargetModules,
-  selectModulesByNames,
-  TARGET_SCHEMES,
-  type TargetScheme,
-} from './targets.js'

@@ -6,12 +6,18 @@
 import { copyFile, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createStagingDir, installDirAtomic, type Logger, SILENT_LOGGER } from '@plora/common'
+import {
+  adapterFromDeltas,
+  checkAdapterFitsModel,
+  type FactoredDelta,
+  type LoraAdapter,
+  scaleDeltaInPlace,
+  writePeftAdapter,
+} from '@plora/peft'
 import { writeSafetensors } from '@plora/safetensors'
 import { injectDeltas, type LoraHost } from './inject.js'
 import { createDeltaObjective, type LineSearchOptions, type LineSearchResult, lineSearchScale } from './line-search.js'
-import { type FactoredDelta, scaleDeltaInPlace } from './lora-math.js'
 import { type MergeInput, type MergePlan, type MergePlanOptions, planMerge } from './merge-plan.js'
-import { adapterFromDeltas, checkAdapterFitsModel, type LoraAdapter, writePeftAdapter } from './peft-adapter.js'
 
 /** Options of {@link mergeAdapters}. */
 export interface MergeAdaptersOptions extends MergePlanOptions {

@@ -2,9 +2,9 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { encodeSafetensors } from '@plora/safetensors'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { moduleScale } from '@plora/peft'
 import {
   adapterFeatures,
-  loraScale,
   parseAdapterConfig,
   summarizeAdapterBytes,
   summarizeAdapterWeights,
@@ -50,37 +50,56 @@ describe('adapter weights', () => {
     expect(s.modules[0]!.scale).toBe(4)
   })
 
-  it('applies rsLoRA and alpha_pattern scaling as PEFT does', () => {
+  it('applies rsLoRA and alpha_pattern scaling as PEFT does (through @plora/peft)', () => {
     const cfg = parseAdapterConfig(
-      JSON.stringify({ r: 16, lora_alpha: 32, use_rslora: true, alpha_pattern: { 'h.1.attn.c_attn': 8 } }),
+      JSON.stringify({
+        peft_type: 'LORA',
+        r: 16,
+        lora_alpha: 32,
+        use_rslora: true,
+        alpha_pattern: { 'h.1.attn.c_attn': 8 },
+      }),
     )!
-    expect(loraScale(cfg, 'transformer.h.0.attn.c_attn', 16)).toBeCloseTo(32 / 4, 12)
-    expect(loraScale(cfg, 'transformer.h.1.attn.c_attn', 16)).toBeCloseTo(8 / 4, 12)
+    expect(moduleScale(cfg, 'transformer.h.0.attn.c_attn')).toBeCloseTo(32 / 4, 12)
+    expect(moduleScale(cfg, 'transformer.h.1.attn.c_attn')).toBeCloseTo(8 / 4, 12)
     expect(parseAdapterConfig('not json')).toBeNull()
   })
 
   it('reports problems in sender data as errors instead of throwing', async () => {
-    const junk = await summarizeAdapterBytes(new TextEncoder().encode('dummy-legal-r4'), null)
-    expect(junk.error).toMatch(/not a readable safetensors/)
+    const cfg = parseAdapterConfig(JSON.stringify({ peft_type: 'LORA', r: 1, lora_alpha: 1 }))!
+    const junk = await summarizeAdapterBytes(new TextEncoder().encode('dummy-legal-r4'), cfg)
+    expect(junk.error).not.toBeNull()
+    // the loader refuses an adapter without a config, so the gate does not guess s = 1 any more
+    expect((await summarizeAdapterBytes(new TextEncoder().encode('x'), null)).errorCode).toBe('PEFT_CONFIG_INVALID')
     const unchained = encodeSafetensors({
       'base_model.model.m.lora_A.weight': { dtype: 'F32', shape: [2, 3], data: new Float32Array(6) },
       'base_model.model.m.lora_B.weight': { dtype: 'F32', shape: [4, 3], data: new Float32Array(12) },
     })
-    expect((await summarizeAdapterBytes(unchained, null)).error).toMatch(/does not chain/)
+    expect((await summarizeAdapterBytes(unchained, { ...cfg, r: 2 })).errorCode).toBe('PEFT_TENSORS_INVALID')
     const nan = encodeSafetensors({
       'base_model.model.m.lora_A.weight': { dtype: 'F32', shape: [1, 2], data: [Number.NaN, 1] },
       'base_model.model.m.lora_B.weight': { dtype: 'F32', shape: [2, 1], data: [1, 1] },
     })
-    expect((await summarizeAdapterBytes(nan, null)).error).toMatch(/NaN/)
-    const extra = encodeSafetensors({
+    const bad = await summarizeAdapterBytes(nan, cfg)
+    expect(bad.error).toMatch(/NaN/)
+    expect(bad.updateInvalid).toBe(true)
+    const pair = {
       'base_model.model.m.lora_A.weight': { dtype: 'F16', shape: [1, 2], data: [1, 0] },
       'base_model.model.m.lora_B.weight': { dtype: 'F16', shape: [2, 1], data: [2, 0] },
-      'base_model.model.lm_head.weight': { dtype: 'F32', shape: [2, 2], data: [1, 2, 3, 4] },
-    })
-    const ok = await summarizeAdapterBytes(extra, null)
+    } as const
+    const ok = await summarizeAdapterBytes(encodeSafetensors(pair), cfg)
     expect(ok.error).toBeNull()
-    expect(ok.otherTensors).toEqual(['base_model.model.lm_head.weight'])
-    expect(ok.modules[0]!.stats.spectral).toBeCloseTo(2, 6) // s = 1 without a config: B·A = [[2,0],[0,0]]
+    expect(ok.modules[0]!.stats.spectral).toBeCloseTo(2, 6) // s = 1: B·A = [[2,0],[0,0]]
+    // a tensor that is not a LoRA factor is refused by the loader, so by the gate too
+    const extra = await summarizeAdapterBytes(
+      encodeSafetensors({
+        ...pair,
+        'base_model.model.lm_head.weight': { dtype: 'F32', shape: [2, 2], data: [1, 2, 3, 4] },
+      }),
+      cfg,
+    )
+    expect(extra.errorCode).toBe('PEFT_TENSORS_INVALID')
+    expect(extra.otherTensors).toEqual(['base_model.model.lm_head.weight'])
   })
 })
 

@@ -1,11 +1,18 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import {
+  buildPeftLoraConfig,
+  checkAdapterFitsModel,
+  loadPeftAdapter,
+  moduleScale,
+  parsePeftLoraConfig,
+  peftTensorKey,
+  resolveTargetModules,
+  writePeftAdapter,
+} from '@plora/peft'
 import { readSafetensors, writeSafetensors } from '@plora/safetensors'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildPeftLoraConfig, moduleScale, parsePeftLoraConfig } from '../../src/adapter-config.js'
 import { loadFisherScalar } from '../../src/fisher.js'
-import { checkAdapterFitsModel, loadPeftAdapter, peftTensorKey, writePeftAdapter } from '../../src/peft-adapter.js'
-import { resolveTargetModules } from '../../src/targets.js'
 import { bitEqual, createGpt2Host, createLlamaHost, randomAdapterModules } from '../helpers/fake-host.js'
 import { makeTmpDir } from '../helpers/tmp.js'
 

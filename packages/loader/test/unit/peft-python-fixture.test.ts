@@ -3,12 +3,12 @@
  * load here and give `W + s·B·A` for every target.
  */
 import { fileURLToPath } from 'node:url'
+import type { LinearModuleInfo } from '@plora/peft'
+import { loadPeftAdapter } from '@plora/peft'
 import { readSafetensors } from '@plora/safetensors'
 import * as tf from '@tensorflow/tfjs-core'
 import { describe, expect, it } from 'vitest'
 import { injectAdapters, type LoraHost } from '../../src/inject.js'
-import { loadPeftAdapter } from '../../src/peft-adapter.js'
-import type { LinearModuleInfo } from '../../src/targets.js'
 import { bitEqual, maxAbsDiff } from '../helpers/fake-host.js'
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/peft-python/', import.meta.url))

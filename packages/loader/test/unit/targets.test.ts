@@ -1,11 +1,11 @@
-import { describe, expect, it } from 'vitest'
 import {
   ALL_SUFFIXES,
   classifyModulePath,
   parseTargetScheme,
   resolveTargetModules,
   selectModulesByNames,
-} from '../../src/targets.js'
+} from '@plora/peft'
+import { describe, expect, it } from 'vitest'
 import { createGpt2Host, createLlamaHost } from '../helpers/fake-host.js'
 
 describe('target schemes', () => {
