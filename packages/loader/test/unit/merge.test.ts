@@ -216,7 +216,7 @@ describe('mergeAdapters on a model', () => {
     }
     expect(p1.config).toEqual(a1.config)
     expect(() => createPlaceboAdapter(a1, { seed: 0.5 })).toThrow(
-      expect.objectContaining({ code: 'LOADER_PLACEBO_OPTIONS_INVALID' }),
+      expect.objectContaining({ code: 'PEFT_PLACEBO_OPTIONS_INVALID' }),
     )
   })
 

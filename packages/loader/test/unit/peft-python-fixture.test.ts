@@ -1,3 +1,6 @@
+import { copyFile, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 /**
  * Interop: adapters written by an independent Python script (see test/fixtures/peft-python/README.md)
  * load here and give `W + s·B·A` for every target.
@@ -40,6 +43,20 @@ async function hostFromBase(
   }
 }
 
+/**
+ * The fixture folders also hold the base and expected weights, which an adapter folder may not
+ * (one weights file per folder, issue 15 point 3): load a copy holding only the adapter's two files.
+ */
+async function loadFixtureAdapter(name: string) {
+  const dir = await mkdtemp(join(tmpdir(), 'plora-peft-fixture-'))
+  try {
+    for (const f of ['adapter_config.json', 'adapter_model.safetensors']) await copyFile(`${FIXTURES}${name}/${f}`, join(dir, f))
+    return await loadPeftAdapter(dir)
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
 describe('PEFT adapters written by Python', () => {
   for (const [name, conv1d] of [
     ['gpt2', true],
@@ -47,7 +64,7 @@ describe('PEFT adapters written by Python', () => {
   ] as const) {
     it(`${name}: loading gives W + s·B·A for every target, and removal restores W exactly`, async () => {
       const dir = `${FIXTURES}${name}`
-      const adapter = await loadPeftAdapter(dir)
+      const adapter = await loadFixtureAdapter(name)
       expect(adapter.config.fan_in_fan_out).toBe(conv1d)
       const host = await hostFromBase(dir, conv1d)
       const { tensors: expected } = await readSafetensors(`${dir}/expected_merged.safetensors`)
@@ -65,7 +82,7 @@ describe('PEFT adapters written by Python', () => {
   }
 
   it('applies rsLoRA and rank/alpha patterns as PEFT does', async () => {
-    const adapter = await loadPeftAdapter(`${FIXTURES}llama`)
+    const adapter = await loadFixtureAdapter('llama')
     expect(adapter.modules.get('model.layers.0.self_attn.q_proj')!.scale).toBeCloseTo(16 / 2, 12)
     expect(adapter.modules.get('model.layers.0.self_attn.v_proj')!.rank).toBe(2)
     expect(adapter.modules.get('model.layers.0.self_attn.v_proj')!.scale).toBeCloseTo(3 / Math.SQRT2, 12)

@@ -126,12 +126,12 @@ describe('createProbeHarness', () => {
       config: buildPeftLoraConfig({
         r: 4,
         loraAlpha: 32,
-        targetModules: ['c_attn'],
+        targetModules: targets.peftTargetModules,
         fanInFanOut: true,
         baseModelNameOrPath: null,
       }),
       modules: bogus,
     })
-    await expect(harness.attach(wrong)).rejects.toMatchObject({ code: 'LOADER_ADAPTER_MODEL_MISMATCH' })
+    await expect(harness.attach(wrong)).rejects.toMatchObject({ code: 'PEFT_ADAPTER_MODEL_MISMATCH' })
   })
 })
