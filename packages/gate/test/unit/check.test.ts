@@ -97,7 +97,8 @@ async function editWeights(dir: string, edit: (t: Record<string, TensorInput>) =
   const p = join(dir, 'adapter_model.safetensors')
   const decoded = decodeSafetensors(new Uint8Array(await readFile(p)))
   const t: Record<string, TensorInput> = {}
-  for (const [k, v] of decoded.tensors) t[k] = { dtype: v.dtype, shape: [...v.shape], data: Float32Array.from(v.data as Float32Array) }
+  for (const [k, v] of decoded.tensors)
+    t[k] = { dtype: v.dtype, shape: [...v.shape], data: Float32Array.from(v.data as Float32Array) }
   edit(t)
   const bytes = encodeSafetensors(t, { format: 'pt' })
   await writeFile(p, bytes)
@@ -115,8 +116,8 @@ async function padModuleRank(dir: string, path: string, r: number): Promise<void
   await editWeights(dir, (t) => {
     const ka = `base_model.model.${path}.lora_A.weight`
     const kb = `base_model.model.${path}.lora_B.weight`
-    const a = t[ka]! as { shape: number[]; data: Float32Array }
-    const b = t[kb]! as { shape: number[]; data: Float32Array }
+    const a = t[ka]! as unknown as { shape: number[]; data: Float32Array }
+    const b = t[kb]! as unknown as { shape: number[]; data: Float32Array }
     const [r0, n] = a.shape as [number, number]
     const m = b.shape[0]!
     const a2 = new Float32Array(r * n)
@@ -534,9 +535,7 @@ describe('checkAdapter: every reason string is reachable from a real situation',
         Object.entries(pooled.features).map(([k, v]) => [k, { mean: v.mean, std: v.std * 1000 }]),
       ) as typeof pooled.features,
       cov: pooled.cov.map((row) => row.map((x) => x * 1e6)),
-      modules: Object.fromEntries(
-        Object.entries(pooled.modules).map(([k, v]) => [k, { ...v, std: v.std * 1000 }]),
-      ),
+      modules: Object.fromEntries(Object.entries(pooled.modules).map(([k, v]) => [k, { ...v, std: v.std * 1000 }])),
     }
     const ctx = await context({ reference: { ...reference, populations: [pooled, lenient] } })
     for (const domain of ['arith', 'no-such-domain']) {
@@ -564,7 +563,7 @@ describe('checkAdapter: every reason string is reachable from a real situation',
     })
     const nan = await adapter()
     await editWeights(nan, (t) => {
-      const first = Object.values(t)[0]! as { data: Float32Array }
+      const first = Object.values(t)[0]! as unknown as { data: Float32Array }
       first.data[0] = Number.NaN
     })
     for (const dir of [huge, nan]) {

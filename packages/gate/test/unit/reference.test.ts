@@ -1,8 +1,8 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { moduleScale } from '@plora/peft'
 import { encodeSafetensors } from '@plora/safetensors'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { moduleScale } from '@plora/peft'
 import {
   adapterFeatures,
   parseAdapterConfig,

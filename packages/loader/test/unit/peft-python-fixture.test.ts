@@ -50,7 +50,8 @@ async function hostFromBase(
 async function loadFixtureAdapter(name: string) {
   const dir = await mkdtemp(join(tmpdir(), 'plora-peft-fixture-'))
   try {
-    for (const f of ['adapter_config.json', 'adapter_model.safetensors']) await copyFile(`${FIXTURES}${name}/${f}`, join(dir, f))
+    for (const f of ['adapter_config.json', 'adapter_model.safetensors'])
+      await copyFile(`${FIXTURES}${name}/${f}`, join(dir, f))
     return await loadPeftAdapter(dir)
   } finally {
     await rm(dir, { recursive: true, force: true })

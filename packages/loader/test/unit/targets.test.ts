@@ -73,9 +73,7 @@ describe('target schemes', () => {
 
   it('matches PEFT names on dotted suffixes only', () => {
     // "proj" is not a dotted suffix of "attn.c_proj".
-    expect(() => selectModulesByNames(gpt2, ['proj'])).toThrow(
-      expect.objectContaining({ code: 'PEFT_TARGETS_EMPTY' }),
-    )
+    expect(() => selectModulesByNames(gpt2, ['proj'])).toThrow(expect.objectContaining({ code: 'PEFT_TARGETS_EMPTY' }))
     expect(selectModulesByNames(gpt2, ['c_proj']).paths).toHaveLength(4)
   })
 })
