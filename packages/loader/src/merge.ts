@@ -52,7 +52,7 @@ export interface MergeResult {
  * search all follow {@link planMerge} and {@link lineSearchScale}. The model's weights are
  * unchanged afterwards (bit-identical).
  *
- * @throws LoaderError `LOADER_ADAPTER_MODEL_MISMATCH` when an adapter does not fit the model, and
+ * @throws PeftError `PEFT_ADAPTER_MODEL_MISMATCH` when an adapter does not fit the model, and
  *   the codes of {@link planMerge}.
  */
 export async function mergeAdapters(
