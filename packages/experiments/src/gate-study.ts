@@ -31,6 +31,7 @@ import {
   type ProbeHarness,
   type ProbeResult,
   type ProbeSet,
+  populationRank,
   type ReferenceSample,
   type ReferenceThresholds,
   type RejectReason,
@@ -218,7 +219,12 @@ export async function calibrateGate(
     )
   const scoreMember = (m: PopulationMember, ref: GateReference): DetectorScores => {
     const s = summaries.get(m.id)!
-    const pop = findPopulation(ref, { base_model: o.baseModel, r: s.ranks[0]!, targets: s.suffixes, domain: m.domain })
+    const pop = findPopulation(ref, {
+      base_model: o.baseModel,
+      r: populationRank(s.modules) ?? 0,
+      targets: s.suffixes,
+      domain: m.domain,
+    })
     if (!pop) {
       throw new ExperimentsError(
         ExperimentsErrorCode.PopulationInvalid,

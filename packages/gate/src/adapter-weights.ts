@@ -26,6 +26,7 @@ import {
   parsePeftTensorKey,
 } from '@plora/peft'
 import { parseSafetensorsHeader } from '@plora/safetensors'
+import { DEFAULT_MAX_RANK } from './policy.js'
 
 /** The parsed `adapter_config.json` (PEFT LoraConfig names, `@plora/peft`'s schema). */
 export type AdapterConfigInfo = PeftLoraConfig
@@ -142,10 +143,22 @@ export interface SummarizeOptions {
   maxRank: number
   /** Ranks the caller accepts; any other rank skips the maths (the verdict is already a rejection). */
   allowedRanks: readonly number[] | null
+  /**
+   * Budget of Σ r³ over the modules (the eigen-problems dominate: ≈ 6e-8 s per unit, so 1e8 ≈ 6 s);
+   * a larger adapter is not evaluated, so the cost per adapter stays bounded (issue 15 point 7).
+   */
+  maxSpectralWork: number
 }
 
-/** Default {@link SummarizeOptions}: the gate policy's `max_rank` default. */
-export const DEFAULT_SUMMARIZE_OPTIONS: Readonly<SummarizeOptions> = Object.freeze({ maxRank: 256, allowedRanks: null })
+/** Default Σ r³ budget of {@link SummarizeOptions} (e.g. 47 modules at r = 128, 6,000 at r = 16). */
+export const DEFAULT_MAX_SPECTRAL_WORK = 1e8
+
+/** Default {@link SummarizeOptions}: the gate policy's `max_rank` default and {@link DEFAULT_MAX_SPECTRAL_WORK}. */
+export const DEFAULT_SUMMARIZE_OPTIONS: Readonly<SummarizeOptions> = Object.freeze({
+  maxRank: DEFAULT_MAX_RANK,
+  allowedRanks: null,
+  maxSpectralWork: DEFAULT_MAX_SPECTRAL_WORK,
+})
 
 /**
  * Summarises safetensors bytes (already read) with the parsed config, in cost order: header and
@@ -187,6 +200,13 @@ export async function summarizeAdapterBytes(
     return {
       ...base,
       skipped: `rank ${tooLarge.join('/')} exceeds max_rank ${o.maxRank} or is not allowed by the policy: statistics not computed`,
+    }
+  }
+  const work = shapes.reduce((acc, p) => acc + p.rank ** 3, 0)
+  if (work > o.maxSpectralWork) {
+    return {
+      ...base,
+      skipped: `spectral work Σr³ = ${work} of ${shapes.length} modules exceeds the budget ${o.maxSpectralWork}: statistics not computed`,
     }
   }
   let decoded: ReturnType<typeof decodePeftWeights>

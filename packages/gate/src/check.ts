@@ -359,9 +359,12 @@ export async function checkAdapter(
     tensorZMax = modules.reduce((acc, m) => Math.max(acc, m.norm_z), 0)
     if (tensorZMax > thresholds.tau_tensor_z) reasons.push('tensor_norm_outlier')
   } else if (summary.error === null) {
-    // Readable weights whose statistics were skipped (rank bound): the rank reason rejects already.
+    // Readable weights whose statistics were skipped: a refused rank rejects already; an adapter
+    // beyond the cost budget is never a silent pass, whatever require_weight_reference says.
     refMetrics.note = `weights not evaluated: ${summary.skipped ?? 'no modules'}`
-    if (policy.require_weight_reference && summary.skipped === null) reasons.push('weights_not_evaluated')
+    if (summary.skipped !== null ? !reasons.includes('rank_not_allowed') : policy.require_weight_reference) {
+      reasons.push('weights_not_evaluated')
+    }
   } else if (policy.require_reference) {
     refMetrics.note = 'no weight statistics'
   }

@@ -17,6 +17,7 @@ export {
   type AdapterConfigInfo,
   type AdapterWeightSummary,
   adapterFeatures,
+  DEFAULT_MAX_SPECTRAL_WORK,
   DEFAULT_SUMMARIZE_OPTIONS,
   FEATURE_NAMES,
   type FeatureName,

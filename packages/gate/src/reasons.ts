@@ -51,7 +51,7 @@ export const REASON_DESCRIPTIONS: Readonly<Record<RejectReason, string>> = {
   weight_update_invalid:
     'an update s·B·A is NaN/infinite or absurd (scaling, factor entries or ‖ΔW‖_F beyond @plora/peft bounds): always rejected',
   weights_not_evaluated:
-    'require_weight_reference is on and the weight statistics could not be scored against a reference population',
+    'the weight statistics could not be scored against a reference population (rejected when require_weight_reference is on), or the adapter exceeds the statistics cost budget (always rejected)',
   attestations_parse_error: 'a line of the attestations file is not a JSON object',
   peer_attestations_error: 'the verifier peer key folder could not be read',
   signature_quorum_not_met:

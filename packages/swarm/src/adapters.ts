@@ -122,9 +122,9 @@ function markTrojan(m: Manifest): Manifest {
 }
 
 const SYN_HIDDEN = 64
-const SYN_MODULES = [0, 1].flatMap((l) =>
-  ['q_proj', 'k_proj', 'v_proj', 'o_proj'].map((s) => `model.layers.${l}.self_attn.${s}`),
-)
+// LLaMA-style attention projections: the first four of @plora/peft's ATTENTION_SUFFIXES (q, k, v, o).
+const SYN_SUFFIXES = ATTENTION_SUFFIXES.slice(0, 4)
+const SYN_MODULES = [0, 1].flatMap((l) => SYN_SUFFIXES.map((s) => `model.layers.${l}.self_attn.${s}`))
 
 /**
  * Seeded LoRA factors for one synthetic adapter. Module m's update ΔW = (α/r)·B·A is rescaled to a
@@ -232,7 +232,7 @@ export async function prepareAdapters(options: PrepareAdaptersOptions): Promise<
           const trojanModule = trojan ? new PythonRandom(deriveSeed(s, 'trojan')).randbelow(SYN_MODULES.length) : null
           payload = syntheticTensors(s, o.rank, trojanModule)
           m = baseManifest(domain, o.baseModel, o.rank, ADAPTER_WEIGHTS_FILE, payload, `synthetic-${domain}-v${v}`)
-          m.lora.target_modules = ['q_proj', 'k_proj', 'v_proj', 'o_proj']
+          m.lora.target_modules = [...SYN_SUFFIXES]
           config = buildPeftLoraConfig({
             r: o.rank,
             loraAlpha: Math.max(1, 2 * o.rank),

@@ -580,8 +580,24 @@ describe('checkAdapter: every reason string is reachable from a real situation',
     const d = await gate(dir, policyWith({ allowed_ranks: null, enable_probes: false }))
     expect(d.metrics.artifact.size_bytes).toBeLessThan(34_000)
     expect(d.reasons).toContain('rank_not_allowed')
-    expect(d.metrics.weights.skipped).toMatch(/exceeds max_rank 256/)
+    expect(d.metrics.weights.skipped).toMatch(/exceeds max_rank 128/)
     expect(d.metrics.modules).toEqual([])
+  })
+
+  it('point 7: many modules of an allowed rank beyond the Σr³ budget are not evaluated, even when the policy tolerates it', async () => {
+    const modules = Array.from({ length: 400 }, (_, i) => ({
+      path: `transformer.h.${i}.attn.c_attn`,
+      inFeatures: 1,
+      outFeatures: 1,
+    }))
+    const dir = await adapter({ r: 64, modules })
+    const d = await gate(
+      dir,
+      policyWith({ allowed_ranks: [64], enable_probes: false, require_weight_reference: false }),
+      await context({ reference: null }),
+    )
+    expect(d.reasons).toEqual(['weights_not_evaluated'])
+    expect(d.metrics.weights.skipped).toMatch(/budget/)
   })
 
   it('reached every reason string of the gate in the tests above', () => {
