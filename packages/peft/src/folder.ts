@@ -334,10 +334,19 @@ export function decodePeftWeights(
 }
 
 /**
- * The weights files of a folder other than {@link ADAPTER_WEIGHTS_FILE} (by {@link WEIGHTS_FILE_PATTERN}).
+ * Side files with a weights-like name that an adapter folder may hold because nothing loads them
+ * into a model: the merge's Fisher diagonal (spec core.md §11.4, read only for a scalar weight).
+ */
+export const ADAPTER_SIDECAR_FILES: readonly string[] = ['fisher_diag.safetensors']
+
+/**
+ * The weights files of a folder other than {@link ADAPTER_WEIGHTS_FILE} (by {@link WEIGHTS_FILE_PATTERN}),
+ * ignoring {@link ADAPTER_SIDECAR_FILES}.
  */
 export function unexpectedWeightFiles(names: Iterable<string>): string[] {
-  return [...names].filter((n) => n !== ADAPTER_WEIGHTS_FILE && WEIGHTS_FILE_PATTERN.test(n)).sort()
+  return [...names]
+    .filter((n) => n !== ADAPTER_WEIGHTS_FILE && !ADAPTER_SIDECAR_FILES.includes(n) && WEIGHTS_FILE_PATTERN.test(n))
+    .sort()
 }
 
 /**

@@ -38,6 +38,7 @@ export {
 export { PeftError, PeftErrorCode } from './errors.js'
 export {
   ADAPTER_CONFIG_FILE,
+  ADAPTER_SIDECAR_FILES,
   ADAPTER_WEIGHTS_FILE,
   type AdapterFromDeltasOptions,
   adapterFromDeltas,

@@ -18,7 +18,7 @@ try {
   })
   const normal = await writeAdapter(join(tmp.path, 'normal'), { seed: 2 })
   for (const [name, dir, policy] of [
-    ['r=4096, allowed_ranks null (max_rank 256)', bomb, parsePolicy({ allowed_ranks: null })],
+    ['r=4096, allowed_ranks null (max_rank 128)', bomb, parsePolicy({ allowed_ranks: null })],
     ['r=4096, allowed_ranks [4, 8, 16]', bomb, parsePolicy({})],
     ['r=4 normal adapter', normal, parsePolicy({ require_weight_reference: false })],
   ] as const) {
