@@ -2,15 +2,14 @@
  * @packageDocumentation
  * `@plora/loader`: the LoRA side of plora's engine (spec core.md §0.2–§0.3, §10, §11).
  *
- * - LoRA target schemes resolved on full module paths (`attention`, `mlp`, `all`; fixes `[D-25]`).
- * - PEFT adapter folders (`adapter_config.json` + `adapter_model.safetensors`), read and written
- *   exactly as PEFT 0.12 does, including `fan_in_fan_out` and rsLoRA scaling.
+ * - Re-exported from `@plora/peft` (the one reader of the format, shared with the gate): LoRA
+ *   target schemes, PEFT adapter folders read and written as PEFT 0.12 does, float64 factor maths,
+ *   placebo adapters.
  * - Inject/remove of adapters into a loaded model with bit-identical restore and any nesting
  *   (fixes `[D-11]`), a weight fingerprint to assert a pristine base, and un-merged side branches.
  * - Merging in factor space: weighted sum (explicit, Fisher or equal weights) or sequential, trust
  *   region, per-module caps, global scale, a line search on the true `W0 + α·Δ` that includes α = 0
  *   (fixes `[D-20]`), and rank-k re-projection by QR + small-core SVD of the stacked factors.
- * - Placebo A: seeded random adapters with the reference's shapes and per-module ‖ΔW‖_F.
  *
  * @example
  * ```ts
