@@ -79,10 +79,15 @@ export interface AdapterWeightSummary {
 
 /** Parses `adapter_config.json` text with `@plora/peft`'s schema; null on any problem. */
 export function parseAdapterConfig(text: string): AdapterConfigInfo | null {
+  return readAdapterConfig(text).config
+}
+
+/** Parses `adapter_config.json` text with `@plora/peft`'s schema, keeping the refusal message. */
+export function readAdapterConfig(text: string): { config: AdapterConfigInfo | null; error: string | null } {
   try {
-    return parsePeftConfigText(text)
-  } catch {
-    return null
+    return { config: parsePeftConfigText(text), error: null }
+  } catch (e) {
+    return { config: null, error: (e as Error).message }
   }
 }
 
@@ -143,6 +148,8 @@ export interface SummarizeOptions {
   maxRank: number
   /** Ranks the caller accepts; any other rank skips the maths (the verdict is already a rejection). */
   allowedRanks: readonly number[] | null
+  /** Why the config is null (reported as the error), e.g. the refusal message of {@link readAdapterConfig}. */
+  configError: string | null
   /**
    * Budget of Σ r³ over the modules (the eigen-problems dominate: ≈ 6e-8 s per unit, so 1e8 ≈ 6 s);
    * a larger adapter is not evaluated, so the cost per adapter stays bounded (issue 15 point 7).
@@ -158,6 +165,7 @@ export const DEFAULT_SUMMARIZE_OPTIONS: Readonly<SummarizeOptions> = Object.free
   maxRank: DEFAULT_MAX_RANK,
   allowedRanks: null,
   maxSpectralWork: DEFAULT_MAX_SPECTRAL_WORK,
+  configError: null,
 })
 
 /**
@@ -245,10 +253,11 @@ export async function summarizeAdapterWeights(
   options: Partial<SummarizeOptions> = {},
 ): Promise<AdapterWeightSummary> {
   let config: AdapterConfigInfo | null = null
+  let configError: string | null = null
   try {
-    config = parseAdapterConfig(await readFile(join(adapterDir, ADAPTER_CONFIG_FILE), 'utf8'))
-  } catch {
-    config = null
+    ;({ config, error: configError } = readAdapterConfig(await readFile(join(adapterDir, ADAPTER_CONFIG_FILE), 'utf8')))
+  } catch (e) {
+    configError = `${ADAPTER_CONFIG_FILE}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`
   }
   let bytes: Uint8Array
   try {
@@ -259,7 +268,7 @@ export async function summarizeAdapterWeights(
       `${weightsFile}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
     )
   }
-  return summarizeAdapterBytes(bytes, config, weightsFile, options)
+  return summarizeAdapterBytes(bytes, config, weightsFile, { configError, ...options })
 }
 
 /**

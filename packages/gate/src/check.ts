@@ -27,8 +27,8 @@ import { appendAuditRecord } from '@plora/signer'
 import {
   type AdapterWeightSummary,
   type FeatureName,
-  parseAdapterConfig,
   populationRank,
+  readAdapterConfig,
   summarizeAdapterBytes,
 } from './adapter-weights.js'
 import type { GateContext } from './context.js'
@@ -223,7 +223,10 @@ export async function checkAdapter(
   } catch {
     configText = null
   }
-  const config = configText === null ? null : parseAdapterConfig(configText)
+  const { config, error: configError } =
+    configText === null
+      ? { config: null, error: `${ADAPTER_CONFIG_FILE} is missing, not a regular file, or over 1 MB` }
+      : readAdapterConfig(configText)
   const rankAllowed = (r: number): boolean =>
     r <= policy.max_rank && (policy.allowed_ranks === null || policy.allowed_ranks.includes(r))
 
@@ -252,6 +255,7 @@ export async function checkAdapter(
     summary = await summarizeAdapterBytes(bytes, config, filename, {
       maxRank: policy.max_rank,
       allowedRanks: claimedOk ? policy.allowed_ranks : [],
+      configError,
     })
   }
   // A non-finite or absurd ΔW is a rejection whatever else the policy says (issue 15 point 6).

@@ -24,6 +24,7 @@ export {
   type ModuleSummary,
   parseAdapterConfig,
   populationRank,
+  readAdapterConfig,
   type SummarizeOptions,
   summarizeAdapterBytes,
   summarizeAdapterWeights,

@@ -489,7 +489,9 @@ describe('checkAdapter: every reason string is reachable from a real situation',
     await editConfig(dir, (c) => {
       c.alpha_pattern = { c_attn: 8, 'h\\.0\\.attn\\.c_attn': 800 }
     })
-    expect((await gate(dir)).reasons).toContain('weights_unreadable')
+    const d = await gate(dir)
+    expect(d.reasons).toContain('weights_unreadable')
+    expect(d.metrics.weights.error).toMatch(/several pattern keys/)
   })
 
   it('point 2: tensors of a named adapter (.lora_A.evil.weight) are refused, not skipped', async () => {
