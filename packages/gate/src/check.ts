@@ -37,13 +37,7 @@ import { signedRobustZ } from './lora-stats.js'
 import type { Policy } from './policy.js'
 import { loadProbeSet, type ProbeResult, runProbes } from './probes.js'
 import { orderReasons, type RejectReason } from './reasons.js'
-import {
-  findPopulations,
-  populationLabel,
-  type ReferencePopulation,
-  type WeightScores,
-  weightScores,
-} from './reference.js'
+import { populationLabel, referenceScores } from './reference.js'
 import { checkSignatures, type SignatureMetrics, verifyPrimarySignature } from './signatures.js'
 
 /** The thresholds a decision used (policy values, replaced by calibrated ones from the reference). */
@@ -327,27 +321,25 @@ export async function checkAdapter(
       targets: summary.suffixes,
       domain: manifest.domain,
     }
-    const match = context.reference ? findPopulations(context.reference, key) : { pooled: null, domain: null }
-    if (match.pooled !== null) {
+    const scored = context.reference
+      ? referenceScores(context.reference, key, { features: summary.features, modules: summary.modules })
+      : null
+    if (scored !== null) {
       // Every adapter is scored against the pooled population; its (unsigned) domain can only add one.
-      const pops: ReferencePopulation[] = [match.pooled, ...(match.domain !== null ? [match.domain] : [])]
-      const scores = pops.map((p) => weightScores(p, { features: summary.features!, modules: summary.modules }))
-      // Report the population that scores the adapter as most unusual.
-      const worst = (f: (w: WeightScores) => number): number => Math.max(...scores.map(f))
-      const lead = scores.reduce((a, b) => (b.mahalanobis > a.mahalanobis ? b : a))
-      refMetrics.population = pops.map(populationLabel).join(' + ')
-      if (match.domain === null && manifest.domain !== null && context.reference) {
+      const ws = scored.scores
+      refMetrics.population = scored.populations.map(populationLabel).join(' + ')
+      if (scored.populations.length === 1 && manifest.domain !== null) {
         refMetrics.note = `no population for domain ${JSON.stringify(manifest.domain)}: scored against the pooled population only`
       }
-      refMetrics.feature_z = lead.feature_z
+      refMetrics.feature_z = ws.feature_z
       // upward only: a backdoor adds to the update; an unusually small update is not a threat
-      normZ = worst((w) => w.norm_z)
-      refMetrics.spike_z = worst((w) => w.spike_z)
-      refMetrics.mahalanobis = worst((w) => w.mahalanobis)
-      for (const m of modules) m.norm_z = Math.max(...scores.map((w) => w.module_z.get(m.path) ?? 0))
+      normZ = ws.norm_z
+      refMetrics.spike_z = ws.spike_z
+      refMetrics.mahalanobis = ws.mahalanobis
+      for (const m of modules) m.norm_z = ws.module_z.get(m.path) ?? 0
       if (normZ > thresholds.tau_norm_z) reasons.push('weight_norm_outlier')
-      if (refMetrics.mahalanobis > thresholds.tau_mahalanobis) reasons.push('activation_mahalanobis_high')
-      if (refMetrics.spike_z > thresholds.tau_spike_z) reasons.push('gradient_spike_z_high')
+      if (ws.mahalanobis > thresholds.tau_mahalanobis) reasons.push('activation_mahalanobis_high')
+      if (ws.spike_z > thresholds.tau_spike_z) reasons.push('gradient_spike_z_high')
     } else {
       refMetrics.note = context.reference
         ? `weights not evaluated: no reference population for base_model=${key.base_model}, r=${key.r}, targets=${key.targets.join(',')}`

@@ -423,3 +423,44 @@ export function weightScores(
     module_z,
   }
 }
+
+/** {@link referenceScores}: the combined scores and the populations behind them. */
+export interface ReferenceScoresResult {
+  scores: WeightScores
+  /** The pooled population, then the domain one when used. */
+  populations: ReferencePopulation[]
+}
+
+/**
+ * Scores an adapter the way the gate decides (issue 15 point 5): against the pooled population
+ * and, when the reference has one for the key's domain, against that too, keeping the larger
+ * (more unusual) score of each detector, so a domain label can only add scrutiny. `feature_z` is
+ * that of the population with the larger Mahalanobis distance. Null when there is no pooled
+ * population (the weights are then not evaluated).
+ */
+export function referenceScores(
+  ref: GateReference,
+  key: PopulationKey,
+  summary: Pick<AdapterWeightSummary, 'features' | 'modules'> & { features: Record<FeatureName, number> },
+): ReferenceScoresResult | null {
+  const match = findPopulations(ref, key)
+  if (match.pooled === null) return null
+  const populations = [match.pooled, ...(match.domain !== null ? [match.domain] : [])]
+  const all = populations.map((p) => weightScores(p, summary))
+  const worst = (f: (w: WeightScores) => number): number => Math.max(...all.map(f))
+  const lead = all.reduce((a, b) => (b.mahalanobis > a.mahalanobis ? b : a))
+  const module_z = new Map(
+    summary.modules.map((m) => [m.path, Math.max(...all.map((w) => w.module_z.get(m.path) ?? 0))]),
+  )
+  return {
+    populations,
+    scores: {
+      norm_z: worst((w) => w.norm_z),
+      tensor_z_max: Math.max(0, ...module_z.values()),
+      mahalanobis: worst((w) => w.mahalanobis),
+      spike_z: worst((w) => w.spike_z),
+      feature_z: lead.feature_z,
+      module_z,
+    },
+  }
+}
