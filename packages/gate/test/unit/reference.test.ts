@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   adapterFeatures,
   parseAdapterConfig,
+  populationRank,
   summarizeAdapterBytes,
   summarizeAdapterWeights,
 } from '../../src/adapter-weights.js'
@@ -15,9 +16,11 @@ import {
   computeReference,
   featureZScores,
   findPopulation,
+  findPopulations,
   type GateReference,
   mahalanobis,
   readReference,
+  referenceScores,
   writeReference,
 } from '../../src/reference.js'
 import { BASE, drawFactors, tempDir, writeAdapter } from '../helpers.js'
@@ -156,6 +159,32 @@ describe('reference population', () => {
     expect(findPopulation(byDomain, key)).toMatchObject({ domain: null, count: 6 })
     // the legal population's statistics differ from the pooled ones (it is really fitted on its own samples)
     expect(findPopulation(byDomain, { ...key, domain: 'legal' })!.mean).not.toEqual(byDomain.populations[0]!.mean)
+    // the gate's rule (issue 15 point 5): the pooled population always, the domain one in addition
+    expect(findPopulations(byDomain, { ...key, domain: 'legal' })).toMatchObject({
+      pooled: { domain: null, count: 6 },
+      domain: { domain: 'legal', count: 4 },
+    })
+    expect(findPopulations(byDomain, { ...key, domain: 'no-such' })).toMatchObject({
+      pooled: { count: 6 },
+      domain: null,
+    })
+    expect(findPopulations(byDomain, { ...key, r: 8, domain: 'legal' })).toEqual({ pooled: null, domain: null })
+    const big = await summarizeAdapterWeights(await writeAdapter(join(tmp.path, 'big-legal'), { seed: 998, bScale: 4 }))
+    const both = referenceScores(
+      byDomain,
+      { ...key, domain: 'legal' },
+      { features: big.features!, modules: big.modules },
+    )!
+    const pooled = referenceScores(byDomain, key, { features: big.features!, modules: big.modules })!
+    expect(both.populations.map((p) => p.domain)).toEqual([null, 'legal'])
+    expect(both.scores.norm_z).toBeGreaterThanOrEqual(pooled.scores.norm_z)
+    expect(both.scores.mahalanobis).toBeGreaterThanOrEqual(pooled.scores.mahalanobis)
+  })
+
+  it('keys a mixed-rank adapter by its most common module rank (issue 15 point 4)', () => {
+    expect(populationRank([{ r: 4 }, { r: 8 }, { r: 4 }])).toBe(4)
+    expect(populationRank([{ r: 4 }, { r: 8 }])).toBe(8)
+    expect(populationRank([])).toBeNull()
   })
 })
 
