@@ -24,6 +24,8 @@ import { PeftError, PeftErrorCode } from './errors.js'
 
 /** Longest accepted `rank_pattern` / `alpha_pattern` key or `target_modules` regex. */
 export const MAX_PATTERN_LENGTH = 256
+/** Most `rank_pattern` + `alpha_pattern` keys accepted (each is tried on every module). */
+export const MAX_PATTERN_KEYS = 1024
 /** Longest accepted module path (tensor keys are sender-chosen; bounds the regex work). */
 export const MAX_MODULE_PATH_LENGTH = 512
 
@@ -153,6 +155,10 @@ export function parsePeftLoraConfig(value: unknown, where = 'adapter_config.json
         field,
       })
     }
+  }
+  const keyCount = Object.keys(cfg.rank_pattern).length + Object.keys(cfg.alpha_pattern).length
+  if (keyCount > MAX_PATTERN_KEYS) {
+    throw configInvalid(where, `${keyCount} rank_pattern/alpha_pattern keys exceed ${MAX_PATTERN_KEYS}`, { keyCount })
   }
   for (const field of ['rank_pattern', 'alpha_pattern'] as const) {
     const rawField = raw[field]

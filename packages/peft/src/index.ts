@@ -25,6 +25,7 @@ export {
   buildPeftLoraConfig,
   isTargetModule,
   MAX_MODULE_PATH_LENGTH,
+  MAX_PATTERN_KEYS,
   MAX_PATTERN_LENGTH,
   type ModuleLoraParams,
   moduleLoraParams,

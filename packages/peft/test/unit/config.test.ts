@@ -53,6 +53,8 @@ describe('adapter_config.json with PEFT semantics', () => {
       expect(() => parsePeftLoraConfig({ ...base, alpha_pattern: { [key]: 2 } }), key).toThrow(invalid)
     }
     expect(() => parsePeftLoraConfig({ ...base, target_modules: '(.*)+q_proj' })).toThrow(invalid)
+    const many = Object.fromEntries(Array.from({ length: 1025 }, (_, i) => [`m${i}`, 2]))
+    expect(() => parsePeftLoraConfig({ ...base, alpha_pattern: many })).toThrow(invalid)
   })
 
   it('refuses features that change what PEFT loads and plora does not implement', () => {
