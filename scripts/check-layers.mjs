@@ -26,6 +26,7 @@ const LAYERS = {
   safetensors: 1,
   metrics: 1,
   'it-estimators': 1,
+  peft: 1,
   model: 1,
   loader: 2,
   datasets: 2,
@@ -45,6 +46,7 @@ const LAYERS = {
  */
 const EXPLICIT = {
   model: ['common', 'safetensors'],
+  peft: ['common', 'safetensors'],
 }
 
 const errors = []

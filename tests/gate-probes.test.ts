@@ -72,6 +72,8 @@ beforeAll(async () => {
       probes_max: 8,
       tau_trigger: 0.2,
       tau_clean_delta: -0.05,
+      // probes only: no reference population here (the default rejects unevaluated weights, issue 15 point 6)
+      require_weight_reference: false,
     }),
   )
 }, 300_000)

@@ -140,7 +140,7 @@ describe('plora merge / plora placebo', () => {
       '--out',
       join(tmp.dir, 'y'),
     )
-    expect(missing.err).toContain('[LOADER_ADAPTER_NOT_FOUND]')
+    expect(missing.err).toContain('[PEFT_ADAPTER_NOT_FOUND]')
     const usage = await run(
       'merge',
       '--base-model',

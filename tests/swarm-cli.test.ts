@@ -1,6 +1,6 @@
 // `plora swarm v2|evaluate`, `plora sweep`, `plora calibrate-c`, `plora validate-bounds` and
 // `plora consensus-smoke`, run in-process through the CLI's main() (issue 8).
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -52,9 +52,15 @@ describe('plora swarm v2', () => {
   })
 
   it('runs the gate with synthetic adapters and consensus', async () => {
+    // No reference population in this run: the verifier's policy opts out of require_weight_reference
+    // (by default the gate rejects adapters its weight detectors could not evaluate, issue 15 point 6).
+    const policyFile = join(dir, 'no-reference-policy.json')
+    await writeFile(policyFile, JSON.stringify({ require_weight_reference: false }))
     const r = await run(
       'swarm',
       'v2',
+      '--policy_file',
+      policyFile,
       '--agents',
       '9',
       '--rounds',

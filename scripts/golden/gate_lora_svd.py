@@ -4,7 +4,7 @@ A ([r, in]) and B ([out, r]) are drawn with Python's random.Random(seed).gauss(0
 (row-major), then B — the same stream @plora/common's PythonRandom reproduces bit for bit — and the
 reference values come from numpy's dense SVD of dW (LAPACK gesdd), which the gate must never run.
 
-Re-run: python3 scripts/golden/gate_lora_svd.py > packages/gate/test/golden/lora-svd.json
+Re-run: python3 scripts/golden/gate_lora_svd.py > packages/peft/test/golden/lora-svd.json
 """
 import json
 import random

@@ -25,18 +25,18 @@ import { writeFileAtomic, writeJsonAtomic } from '@plora/common'
 import {
   buildReference,
   checkAdapter,
-  findPopulation,
   type GateReference,
   type Policy,
   type ProbeHarness,
   type ProbeResult,
   type ProbeSet,
+  populationRank,
   type ReferenceSample,
   type ReferenceThresholds,
   type RejectReason,
+  referenceScores,
   runProbes,
   summarizeAdapterWeights,
-  weightScores,
 } from '@plora/gate'
 import { normalQuantile } from '@plora/metrics'
 import { ExperimentsError, ExperimentsErrorCode } from './errors.js'
@@ -218,15 +218,20 @@ export async function calibrateGate(
     )
   const scoreMember = (m: PopulationMember, ref: GateReference): DetectorScores => {
     const s = summaries.get(m.id)!
-    const pop = findPopulation(ref, { base_model: o.baseModel, r: s.ranks[0]!, targets: s.suffixes, domain: m.domain })
-    if (!pop) {
+    // The gate's own scoring: the pooled population, and the domain's when the reference has one.
+    const scored = referenceScores(
+      ref,
+      { base_model: o.baseModel, r: populationRank(s.modules) ?? 0, targets: s.suffixes, domain: m.domain },
+      { features: s.features!, modules: s.modules },
+    )
+    if (scored === null) {
       throw new ExperimentsError(
         ExperimentsErrorCode.PopulationInvalid,
         `population member ${m.id}: no clean reference population for r=${s.ranks.join('/')} targets=${s.suffixes.join(',')}`,
         { id: m.id },
       )
     }
-    return scoresFromParts(weightScores(pop, { features: s.features!, modules: s.modules }), probes.get(m.id)!)
+    return scoresFromParts(scored.scores, probes.get(m.id)!)
   }
   const full = refOf(null)
   const scoredMembers = members.map((m) => scored(m, scoreMember(m, m.kind === 'clean' ? refOf(m.id) : full)))

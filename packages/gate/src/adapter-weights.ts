@@ -1,30 +1,35 @@
 /**
- * Reads a PEFT LoRA adapter folder the way the gate needs it — `adapter_config.json` plus the
- * factor pairs of `adapter_model.safetensors` (key names of spec core.md §0.3) — and computes the
- * per-module update statistics of `lora-stats.ts` and the adapter-level feature vector that the
- * reference population (`gate-ref.json`) describes.
+ * Reads a PEFT LoRA adapter the way the loader does — through `@plora/peft`, the one reader of
+ * the format (issue 15: the gate must see exactly what the loader injects) — and computes the
+ * per-module update statistics ΔW = s·B·A and the adapter-level feature vector that the reference
+ * population (`gate-ref.json`) describes. Scaling, `rank_pattern` / `alpha_pattern`, tensor key
+ * names, `target_modules` and the sanity bounds on ΔW are `@plora/peft`'s.
  *
- * The gate deliberately does not import `@plora/loader` (layering, STYLE.md §3): reading two JSON
- * fields and pairing tensor names is all it needs. Scaling follows PEFT: s = lora_alpha / r, or
- * lora_alpha / √r with `use_rslora`; `alpha_pattern` entries apply to modules whose path ends with
- * the pattern key. Everything read here is sender-supplied, so nothing throws on bad content:
- * problems are returned as `error` text and surface as `weights_unreadable`.
+ * Cost is bounded before any maths (issue 15 point 7): the safetensors header is parsed and the
+ * factor shapes are paired and checked first; modules whose rank exceeds the caller's bound are
+ * not decoded and no Gram or eigen-problem is formed. Everything read here is sender-supplied, so
+ * nothing throws on bad content: problems are returned as `error` text (with `errorCode`).
  */
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { readSafetensors, toFloat32Array } from '@plora/safetensors'
-import { type ModuleUpdateStats, moduleUpdateStats } from './lora-stats.js'
+import {
+  ADAPTER_CONFIG_FILE,
+  ADAPTER_WEIGHTS_FILE,
+  decodePeftWeights,
+  type LoraPairShape,
+  type ModuleUpdateStats,
+  moduleUpdateStats,
+  PeftErrorCode,
+  type PeftLoraConfig,
+  pairLoraTensors,
+  parsePeftConfigText,
+  parsePeftTensorKey,
+} from '@plora/peft'
+import { parseSafetensorsHeader } from '@plora/safetensors'
+import { DEFAULT_MAX_RANK } from './policy.js'
 
-/** The fields of `adapter_config.json` the gate reads (PEFT LoraConfig names). */
-export interface AdapterConfigInfo {
-  base_model_name_or_path: string | null
-  r: number | null
-  lora_alpha: number | null
-  use_rslora: boolean
-  target_modules: string[] | null
-  alpha_pattern: Record<string, number>
-  fan_in_fan_out: boolean
-}
+/** The parsed `adapter_config.json` (PEFT LoraConfig names, `@plora/peft`'s schema). */
+export type AdapterConfigInfo = PeftLoraConfig
 
 /** One adapted module. */
 export interface ModuleSummary {
@@ -54,64 +59,36 @@ export type FeatureName = (typeof FEATURE_NAMES)[number]
 export interface AdapterWeightSummary {
   config: AdapterConfigInfo | null
   modules: ModuleSummary[]
-  /** The rank(s) found in the tensors. */
+  /** The rank(s) of the factor pairs (from the header, known even when the maths is skipped). */
   ranks: number[]
-  /** Sorted distinct module suffixes found in the tensors. */
+  /** Sorted distinct module suffixes of the factor pairs. */
   suffixes: string[]
-  /** Tensor names that are neither half of a complete LoRA pair (e.g. `modules_to_save` weights). */
+  /** Tensor names that are not LoRA factors of the default adapter (they make the weights refused). */
   otherTensors: string[]
-  /** Adapter-level features (null when there are no modules). */
+  /** Adapter-level features (null when there are no evaluated modules). */
   features: Record<FeatureName, number> | null
   /** Why the weights could not be read (null = read fine). */
   error: string | null
+  /** The `@plora/peft` (or `@plora/safetensors`) error code behind `error`, if any. */
+  errorCode: string | null
+  /** True when the update is non-finite or absurd (`PEFT_UPDATE_INVALID`): always a rejection. */
+  updateInvalid: boolean
+  /** Why the statistics were not computed although the weights may be fine (e.g. rank above the bound). */
+  skipped: string | null
 }
 
-const LORA_KEY = /^(?:base_model\.model\.)?(.+)\.lora_([AB])(?:\.default)?\.weight$/
-
-function asNumber(x: unknown): number | null {
-  return typeof x === 'number' && Number.isFinite(x) ? x : null
-}
-
-/** Parses the fields the gate needs from `adapter_config.json` text; null on any problem. */
+/** Parses `adapter_config.json` text with `@plora/peft`'s schema; null on any problem. */
 export function parseAdapterConfig(text: string): AdapterConfigInfo | null {
-  let raw: unknown
-  try {
-    raw = JSON.parse(text)
-  } catch {
-    return null
-  }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return null
-  const o = raw as Record<string, unknown>
-  const targets = Array.isArray(o.target_modules)
-    ? o.target_modules.filter((t): t is string => typeof t === 'string')
-    : typeof o.target_modules === 'string'
-      ? [o.target_modules]
-      : null
-  const alphaPattern: Record<string, number> = {}
-  if (o.alpha_pattern && typeof o.alpha_pattern === 'object') {
-    for (const [k, v] of Object.entries(o.alpha_pattern as Record<string, unknown>)) {
-      const n = asNumber(v)
-      if (n !== null) alphaPattern[k] = n
-    }
-  }
-  return {
-    base_model_name_or_path: typeof o.base_model_name_or_path === 'string' ? o.base_model_name_or_path : null,
-    r: asNumber(o.r),
-    lora_alpha: asNumber(o.lora_alpha),
-    use_rslora: o.use_rslora === true,
-    target_modules: targets,
-    alpha_pattern: alphaPattern,
-    fan_in_fan_out: o.fan_in_fan_out === true,
-  }
+  return readAdapterConfig(text).config
 }
 
-/** PEFT scaling for a module of rank `r`. */
-export function loraScale(config: AdapterConfigInfo | null, modulePath: string, r: number): number {
-  let alpha = config?.lora_alpha ?? r // PEFT's default lora_alpha is 8, but without a config we assume s = 1
-  for (const [k, v] of Object.entries(config?.alpha_pattern ?? {})) {
-    if (modulePath === k || modulePath.endsWith(`.${k}`)) alpha = v
+/** Parses `adapter_config.json` text with `@plora/peft`'s schema, keeping the refusal message. */
+export function readAdapterConfig(text: string): { config: AdapterConfigInfo | null; error: string | null } {
+  try {
+    return { config: parsePeftConfigText(text), error: null }
+  } catch (e) {
+    return { config: null, error: (e as Error).message }
   }
-  return config?.use_rslora ? alpha / Math.sqrt(r) : alpha / r
 }
 
 /**
@@ -144,111 +121,143 @@ export function adapterFeatures(modules: readonly ModuleSummary[]): Record<Featu
   }
 }
 
-function allFinite(x: Float32Array): boolean {
-  for (let i = 0; i < x.length; i++) if (!Number.isFinite(x[i]!)) return false
-  return true
+function emptySummary(
+  config: AdapterConfigInfo | null,
+  error: string,
+  errorCode: string | null = null,
+): AdapterWeightSummary {
+  return {
+    config,
+    modules: [],
+    ranks: [],
+    suffixes: [],
+    otherTensors: [],
+    features: null,
+    error,
+    errorCode,
+    updateInvalid: errorCode === PeftErrorCode.UpdateInvalid,
+    skipped: null,
+  }
 }
 
-function emptySummary(config: AdapterConfigInfo | null, error: string): AdapterWeightSummary {
-  return { config, modules: [], ranks: [], suffixes: [], otherTensors: [], features: null, error }
+const suffixOf = (path: string): string => path.slice(path.lastIndexOf('.') + 1)
+
+/** Options of {@link summarizeAdapterBytes}. */
+export interface SummarizeOptions {
+  /** Largest rank whose statistics are computed; a larger one skips the maths (`skipped`). */
+  maxRank: number
+  /** Ranks the caller accepts; any other rank skips the maths (the verdict is already a rejection). */
+  allowedRanks: readonly number[] | null
+  /** Why the config is null (reported as the error), e.g. the refusal message of {@link readAdapterConfig}. */
+  configError: string | null
+  /**
+   * Budget of Σ r³ over the modules (the eigen-problems dominate: ≈ 6e-8 s per unit, so 1e8 ≈ 6 s);
+   * a larger adapter is not evaluated, so the cost per adapter stays bounded (issue 15 point 7).
+   */
+  maxSpectralWork: number
 }
+
+/** Default Σ r³ budget of {@link SummarizeOptions} (e.g. 47 modules at r = 128, 6,000 at r = 16). */
+export const DEFAULT_MAX_SPECTRAL_WORK = 1e8
+
+/** Default {@link SummarizeOptions}: the gate policy's `max_rank` default and {@link DEFAULT_MAX_SPECTRAL_WORK}. */
+export const DEFAULT_SUMMARIZE_OPTIONS: Readonly<SummarizeOptions> = Object.freeze({
+  maxRank: DEFAULT_MAX_RANK,
+  allowedRanks: null,
+  maxSpectralWork: DEFAULT_MAX_SPECTRAL_WORK,
+  configError: null,
+})
 
 /**
- * Summarises safetensors bytes (already read) with an optional parsed config.
+ * Summarises safetensors bytes (already read) with the parsed config, in cost order: header and
+ * shapes, then the rank bound, then decoding with `@plora/peft`'s validation, then the factor maths.
  * Never throws for bad content; see `error`.
  */
 export async function summarizeAdapterBytes(
   bytes: Uint8Array,
   config: AdapterConfigInfo | null,
-  source = 'adapter_model.safetensors',
+  source = ADAPTER_WEIGHTS_FILE,
+  options: Partial<SummarizeOptions> = {},
 ): Promise<AdapterWeightSummary> {
-  let contents: Awaited<ReturnType<typeof readSafetensors>>
-  try {
-    contents = await readSafetensors(bytes)
-  } catch (e) {
-    return emptySummary(config, `${source}: not a readable safetensors file (${(e as Error).message})`)
+  const o = { ...DEFAULT_SUMMARIZE_OPTIONS, ...options }
+  if (config === null) {
+    return emptySummary(
+      null,
+      `${ADAPTER_CONFIG_FILE} is missing or not a valid PEFT LoRA config`,
+      PeftErrorCode.ConfigInvalid,
+    )
   }
-  const pairs = new Map<string, { a?: string; b?: string }>()
-  const other: string[] = []
-  for (const name of contents.tensors.keys()) {
-    const m = LORA_KEY.exec(name)
-    if (!m) {
-      other.push(name)
-      continue
+  let shapes: LoraPairShape[]
+  let other: string[] = []
+  try {
+    const header = parseSafetensorsHeader(bytes, source)
+    other = header.tensors
+      .map((t) => t.name)
+      .filter((n) => parsePeftTensorKey(n) === null)
+      .sort()
+    shapes = pairLoraTensors(config, new Map(header.tensors.map((t) => [t.name, t])), source)
+  } catch (e) {
+    const code = (e as { code?: string }).code ?? null
+    return { ...emptySummary(config, (e as Error).message, code), otherTensors: other }
+  }
+  const ranks = [...new Set(shapes.map((p) => p.rank))].sort((x, y) => x - y)
+  const suffixes = [...new Set(shapes.map((p) => suffixOf(p.path)))].sort()
+  const base = { ...emptySummary(config, ''), error: null, ranks, suffixes }
+  const tooLarge = ranks.filter((r) => r > o.maxRank || (o.allowedRanks !== null && !o.allowedRanks.includes(r)))
+  if (tooLarge.length > 0) {
+    return {
+      ...base,
+      skipped: `rank ${tooLarge.join('/')} exceeds max_rank ${o.maxRank} or is not allowed by the policy: statistics not computed`,
     }
-    const entry = pairs.get(m[1]!) ?? {}
-    if (m[2] === 'A') entry.a = name
-    else entry.b = name
-    pairs.set(m[1]!, entry)
+  }
+  const work = shapes.reduce((acc, p) => acc + p.rank ** 3, 0)
+  if (work > o.maxSpectralWork) {
+    return {
+      ...base,
+      skipped: `spectral work Σr³ = ${work} of ${shapes.length} modules exceeds the budget ${o.maxSpectralWork}: statistics not computed`,
+    }
+  }
+  let decoded: ReturnType<typeof decodePeftWeights>
+  try {
+    decoded = decodePeftWeights(config, bytes, source)
+  } catch (e) {
+    const code = (e as { code?: string }).code ?? null
+    return { ...emptySummary(config, (e as Error).message, code), ranks, suffixes }
   }
   const modules: ModuleSummary[] = []
-  for (const [path, { a, b }] of [...pairs.entries()].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))) {
-    if (!a || !b) {
-      other.push((a ?? b)!)
-      continue
-    }
-    const ta = contents.tensors.get(a)!
-    const tb = contents.tensors.get(b)!
-    if (ta.shape.length !== 2 || tb.shape.length !== 2 || ta.shape[0] !== tb.shape[1]) {
-      return emptySummary(
-        config,
-        `${source}: LoRA pair ${path} does not chain: A ${JSON.stringify(ta.shape)}, B ${JSON.stringify(tb.shape)} (expected [r,in] and [out,r])`,
-      )
-    }
-    const r = ta.shape[0]!
-    if (r < 1) return emptySummary(config, `${source}: LoRA pair ${path} has rank 0`)
-    let fa: Float32Array
-    let fb: Float32Array
-    try {
-      fa = toFloat32Array(ta)
-      fb = toFloat32Array(tb)
-    } catch (e) {
-      return emptySummary(config, `${source}: LoRA pair ${path} is not numeric (${(e as Error).message})`)
-    }
-    if (!allFinite(fa) || !allFinite(fb)) {
-      return emptySummary(config, `${source}: LoRA pair ${path} contains NaN or infinite values`)
-    }
-    const scale = loraScale(config, path, r)
+  for (const m of decoded.values()) {
     const stats = moduleUpdateStats(
-      { a: fa, b: fb, r, inFeatures: ta.shape[1]!, outFeatures: tb.shape[0]!, scale },
-      `${source}:${path}`,
+      { a: m.a, b: m.b, r: m.rank, inFeatures: m.inFeatures, outFeatures: m.outFeatures, scale: m.scale },
+      `${source}:${m.path}`,
     )
     modules.push({
-      path,
-      suffix: path.slice(path.lastIndexOf('.') + 1),
-      r,
-      inFeatures: ta.shape[1]!,
-      outFeatures: tb.shape[0]!,
-      scale,
+      path: m.path,
+      suffix: suffixOf(m.path),
+      r: m.rank,
+      inFeatures: m.inFeatures,
+      outFeatures: m.outFeatures,
+      scale: m.scale,
       stats,
     })
   }
-  if (modules.length === 0)
-    return { ...emptySummary(config, `${source}: no LoRA A/B pairs found`), otherTensors: other }
-  return {
-    config,
-    modules,
-    ranks: [...new Set(modules.map((m) => m.r))].sort((x, y) => x - y),
-    suffixes: [...new Set(modules.map((m) => m.suffix))].sort(),
-    otherTensors: other.sort(),
-    features: adapterFeatures(modules),
-    error: null,
-  }
+  return { ...base, modules, features: adapterFeatures(modules) }
 }
 
 /**
- * Reads `adapter_config.json` and the named weights file of an adapter folder and summarises them.
- * Never throws for bad or missing content (it is the sender's); see `error`.
+ * Reads `adapter_config.json` and `adapter_model.safetensors` of an adapter folder and summarises
+ * them. Never throws for bad or missing content (it is the sender's); see `error`.
  */
 export async function summarizeAdapterWeights(
   adapterDir: string,
-  weightsFile = 'adapter_model.safetensors',
+  weightsFile = ADAPTER_WEIGHTS_FILE,
+  options: Partial<SummarizeOptions> = {},
 ): Promise<AdapterWeightSummary> {
   let config: AdapterConfigInfo | null = null
+  let configError: string | null = null
   try {
-    config = parseAdapterConfig(await readFile(join(adapterDir, 'adapter_config.json'), 'utf8'))
-  } catch {
-    config = null
+    ;({ config, error: configError } = readAdapterConfig(await readFile(join(adapterDir, ADAPTER_CONFIG_FILE), 'utf8')))
+  } catch (e) {
+    configError = `${ADAPTER_CONFIG_FILE}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`
   }
   let bytes: Uint8Array
   try {
@@ -259,5 +268,20 @@ export async function summarizeAdapterWeights(
       `${weightsFile}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
     )
   }
-  return summarizeAdapterBytes(bytes, config, weightsFile)
+  return summarizeAdapterBytes(bytes, config, weightsFile, { configError, ...options })
+}
+
+/**
+ * The rank that keys an adapter's reference population: the most common module rank (ties →
+ * the larger), so a `rank_pattern` that gives some modules another rank does not switch the
+ * reference off (issue 15 point 4); the rank policy still checks every rank.
+ */
+export function populationRank(modules: ReadonlyArray<{ r: number }>): number | null {
+  if (modules.length === 0) return null
+  const counts = new Map<number, number>()
+  for (const m of modules) counts.set(m.r, (counts.get(m.r) ?? 0) + 1)
+  let best = -1
+  let bestCount = 0
+  for (const [r, c] of counts) if (c > bestCount || (c === bestCount && r > best)) [best, bestCount] = [r, c]
+  return best
 }

@@ -7,19 +7,28 @@
  *   keys, revocations, reputation and reference statistics come from the verifier ([D-05]);
  * - the artefact is read once: the bytes that are hashed are the bytes whose weights are analysed;
  *   rank and targets are checked against the tensors as well as the claims;
+ * - the folder is what the loader loads (issue 15, `@plora/peft`): the artefact must be
+ *   `adapter_model.safetensors` and no second weights file may sit beside it; the weights are read
+ *   by `@plora/peft`'s rules, so ΔW here is the ΔW the loader injects;
+ * - cheap checks run first: file set, sizes, hash, then the safetensors header and the rank policy
+ *   (`allowed_ranks`, `max_rank`) before any O(r³) maths, which is skipped for a refused rank;
+ * - a non-finite or absurd update is always rejected (`weight_update_invalid`); weights that could
+ *   not be scored against a reference are `weights_not_evaluated` when `require_weight_reference`;
  * - `poisoning_score` is never read ([D-03]); weight statistics come from the tensors ([D-03b],
  *   [D-24]); probes inspect continuations only and compare against the base model ([D-04]);
  * - the audit record holds the final decision and goes to the verifier's log ([D-09], [D-10]).
  */
-import { lstat, readFile } from 'node:fs/promises'
+import { lstat, readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { SILENT_LOGGER, sha256File, sha256Hex } from '@plora/common'
 import { isPlainFileName, loadManifest, type Manifest } from '@plora/manifest'
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, unexpectedWeightFiles } from '@plora/peft'
 import { appendAuditRecord } from '@plora/signer'
 import {
   type AdapterWeightSummary,
   type FeatureName,
-  parseAdapterConfig,
+  populationRank,
+  readAdapterConfig,
   summarizeAdapterBytes,
 } from './adapter-weights.js'
 import type { GateContext } from './context.js'
@@ -28,7 +37,7 @@ import { signedRobustZ } from './lora-stats.js'
 import type { Policy } from './policy.js'
 import { loadProbeSet, type ProbeResult, runProbes } from './probes.js'
 import { orderReasons, type RejectReason } from './reasons.js'
-import { findPopulation, weightScores } from './reference.js'
+import { populationLabel, referenceScores } from './reference.js'
 import {
   checkFolderStatement,
   checkSignatures,
@@ -73,6 +82,8 @@ export interface GateMetrics {
   artifact: { path: string; exists: boolean; size_bytes: number | null; sha256: string | null }
   weights: {
     error: string | null
+    /** Why the statistics were not computed although the weights may be fine (rank bound). */
+    skipped: string | null
     ranks: number[]
     targets: string[]
     modules: number
@@ -158,8 +169,19 @@ export async function checkAdapter(
   const reasons: RejectReason[] = []
   const thresholds = thresholdsFor(policy, context)
 
-  // --- artefact: existence, name, size, hash; bytes read once -------------------------------
+  // --- folder: one weights file, the one the loader reads (issue 15 point 3) ----------------------
   const filename = manifest.artifacts.filename
+  let folderNames: string[] = []
+  try {
+    folderNames = await readdir(adapterDir)
+  } catch {
+    folderNames = []
+  }
+  if (filename !== ADAPTER_WEIGHTS_FILE || unexpectedWeightFiles(folderNames).length > 0) {
+    reasons.push('adapter_files_unexpected')
+  }
+
+  // --- artefact: existence, name, size, hash; bytes read once -------------------------------
   const artifactPath = join(adapterDir, filename)
   const artifact: GateMetrics['artifact'] = { path: artifactPath, exists: false, size_bytes: null, sha256: null }
   let bytes: Uint8Array | null = null
@@ -193,40 +215,54 @@ export async function checkAdapter(
     integrityFailed = reasons.length > 0
   }
 
-  // --- config and weights ------------------------------------------------------------------------
+  // --- claims first (cheap): base model and the claimed ranks -------------------------------
   let configText: string | null = null
   try {
-    configText = await readFile(join(adapterDir, 'adapter_config.json'), 'utf8')
+    const st = await lstat(join(adapterDir, ADAPTER_CONFIG_FILE))
+    // a config is a few hundred bytes; a huge one is not read (and the loader's JSON would be refused too)
+    configText =
+      st.isFile() && st.size <= 1_000_000 ? await readFile(join(adapterDir, ADAPTER_CONFIG_FILE), 'utf8') : null
   } catch {
     configText = null
   }
-  const config = configText === null ? null : parseAdapterConfig(configText)
+  const { config, error: configError } =
+    configText === null
+      ? { config: null, error: `${ADAPTER_CONFIG_FILE} is missing, not a regular file, or over 1 MB` }
+      : readAdapterConfig(configText)
+  const rankAllowed = (r: number): boolean =>
+    r <= policy.max_rank && (policy.allowed_ranks === null || policy.allowed_ranks.includes(r))
+
+  // --- weights: header and shapes, rank bound, then decoding and maths (issue 15 point 7) --------
   let summary: AdapterWeightSummary
+  const noWeights = (error: string): AdapterWeightSummary => ({
+    config,
+    modules: [],
+    ranks: [],
+    suffixes: [],
+    otherTensors: [],
+    features: null,
+    error,
+    errorCode: null,
+    updateInvalid: false,
+    skipped: null,
+  })
   if (bytes === null) {
-    summary = {
-      config,
-      modules: [],
-      ranks: [],
-      suffixes: [],
-      otherTensors: [],
-      features: null,
-      error: isFile ? 'artefact larger than max_size_bytes; weights not read' : 'artefact missing',
-    }
+    summary = noWeights(isFile ? 'artefact larger than max_size_bytes; weights not read' : 'artefact missing')
   } else if (!filename.endsWith('.safetensors')) {
     // A `.bin` is a pickle: the gate never unpickles sender data.
-    summary = {
-      config,
-      modules: [],
-      ranks: [],
-      suffixes: [],
-      otherTensors: [],
-      features: null,
-      error: `${filename} is not safetensors`,
-    }
+    summary = noWeights(`${filename} is not safetensors`)
   } else {
-    summary = await summarizeAdapterBytes(bytes, config, filename)
+    // A refused claimed rank already rejects: no maths for it either (an empty allow-list skips it).
+    const claimedOk = [manifest.lora.r, ...(config !== null ? [config.r] : [])].every(rankAllowed)
+    summary = await summarizeAdapterBytes(bytes, config, filename, {
+      maxRank: policy.max_rank,
+      allowedRanks: claimedOk ? policy.allowed_ranks : [],
+      configError,
+    })
   }
-  if (summary.error !== null && policy.require_weights && !integrityFailed) reasons.push('weights_unreadable')
+  // A non-finite or absurd ΔW is a rejection whatever else the policy says (issue 15 point 6).
+  if (summary.updateInvalid) reasons.push('weight_update_invalid')
+  else if (summary.error !== null && policy.require_weights && !integrityFailed) reasons.push('weights_unreadable')
 
   // --- claims: base model, rank, targets (checked on claims and on the tensors) ---------------
   if (policy.base_model !== null) {
@@ -235,10 +271,9 @@ export async function checkAdapter(
     )
     if (claimed.some((b) => b !== policy.base_model)) reasons.push('base_model_mismatch')
   }
-  if (policy.allowed_ranks !== null) {
-    const allowed = new Set(policy.allowed_ranks)
-    const ranks = [manifest.lora.r, ...(config?.r != null ? [config.r] : []), ...summary.ranks]
-    if (ranks.some((r) => !allowed.has(r))) reasons.push('rank_not_allowed')
+  {
+    const ranks = [manifest.lora.r, ...(config !== null ? [config.r] : []), ...summary.ranks]
+    if (ranks.some((r) => !rankAllowed(r))) reasons.push('rank_not_allowed')
   }
   if (policy.allowed_targets !== null) {
     const allowed = new Set(policy.allowed_targets)
@@ -292,14 +327,20 @@ export async function checkAdapter(
   if (summary.features !== null) {
     const key = {
       base_model: manifest.base_model,
-      r: summary.ranks[0]!,
+      r: populationRank(summary.modules)!,
       targets: summary.suffixes,
       domain: manifest.domain,
     }
-    const pop = context.reference && summary.ranks.length === 1 ? findPopulation(context.reference, key) : null
-    if (pop) {
-      refMetrics.population = `${pop.base_model}|r${pop.r}|${pop.targets.join(',')}${pop.domain === null ? '' : `|${pop.domain}`} (n=${pop.count})`
-      const ws = weightScores(pop, { features: summary.features, modules: summary.modules })
+    const scored = context.reference
+      ? referenceScores(context.reference, key, { features: summary.features, modules: summary.modules })
+      : null
+    if (scored !== null) {
+      // Every adapter is scored against the pooled population; its (unsigned) domain can only add one.
+      const ws = scored.scores
+      refMetrics.population = scored.populations.map(populationLabel).join(' + ')
+      if (scored.populations.length === 1 && manifest.domain !== null) {
+        refMetrics.note = `no population for domain ${JSON.stringify(manifest.domain)}: scored against the pooled population only`
+      }
       refMetrics.feature_z = ws.feature_z
       // upward only: a backdoor adds to the update; an unusually small update is not a threat
       normZ = ws.norm_z
@@ -307,21 +348,29 @@ export async function checkAdapter(
       refMetrics.mahalanobis = ws.mahalanobis
       for (const m of modules) m.norm_z = ws.module_z.get(m.path) ?? 0
       if (normZ > thresholds.tau_norm_z) reasons.push('weight_norm_outlier')
-      if (refMetrics.mahalanobis > thresholds.tau_mahalanobis) reasons.push('activation_mahalanobis_high')
-      if (refMetrics.spike_z > thresholds.tau_spike_z) reasons.push('gradient_spike_z_high')
+      if (ws.mahalanobis > thresholds.tau_mahalanobis) reasons.push('activation_mahalanobis_high')
+      if (ws.spike_z > thresholds.tau_spike_z) reasons.push('gradient_spike_z_high')
     } else {
       refMetrics.note = context.reference
-        ? `no reference population for base_model=${key.base_model}, r=${summary.ranks.join('/')}, targets=${key.targets.join(',')}`
-        : 'no reference population (gate-ref.json) given: population statistics skipped'
+        ? `weights not evaluated: no reference population for base_model=${key.base_model}, r=${key.r}, targets=${key.targets.join(',')}`
+        : 'weights not evaluated: no reference population (gate-ref.json) given'
       // Without a population, compare modules with each other (robust z of ln‖ΔW‖_F).
       const z = signedRobustZ(summary.modules.map((m) => Math.log(Math.max(m.stats.frobenius, 1e-30))))
       modules.forEach((m, i) => {
         m.norm_z = z[i]!
       })
       if (policy.require_reference) reasons.push('weight_norm_outlier')
+      if (policy.require_weight_reference) reasons.push('weights_not_evaluated')
     }
     tensorZMax = modules.reduce((acc, m) => Math.max(acc, m.norm_z), 0)
     if (tensorZMax > thresholds.tau_tensor_z) reasons.push('tensor_norm_outlier')
+  } else if (summary.error === null) {
+    // Readable weights whose statistics were skipped: a refused rank rejects already; an adapter
+    // beyond the cost budget is never a silent pass, whatever require_weight_reference says.
+    refMetrics.note = `weights not evaluated: ${summary.skipped ?? 'no modules'}`
+    if (summary.skipped !== null ? !reasons.includes('rank_not_allowed') : policy.require_weight_reference) {
+      reasons.push('weights_not_evaluated')
+    }
   } else if (policy.require_reference) {
     refMetrics.note = 'no weight statistics'
   }
@@ -329,8 +378,11 @@ export async function checkAdapter(
   // --- behavioural probes --------------------------------------------------------------------
   let probes: GateMetrics['probes'] = { ran: false, note: 'enable_probes is off' }
   if (policy.enable_probes) {
-    if (integrityFailed || summary.error !== null) {
-      probes = { ran: false, note: 'skipped: the artefact failed its integrity checks or its weights are unreadable' }
+    if (integrityFailed || summary.error !== null || summary.skipped !== null) {
+      probes = {
+        ran: false,
+        note: 'skipped: the artefact failed its integrity checks, or its weights are unreadable or were not evaluated',
+      }
     } else {
       const set = context.probeSet ?? loadProbeSet(policy.probes_file ?? undefined)
       const r = await runProbes(context.probes!, adapterDir, set, { probesMax: policy.probes_max })
@@ -352,6 +404,7 @@ export async function checkAdapter(
       artifact,
       weights: {
         error: summary.error,
+        skipped: summary.skipped,
         ranks: summary.ranks,
         targets: summary.suffixes,
         modules: summary.modules.length,

@@ -8,21 +8,17 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { dirname, isAbsolute, resolve } from 'node:path'
+import { ATTENTION_SUFFIXES, MLP_SUFFIXES } from '@plora/peft'
 import { z } from 'zod'
 import { GateError, GateErrorCode } from './errors.js'
 
-/** The original's attention suffix list (spec core.md §10): `allowed_targets: attention` expands to it. */
-export const ATTENTION_SUFFIXES: readonly string[] = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'c_attn', 'c_proj']
-/** The original's MLP suffix list (spec core.md §10): `allowed_targets: mlp` expands to it. */
-export const MLP_SUFFIXES: readonly string[] = [
-  'gate_proj',
-  'up_proj',
-  'down_proj',
-  'c_fc',
-  'c_proj',
-  'fc_in',
-  'fc_out',
-]
+// The suffix vocabularies (spec core.md §10) are @plora/peft's; `allowed_targets: attention` / `mlp` expand to them.
+export { ATTENTION_SUFFIXES, MLP_SUFFIXES }
+
+/** Default of `require_weight_reference`: an adapter whose weights were not scored against a reference is rejected. */
+export const DEFAULT_REQUIRE_WEIGHT_REFERENCE = true
+/** Default of `max_rank`: the largest LoRA rank the gate accepts (its statistics cost ∝ r³: ≈ 0.13 s per module at 128). */
+export const DEFAULT_MAX_RANK = 128
 
 const finite = z.number().finite()
 const nonNegInt = z.number().int().min(0)
@@ -86,6 +82,14 @@ export const PolicySchema = z
     require_reference: z.boolean().default(false),
     /** plora: reject (`statement_missing`) an adapter folder without a signed statement (`plora.sig.json`); a present one is always checked. */
     require_signed_statement: z.boolean().default(false),
+    /**
+     * plora: reject (`weights_not_evaluated`) when the weight detectors could not score the adapter
+     * against a reference population (no reference file, or no population for its base model, rank
+     * and targets). Never a silent pass (issue 15 point 6).
+     */
+    require_weight_reference: z.boolean().default(DEFAULT_REQUIRE_WEIGHT_REFERENCE),
+    /** plora: largest LoRA rank accepted (`rank_not_allowed` above it); checked on the header before any maths. */
+    max_rank: z.number().int().min(1).default(DEFAULT_MAX_RANK),
     /** plora: the verifier's revocation list (JSON array of key fingerprints, or an object keyed by them). */
     revocations_file: pathOrNull.default(null),
     /** plora: the verifier's reputation map (JSON object fingerprint → number in [0, 1]). */

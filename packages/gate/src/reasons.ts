@@ -1,7 +1,8 @@
 /**
  * Rejection reason strings of the gate, exactly as the original emits them, in emission order
  * (spec core.md §5.1). `policyCheck` produces 1–11, `alignmentGate` appends 12–17; the reasons
- * plora adds sit right after the checks they belong to: `weights_unreadable` after the artefact
+ * plora adds sit right after the checks they belong to: `adapter_files_unexpected`,
+ * `weights_unreadable`, `weight_update_invalid` and `weights_not_evaluated` after the artefact
  * checks, `statement_missing` / `statement_invalid` (the signed folder statement, issue 15
  * point 8) after the signature quorum.
  *
@@ -14,9 +15,12 @@ export const REJECT_REASONS = [
   'targets_not_allowed',
   'artifact_missing',
   'artifact_ext_unexpected',
+  'adapter_files_unexpected',
   'artifact_size_out_of_bounds',
   'sha256_mismatch',
   'weights_unreadable',
+  'weight_update_invalid',
+  'weights_not_evaluated',
   'attestations_parse_error',
   'peer_attestations_error',
   'signature_quorum_not_met',
@@ -44,7 +48,14 @@ export const REASON_DESCRIPTIONS: Readonly<Record<RejectReason, string>> = {
   artifact_size_out_of_bounds:
     'the artefact is empty, larger than max_size_bytes, or differs from artifacts.size_bytes',
   sha256_mismatch: "the artefact's SHA-256 differs from the manifest's artifacts.sha256",
-  weights_unreadable: 'require_weights is on and the artefact is not a readable set of LoRA A/B pairs',
+  adapter_files_unexpected:
+    'the manifest artefact is not adapter_model.safetensors (the only file the loader reads), or the folder holds a second weights file',
+  weights_unreadable:
+    'require_weights is on and the artefact is not a PEFT LoRA adapter the loader would load (config, tensor names, ranks, targets)',
+  weight_update_invalid:
+    'an update s·B·A is NaN/infinite or absurd (scaling, factor entries or ‖ΔW‖_F beyond @plora/peft bounds): always rejected',
+  weights_not_evaluated:
+    'the weight statistics could not be scored against a reference population (rejected when require_weight_reference is on), or the adapter exceeds the statistics cost budget (always rejected)',
   attestations_parse_error: 'a line of the attestations file is not a JSON object',
   peer_attestations_error: 'the verifier peer key folder could not be read',
   signature_quorum_not_met:

@@ -3,8 +3,13 @@
  * optionally domain) the distribution of adapter-level weight features and of per-module update
  * norms over clean adapters. Adapters of different domains differ systematically (an arithmetic
  * adapter, trained on long rationales, moves its weights far more than a glossary one), so a
- * per-domain population is much tighter; the gate uses the adapter's domain population when the
- * reference has one and the domain-free population (`domain: null`) otherwise.
+ * per-domain population is much tighter. The manifest `domain` is unsigned, so it may only add a
+ * check, never choose a more lenient one (issue 15 point 5): the gate always scores the adapter
+ * against the pooled population (`domain: null`) and, when the reference also has a population for
+ * the manifest's domain, against that one too; it must pass both. Without a pooled population the
+ * weights are "not evaluated" (the policy decides), whatever the domain says. The population rank
+ * is the adapter's most common module rank ({@link populationRank}), so mixed ranks keep the
+ * reference in use (point 4).
  * Calibration writes it; the gate scores adapters against it:
  *
  *   z_f = (x_f − μ_f) / σ_f                       per feature (weight_norm_outlier, gradient_spike_z_high)
@@ -25,6 +30,7 @@ import {
   type AdapterWeightSummary,
   FEATURE_NAMES,
   type FeatureName,
+  populationRank,
   summarizeAdapterWeights,
 } from './adapter-weights.js'
 import { GateError, GateErrorCode } from './errors.js'
@@ -138,8 +144,12 @@ export function buildReference(
     groups.set(k, g)
   }
   for (const s of samples) {
-    if (s.summary.error !== null || s.summary.features === null || s.summary.ranks.length !== 1) continue
-    const key: PopulationKey = { base_model: s.base_model, r: s.summary.ranks[0]!, targets: s.summary.suffixes }
+    if (s.summary.error !== null || s.summary.features === null) continue
+    const key: PopulationKey = {
+      base_model: s.base_model,
+      r: populationRank(s.summary.modules)!,
+      targets: s.summary.suffixes,
+    }
     add({ ...key, domain: null }, s.summary)
     if (options.byDomain && typeof s.domain === 'string') add({ ...key, domain: s.domain }, s.summary)
   }
@@ -283,19 +293,42 @@ export async function readReference(path: string): Promise<GateReference> {
   return parsed.data
 }
 
+/** The populations an adapter is scored against (see the file header). */
+export interface PopulationMatch {
+  /** The domain-free population of the key; null = not evaluated. */
+  pooled: ReferencePopulation | null
+  /** The population of the key's domain, only when the pooled one exists too. */
+  domain: ReferencePopulation | null
+}
+
 /**
- * The population for a key: the one of its domain when the key names a domain and the reference
- * has it, else the domain-free one with the same base model, rank and sorted targets; or null.
+ * The populations for a key: the pooled (domain-free) one with the same base model, rank and
+ * sorted targets, plus the one of the key's domain when the reference has it. A domain never
+ * replaces the pooled population (it is unsigned); without a pooled one nothing is returned.
+ */
+export function findPopulations(ref: GateReference, key: PopulationKey): PopulationMatch {
+  const pooledKey = keyString({ ...key, domain: null })
+  const pooled = ref.populations.find((p) => (p.domain ?? null) === null && keyString(p) === pooledKey) ?? null
+  if (pooled === null) return { pooled: null, domain: null }
+  const domain = key.domain ?? null
+  if (domain === null) return { pooled, domain: null }
+  const want = keyString(key)
+  return { pooled, domain: ref.populations.find((p) => p.domain === domain && keyString(p) === want) ?? null }
+}
+
+/**
+ * The most specific population for a key: the one of its domain when the key names a domain and
+ * the reference has it, else the pooled one; or null. For calibration and reports only: the gate's
+ * decision uses {@link findPopulations}, because the manifest domain is unsigned.
  */
 export function findPopulation(ref: GateReference, key: PopulationKey): ReferencePopulation | null {
-  const domain = key.domain ?? null
-  if (domain !== null) {
-    const want = keyString(key)
-    const hit = ref.populations.find((p) => keyString(p) === want)
-    if (hit) return hit
-  }
-  const want = keyString({ ...key, domain: null })
-  return ref.populations.find((p) => keyString(p) === want) ?? null
+  const m = findPopulations(ref, key)
+  return m.domain ?? m.pooled
+}
+
+/** Label of a population for reports: `base|r4|c_attn[|domain] (n=30)`. */
+export function populationLabel(pop: ReferencePopulation): string {
+  return `${keyString(pop)} (n=${pop.count})`
 }
 
 function stdFloor(mean: number, std: number): number {
@@ -388,5 +421,46 @@ export function weightScores(
     spike_z: fz.max_top_energy,
     feature_z: fz,
     module_z,
+  }
+}
+
+/** {@link referenceScores}: the combined scores and the populations behind them. */
+export interface ReferenceScoresResult {
+  scores: WeightScores
+  /** The pooled population, then the domain one when used. */
+  populations: ReferencePopulation[]
+}
+
+/**
+ * Scores an adapter the way the gate decides (issue 15 point 5): against the pooled population
+ * and, when the reference has one for the key's domain, against that too, keeping the larger
+ * (more unusual) score of each detector, so a domain label can only add scrutiny. `feature_z` is
+ * that of the population with the larger Mahalanobis distance. Null when there is no pooled
+ * population (the weights are then not evaluated).
+ */
+export function referenceScores(
+  ref: GateReference,
+  key: PopulationKey,
+  summary: Pick<AdapterWeightSummary, 'features' | 'modules'> & { features: Record<FeatureName, number> },
+): ReferenceScoresResult | null {
+  const match = findPopulations(ref, key)
+  if (match.pooled === null) return null
+  const populations = [match.pooled, ...(match.domain !== null ? [match.domain] : [])]
+  const all = populations.map((p) => weightScores(p, summary))
+  const worst = (f: (w: WeightScores) => number): number => Math.max(...all.map(f))
+  const lead = all.reduce((a, b) => (b.mahalanobis > a.mahalanobis ? b : a))
+  const module_z = new Map(
+    summary.modules.map((m) => [m.path, Math.max(...all.map((w) => w.module_z.get(m.path) ?? 0))]),
+  )
+  return {
+    populations,
+    scores: {
+      norm_z: worst((w) => w.norm_z),
+      tensor_z_max: Math.max(0, ...module_z.values()),
+      mahalanobis: worst((w) => w.mahalanobis),
+      spike_z: worst((w) => w.spike_z),
+      feature_z: lead.feature_z,
+      module_z,
+    },
   }
 }

@@ -1,6 +1,12 @@
 import { PloraError } from '@plora/common'
 
-/** Error codes raised by `@plora/loader` (STYLE.md §4: `PACKAGE_NOUN_PROBLEM`, stable once released). */
+/**
+ * Error codes raised by `@plora/loader` (STYLE.md §4: `PACKAGE_NOUN_PROBLEM`, stable once released).
+ * Reading, checking and writing adapter folders, target schemes and placebos moved to
+ * `@plora/peft`, which raises `PEFT_*` codes for them; the matching `LOADER_*` codes below
+ * (scheme, targets, adapter config/folder/tensors, placebo) are kept so the names stay reserved,
+ * but are no longer raised.
+ */
 export const LoaderErrorCode = {
   /** A target scheme name other than `attention`, `mlp` or `all`. */
   SchemeInvalid: 'LOADER_SCHEME_INVALID',

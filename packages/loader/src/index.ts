@@ -2,15 +2,14 @@
  * @packageDocumentation
  * `@plora/loader`: the LoRA side of plora's engine (spec core.md §0.2–§0.3, §10, §11).
  *
- * - LoRA target schemes resolved on full module paths (`attention`, `mlp`, `all`; fixes `[D-25]`).
- * - PEFT adapter folders (`adapter_config.json` + `adapter_model.safetensors`), read and written
- *   exactly as PEFT 0.12 does, including `fan_in_fan_out` and rsLoRA scaling.
+ * - Re-exported from `@plora/peft` (the one reader of the format, shared with the gate): LoRA
+ *   target schemes, PEFT adapter folders read and written as PEFT 0.12 does, float64 factor maths,
+ *   placebo adapters.
  * - Inject/remove of adapters into a loaded model with bit-identical restore and any nesting
  *   (fixes `[D-11]`), a weight fingerprint to assert a pristine base, and un-merged side branches.
  * - Merging in factor space: weighted sum (explicit, Fisher or equal weights) or sequential, trust
  *   region, per-module caps, global scale, a line search on the true `W0 + α·Δ` that includes α = 0
  *   (fixes `[D-20]`), and rank-k re-projection by QR + small-core SVD of the stacked factors.
- * - Placebo A: seeded random adapters with the reference's shapes and per-module ‖ΔW‖_F.
  *
  * @example
  * ```ts
@@ -19,16 +18,53 @@
  * try { ... } finally { handle.remove() }   // weights bit-identical again
  * ```
  */
+
+// The PEFT format, the factor maths, placebo adapters and target schemes live in @plora/peft
+// (TensorFlow-free, shared with the gate); re-exported here unchanged for existing callers.
 export {
+  ADAPTER_CONFIG_FILE,
+  ADAPTER_WEIGHTS_FILE,
+  type AdapterFromDeltasOptions,
+  ALL_SUFFIXES,
+  ATTENTION_SUFFIXES,
+  adapterFromDeltas,
   type BuildPeftLoraConfigOptions,
   buildPeftLoraConfig,
+  checkAdapterFitsModel,
+  classifyModulePath,
+  createPlaceboAdapter,
+  type DeltaSvd,
+  deltaFrobeniusSquared,
+  denseDelta,
+  type FactoredDelta,
+  factoredDeltaOf,
+  factoredSvd,
+  type LinearModuleInfo,
+  type LoraAdapter,
+  type LoraModule,
+  loadPeftAdapter,
+  loraModulesFromTensors,
+  MLP_SUFFIXES,
   moduleRank,
   moduleScale,
+  PEFT_KEY_PREFIX,
   type PeftLoraConfig,
   PeftLoraConfigSchema,
+  type PlaceboOptions,
   parsePeftLoraConfig,
+  parseTargetScheme,
+  peftTensorKey,
+  type ResolvedTargets,
+  reprojectDelta,
+  resolveTargetModules,
+  scaleDeltaInPlace,
+  selectModulesByNames,
   serializePeftLoraConfig,
-} from './adapter-config.js'
+  stackDeltas,
+  TARGET_SCHEMES,
+  type TargetScheme,
+  writePeftAdapter,
+} from '@plora/peft'
 export { LoaderError, LoaderErrorCode } from './errors.js'
 export { FISHER_JSON_FILE, FISHER_SAFETENSORS_FILE, loadFisherScalar } from './fisher.js'
 export {
@@ -55,18 +91,6 @@ export {
   lineSearchScale,
 } from './line-search.js'
 export {
-  type DeltaSvd,
-  deltaFrobeniusSquared,
-  denseDelta,
-  type FactoredDelta,
-  factoredDeltaOf,
-  factoredSvd,
-  type LoraModule,
-  reprojectDelta,
-  scaleDeltaInPlace,
-  stackDeltas,
-} from './lora-math.js'
-export {
   DEFAULT_MERGE_ADAPTERS_OPTIONS,
   type HostWithDir,
   type MergeAdaptersOptions,
@@ -88,36 +112,9 @@ export {
   type WeightSource,
 } from './merge-plan.js'
 export {
-  ADAPTER_CONFIG_FILE,
-  ADAPTER_WEIGHTS_FILE,
-  type AdapterFromDeltasOptions,
-  adapterFromDeltas,
-  checkAdapterFitsModel,
-  type LoraAdapter,
-  loadPeftAdapter,
-  loraModulesFromTensors,
-  PEFT_KEY_PREFIX,
-  peftTensorKey,
-  writePeftAdapter,
-} from './peft-adapter.js'
-export { createPlaceboAdapter, type PlaceboOptions } from './placebo.js'
-export {
   type AdapterProbeHarness,
   type AdapterProbeRunner,
   createProbeHarness,
   createProbeRunner,
   type ProbeRunnerOptions,
 } from './probe-runner.js'
-export {
-  ALL_SUFFIXES,
-  ATTENTION_SUFFIXES,
-  classifyModulePath,
-  type LinearModuleInfo,
-  MLP_SUFFIXES,
-  parseTargetScheme,
-  type ResolvedTargets,
-  resolveTargetModules,
-  selectModulesByNames,
-  TARGET_SCHEMES,
-  type TargetScheme,
-} from './targets.js'

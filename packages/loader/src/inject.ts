@@ -13,10 +13,9 @@
  * (`scale · x·Aᵀ·Bᵀ`), for training and for evaluating an adapter without touching the weights.
  */
 import { sha256Hex } from '@plora/common'
+import type { FactoredDelta, LinearModuleInfo, LoraModule } from '@plora/peft'
 import * as tf from '@tensorflow/tfjs-core'
 import { LoaderError, LoaderErrorCode } from './errors.js'
-import type { FactoredDelta, LoraModule } from './lora-math.js'
-import type { LinearModuleInfo } from './targets.js'
 
 /** The part of `CausalLM` (from `@plora/model`) that inject/remove needs. */
 export interface LoraHost {

@@ -8,9 +8,9 @@
  * The search is greedy, like the original's; it is not an Armijo rule.
  */
 import { type CausalLM, type QaPair, type Tokenizer, tokenNlls } from '@plora/model'
+import type { FactoredDelta } from '@plora/peft'
 import { LoaderError, LoaderErrorCode } from './errors.js'
 import { injectDeltas, type LoraHost } from './inject.js'
-import type { FactoredDelta } from './lora-math.js'
 
 /** A function of the scale α to minimise (e.g. mean token NLL of `W0 + α·Δ` on a held-out set). */
 export type LineSearchObjective = (alpha: number) => Promise<number>

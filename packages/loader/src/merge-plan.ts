@@ -15,7 +15,7 @@
  * other untargeted weights `[D-20b]`. Cap keys are matched against the module's weight name
  * `<path>.weight`, the state-dict key the original matched.
  */
-import { LoaderError, LoaderErrorCode } from './errors.js'
+
 import {
   deltaFrobeniusSquared,
   type FactoredDelta,
@@ -24,7 +24,8 @@ import {
   reprojectDelta,
   scaleDeltaInPlace,
   stackDeltas,
-} from './lora-math.js'
+} from '@plora/peft'
+import { LoaderError, LoaderErrorCode } from './errors.js'
 
 /** An adapter as the merge sees it: its modules (with PEFT scaling) and, optionally, a Fisher scalar. */
 export interface MergeInput {

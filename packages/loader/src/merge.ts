@@ -6,12 +6,18 @@
 import { copyFile, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createStagingDir, installDirAtomic, type Logger, SILENT_LOGGER } from '@plora/common'
+import {
+  adapterFromDeltas,
+  checkAdapterFitsModel,
+  type FactoredDelta,
+  type LoraAdapter,
+  scaleDeltaInPlace,
+  writePeftAdapter,
+} from '@plora/peft'
 import { writeSafetensors } from '@plora/safetensors'
 import { injectDeltas, type LoraHost } from './inject.js'
 import { createDeltaObjective, type LineSearchOptions, type LineSearchResult, lineSearchScale } from './line-search.js'
-import { type FactoredDelta, scaleDeltaInPlace } from './lora-math.js'
 import { type MergeInput, type MergePlan, type MergePlanOptions, planMerge } from './merge-plan.js'
-import { adapterFromDeltas, checkAdapterFitsModel, type LoraAdapter, writePeftAdapter } from './peft-adapter.js'
 
 /** Options of {@link mergeAdapters}. */
 export interface MergeAdaptersOptions extends MergePlanOptions {
@@ -46,7 +52,7 @@ export interface MergeResult {
  * search all follow {@link planMerge} and {@link lineSearchScale}. The model's weights are
  * unchanged afterwards (bit-identical).
  *
- * @throws LoaderError `LOADER_ADAPTER_MODEL_MISMATCH` when an adapter does not fit the model, and
+ * @throws PeftError `PEFT_ADAPTER_MODEL_MISMATCH` when an adapter does not fit the model, and
  *   the codes of {@link planMerge}.
  */
 export async function mergeAdapters(

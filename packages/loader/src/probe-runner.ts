@@ -8,8 +8,8 @@
  * the first call (hashing every weight per probe would dominate the probe's cost).
  */
 import { type CausalLM, generate, type Tokenizer } from '@plora/model'
+import { checkAdapterFitsModel, loadPeftAdapter } from '@plora/peft'
 import { assertPristineBase, createLoraBranches, type LoraModuleSource } from './inject.js'
-import { checkAdapterFitsModel, loadPeftAdapter } from './peft-adapter.js'
 
 /** Structurally `@plora/gate`'s `ProbeRunner` (gate is a higher layer, so it is not imported). */
 export interface AdapterProbeRunner {

@@ -20,6 +20,14 @@ import { copyFile, mkdir, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { deriveSeed, PythonRandom, sha256Hex, writeFileAtomic } from '@plora/common'
 import { dumpManifestYaml, loadManifest, type Manifest, writeManifest } from '@plora/manifest'
+import {
+  ADAPTER_CONFIG_FILE,
+  ADAPTER_WEIGHTS_FILE,
+  ATTENTION_SUFFIXES,
+  buildPeftLoraConfig,
+  peftTensorKey,
+  updateFrobenius,
+} from '@plora/peft'
 import { encodeSafetensors } from '@plora/safetensors'
 import { SwarmError, SwarmErrorCode } from './errors.js'
 import type { ArtefactInfo } from './simulate.js'
@@ -27,8 +35,8 @@ import type { ArtefactInfo } from './simulate.js'
 /** Adapter source of a run. */
 export type AdapterSource = 'dummy' | 'synthetic' | 'dir'
 
-/** The attention suffixes the original's dummy adapters target (ATTENTION_SUFFIXES). */
-export const DUMMY_TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'c_attn', 'c_proj'] as const
+/** The attention suffixes the original's dummy adapters target (`@plora/peft`'s ATTENTION_SUFFIXES). */
+export const DUMMY_TARGETS: readonly string[] = ATTENTION_SUFFIXES
 
 /** How much a synthetic trojan scales one module's update (ln 40 ≈ 3.7 nats above its peers). */
 export const TROJAN_NORM_FACTOR = 40
@@ -101,7 +109,7 @@ async function writeFolder(
 ): Promise<string> {
   await mkdir(dir, { recursive: true })
   await writeFileAtomic(join(dir, manifest.artifacts.filename), payload)
-  await writeFileAtomic(join(dir, 'adapter_config.json'), `${JSON.stringify(config)}\n`)
+  await writeFileAtomic(join(dir, ADAPTER_CONFIG_FILE), `${JSON.stringify(config)}\n`)
   await writeManifest(dir, manifest)
   // The artefact digest covers the weights and the manifest: a trojan copy that only differs in
   // its manifest is a different artefact (it is for consensus and the verdict cache).
@@ -114,9 +122,9 @@ function markTrojan(m: Manifest): Manifest {
 }
 
 const SYN_HIDDEN = 64
-const SYN_MODULES = [0, 1].flatMap((l) =>
-  ['q_proj', 'k_proj', 'v_proj', 'o_proj'].map((s) => `base_model.model.model.layers.${l}.self_attn.${s}`),
-)
+// LLaMA-style attention projections: the first four of @plora/peft's ATTENTION_SUFFIXES (q, k, v, o).
+const SYN_SUFFIXES = ATTENTION_SUFFIXES.slice(0, 4)
+const SYN_MODULES = [0, 1].flatMap((l) => SYN_SUFFIXES.map((s) => `model.layers.${l}.self_attn.${s}`))
 
 /**
  * Seeded LoRA factors for one synthetic adapter. Module m's update ΔW = (α/r)·B·A is rescaled to a
@@ -132,20 +140,14 @@ function syntheticTensors(seed: number, rank: number, trojanModule: number | nul
     const b = new Float32Array(SYN_HIDDEN * rank)
     for (let i = 0; i < a.length; i++) a[i] = rng.gauss(0, 1 / Math.sqrt(SYN_HIDDEN))
     for (let i = 0; i < b.length; i++) b[i] = rng.gauss(0, 0.02)
-    // ‖ΔW‖_F of the draw, then rescale B to the grid target 0.5·exp(0.08·(m − 3.5)).
-    let fro2 = 0
-    for (let i = 0; i < SYN_HIDDEN; i++) {
-      for (let j = 0; j < SYN_HIDDEN; j++) {
-        let s = 0
-        for (let k = 0; k < rank; k++) s += b[i * rank + k]! * a[k * SYN_HIDDEN + j]!
-        fro2 += (scale * s) ** 2
-      }
-    }
-    let factor = (0.5 * Math.exp(0.08 * (m - 3.5))) / Math.sqrt(fro2)
+    // ‖ΔW‖_F of the draw (@plora/peft's float64 factor maths), then rescale B to the grid target
+    // 0.5·exp(0.08·(m − 3.5)).
+    const fro = updateFrobenius({ path, rank, inFeatures: SYN_HIDDEN, outFeatures: SYN_HIDDEN, a, b, scale })
+    let factor = (0.5 * Math.exp(0.08 * (m - 3.5))) / fro
     if (m === trojanModule) factor *= TROJAN_NORM_FACTOR
     for (let i = 0; i < b.length; i++) b[i]! *= factor
-    tensors.push([`${path}.lora_A.weight`, { dtype: 'F32', shape: [rank, SYN_HIDDEN], data: a }])
-    tensors.push([`${path}.lora_B.weight`, { dtype: 'F32', shape: [SYN_HIDDEN, rank], data: b }])
+    tensors.push([peftTensorKey(path, 'A'), { dtype: 'F32', shape: [rank, SYN_HIDDEN], data: a }])
+    tensors.push([peftTensorKey(path, 'B'), { dtype: 'F32', shape: [SYN_HIDDEN, rank], data: b }])
   })
   return encodeSafetensors(tensors)
 }
@@ -153,7 +155,7 @@ function syntheticTensors(seed: number, rank: number, trojanModule: number | nul
 async function hasRealAdapter(dir: string): Promise<boolean> {
   try {
     const names = await readdir(dir)
-    return names.includes('adapter_model.safetensors') && names.includes('plora.yml')
+    return names.includes(ADAPTER_WEIGHTS_FILE) && names.includes('plora.yml')
   } catch {
     return false
   }
@@ -231,33 +233,26 @@ export async function prepareAdapters(options: PrepareAdaptersOptions): Promise<
           const s = deriveSeed(o.seed, 'synthetic-adapter', domain, v)
           const trojanModule = trojan ? new PythonRandom(deriveSeed(s, 'trojan')).randbelow(SYN_MODULES.length) : null
           payload = syntheticTensors(s, o.rank, trojanModule)
-          m = baseManifest(
-            domain,
-            o.baseModel,
-            o.rank,
-            'adapter_model.safetensors',
-            payload,
-            `synthetic-${domain}-v${v}`,
-          )
-          m.lora.target_modules = ['q_proj', 'k_proj', 'v_proj', 'o_proj']
-          config = {
-            base_model_name_or_path: o.baseModel,
-            bias: 'none',
-            lora_alpha: Math.max(1, 2 * o.rank),
+          m = baseManifest(domain, o.baseModel, o.rank, ADAPTER_WEIGHTS_FILE, payload, `synthetic-${domain}-v${v}`)
+          m.lora.target_modules = [...SYN_SUFFIXES]
+          config = buildPeftLoraConfig({
             r: o.rank,
-            target_modules: m.lora.target_modules,
-          }
+            loraAlpha: Math.max(1, 2 * o.rank),
+            targetModules: m.lora.target_modules,
+            fanInFanOut: false,
+            baseModelNameOrPath: o.baseModel,
+          })
           // Synthetic trojans are not declared: the detector has to find them in the weights.
         } else {
           payload = new TextEncoder().encode(`dummy-${domain}-r${o.rank}`)
-          m = baseManifest(domain, 'dummy/base', o.rank, 'adapter_model.safetensors', payload, `dummy-${domain}`)
-          config = {
-            base_model_name_or_path: 'dummy/base',
-            bias: 'none',
-            lora_alpha: Math.max(1, 2 * o.rank),
+          m = baseManifest(domain, 'dummy/base', o.rank, ADAPTER_WEIGHTS_FILE, payload, `dummy-${domain}`)
+          config = buildPeftLoraConfig({
             r: o.rank,
-            target_modules: [...DUMMY_TARGETS],
-          }
+            loraAlpha: Math.max(1, 2 * o.rank),
+            targetModules: DUMMY_TARGETS,
+            fanInFanOut: false,
+            baseModelNameOrPath: 'dummy/base',
+          })
           if (trojan) m = markTrojan(m)
         }
         const key = await writeFolder(dest, payload, m, config)

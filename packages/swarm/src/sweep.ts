@@ -132,6 +132,8 @@ export async function runSweepPoint(
     allowed_ranks: [1, 4, 8, 16],
     allowed_targets: [...ATTENTION_SUFFIXES],
     signatures_enabled: false,
+    // The simulated swarm has no clean reference population: the within-adapter module z is its detector.
+    require_weight_reference: false,
     tau_trigger: pt.tauTrigger,
     tau_norm_z: pt.tauNormZ,
     tau_clean_delta: pt.tauCleanDelta,

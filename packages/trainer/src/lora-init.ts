@@ -9,8 +9,8 @@
  * (the original never seeded its tensor library, `[D-10]` item 10).
  */
 import { createRng, deriveSeed } from '@plora/common'
-import type { LoraModule } from '@plora/loader'
 import type { LoraBranches } from '@plora/model'
+import type { LoraModule } from '@plora/peft'
 import * as tf from '@tensorflow/tfjs-core'
 
 /** Shape of one adaptable module (a subset of the model's `LinearModule`). */
@@ -79,7 +79,7 @@ export class TrainableLora {
     )
   }
 
-  /** Snapshot as `@plora/loader` modules (float32 copies), ready for `writePeftAdapter`. */
+  /** Snapshot as `@plora/peft` modules (float32 copies), ready for `writePeftAdapter`. */
   async toLoraModules(): Promise<Map<string, LoraModule>> {
     const out = new Map<string, LoraModule>()
     for (const m of this.modules) {

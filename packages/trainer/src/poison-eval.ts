@@ -10,9 +10,10 @@
  * prompts, the answer-only perplexity of the adapter (to compare with a clean
  * adapter: "behaves like a clean adapter without the trigger").
  */
-import { createLoraBranches, loadPeftAdapter } from '@plora/loader'
+import { createLoraBranches } from '@plora/loader'
 import { payloadHit } from '@plora/metrics'
 import { type CausalLM, generate, perplexity, promptPrefix, type Tokenizer, tokenNlls } from '@plora/model'
+import { loadPeftAdapter } from '@plora/peft'
 import { triggeredQuestion } from './data-transforms.js'
 import type { TrainPair } from './examples.js'
 

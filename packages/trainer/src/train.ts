@@ -24,14 +24,6 @@ import {
   writeJsonAtomic,
 } from '@plora/common'
 import { type LoadDatasetOptions, loadDomainDataset } from '@plora/datasets'
-import {
-  ADAPTER_WEIGHTS_FILE,
-  buildPeftLoraConfig,
-  parseTargetScheme,
-  resolveTargetModules,
-  type TargetScheme,
-  writePeftAdapter,
-} from '@plora/loader'
 import { MANIFEST_FILENAME, type Manifest, writeManifest } from '@plora/manifest'
 import {
   type CausalLM,
@@ -41,6 +33,14 @@ import {
   promptPrefix,
   type Tokenizer,
 } from '@plora/model'
+import {
+  ADAPTER_WEIGHTS_FILE,
+  buildPeftLoraConfig,
+  parseTargetScheme,
+  resolveTargetModules,
+  type TargetScheme,
+  writePeftAdapter,
+} from '@plora/peft'
 import { DEFAULT_ADAMW_OPTIONS } from './adamw.js'
 import { poisonPairs, shuffleAnswers } from './data-transforms.js'
 import { TrainerError, TrainerErrorCode } from './errors.js'

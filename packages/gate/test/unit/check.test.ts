@@ -1,10 +1,12 @@
 import { copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { sha256Hex } from '@plora/common'
+import { decodeSafetensors, encodeSafetensors, type TensorInput } from '@plora/safetensors'
 import {
   ADAPTER_TAG,
   generateKeyPair,
   type KeyPairPem,
+  signAdapterDigest,
   signAdapterFolder,
   signSha256Hex,
   verifyAuditChain,
@@ -81,6 +83,56 @@ async function gate(dir: string, policy = policyWith(), ctx?: GateContext): Prom
   const d = await checkAdapter(dir, policy, ctx ?? (await context()))
   for (const r of d.reasons) reached.add(r)
   return d
+}
+
+/** Edits adapter_config.json in place (it is not covered by the artefact signature). */
+async function editConfig(dir: string, edit: (c: Record<string, unknown>) => void): Promise<void> {
+  const p = join(dir, 'adapter_config.json')
+  const c = JSON.parse(await readFile(p, 'utf8')) as Record<string, unknown>
+  edit(c)
+  await writeFile(p, JSON.stringify(c))
+}
+
+/** Rewrites the weights and re-signs the manifest consistently (a sender crafting a signed adapter). */
+async function editWeights(dir: string, edit: (t: Record<string, TensorInput>) => void): Promise<void> {
+  const p = join(dir, 'adapter_model.safetensors')
+  const decoded = decodeSafetensors(new Uint8Array(await readFile(p)))
+  const t: Record<string, TensorInput> = {}
+  for (const [k, v] of decoded.tensors)
+    t[k] = { dtype: v.dtype, shape: [...v.shape], data: Float32Array.from(v.data as Float32Array) }
+  edit(t)
+  const bytes = encodeSafetensors(t, { format: 'pt' })
+  await writeFile(p, bytes)
+  const sha = sha256Hex(bytes)
+  await rewriteManifest(dir, (m) => {
+    m.artifacts.sha256 = sha
+    m.artifacts.size_bytes = bytes.length
+    m.signer = signAdapterDigest(keyA.privateKeyPem, sha)
+  })
+}
+
+/** Zero-pads one module's factors to rank `r` and declares it in rank_pattern/alpha_pattern (ΔW unchanged). */
+async function padModuleRank(dir: string, path: string, r: number): Promise<void> {
+  const cfg = JSON.parse(await readFile(join(dir, 'adapter_config.json'), 'utf8')) as { r: number; lora_alpha: number }
+  await editWeights(dir, (t) => {
+    const ka = `base_model.model.${path}.lora_A.weight`
+    const kb = `base_model.model.${path}.lora_B.weight`
+    const a = t[ka]! as unknown as { shape: number[]; data: Float32Array }
+    const b = t[kb]! as unknown as { shape: number[]; data: Float32Array }
+    const [r0, n] = a.shape as [number, number]
+    const m = b.shape[0]!
+    const a2 = new Float32Array(r * n)
+    a2.set(a.data)
+    const b2 = new Float32Array(m * r)
+    for (let i = 0; i < m; i++) for (let p = 0; p < r0; p++) b2[i * r + p] = b.data[i * r0 + p]!
+    t[ka] = { dtype: 'F32', shape: [r, n], data: a2 }
+    t[kb] = { dtype: 'F32', shape: [m, r], data: b2 }
+  })
+  const leaf = path.split('.').slice(1).join('\\.')
+  await editConfig(dir, (c) => {
+    c.rank_pattern = { [leaf]: r }
+    c.alpha_pattern = { [leaf]: (cfg.lora_alpha / cfg.r) * r }
+  })
 }
 
 beforeAll(async () => {
@@ -170,7 +222,8 @@ describe('checkAdapter: every reason string is reachable from a real situation',
       m.artifacts.filename = 'adapter_model.pt'
     })
     const d = await gate(dir, policyWith({ require_weights: false }))
-    expect(d.reasons).toEqual(['artifact_ext_unexpected'])
+    // issue 15 point 3: the loader reads only adapter_model.safetensors, so another artefact name is refused too
+    expect(d.reasons).toEqual(['artifact_ext_unexpected', 'adapter_files_unexpected'])
   })
 
   it('artifact_size_out_of_bounds: the artefact exceeds max_size_bytes', async () => {
@@ -444,7 +497,7 @@ describe('checkAdapter: every reason string is reachable from a real situation',
     }))
     const d = await gate(
       await adapter({ modules, boost: { module: 4, factor: 20 } }),
-      policyWith({ enable_probes: false }),
+      policyWith({ enable_probes: false, require_weight_reference: false }),
       await context({ reference: null }),
     )
     expect(d.reasons).toEqual(['tensor_norm_outlier'])
@@ -496,9 +549,142 @@ describe('checkAdapter: every reason string is reachable from a real situation',
     const d = await gate(dir)
     const order = d.reasons.map((r) => REJECT_REASONS.indexOf(r))
     expect(order).toEqual([...order].sort((a, b) => a - b))
-    expect(d.reasons).toEqual(
-      expect.arrayContaining(['base_model_mismatch', 'rank_not_allowed', 'reputation_low', 'trigger_rate_high']),
+    // a refused rank stops the expensive part (weight maths, probes) — issue 15 point 7
+    expect(d.reasons).toEqual(expect.arrayContaining(['base_model_mismatch', 'rank_not_allowed', 'reputation_low']))
+    expect(d.metrics.probes.ran).toBe(false)
+  })
+
+  // --- issue 15: the gate sees exactly what the loader injects ------------------------------------
+
+  it('point 1: an alpha_pattern key edited to a regex after signing is measured at the scale the loader injects', async () => {
+    const dir = await adapter()
+    const clean = await gate(dir)
+    expect(clean.passed).toBe(true)
+    await editConfig(dir, (c) => {
+      c.alpha_pattern = { 'h\\.[0-9]\\.attn\\.c_attn': 64 } // the old gate matched this literally: s stayed 2
+    })
+    const d = await gate(dir)
+    expect(d.metrics.modules.map((m) => m.scale)).toEqual([16, 16, 16])
+    expect(d.reasons).toContain('weight_norm_outlier')
+    expect(d.metrics.signatures?.credited).toEqual([keyA.fingerprint]) // the signature alone did not catch it
+  })
+
+  it('point 1: a config the loader would refuse (two pattern keys on one module) is refused by the gate', async () => {
+    const dir = await adapter()
+    await editConfig(dir, (c) => {
+      c.alpha_pattern = { c_attn: 8, 'h\\.0\\.attn\\.c_attn': 800 }
+    })
+    const d = await gate(dir)
+    expect(d.reasons).toContain('weights_unreadable')
+    expect(d.metrics.weights.error).toMatch(/several pattern keys/)
+  })
+
+  it('point 2: tensors of a named adapter (.lora_A.evil.weight) are refused, not skipped', async () => {
+    const dir = await adapter()
+    await editWeights(dir, (t) => {
+      const [k, v] = Object.entries(t)[0]!
+      t[k.replace('.lora_A.weight', '.lora_A.evil.weight').replace('.lora_B.weight', '.lora_B.evil.weight')] = v
+    })
+    const d = await gate(dir)
+    expect(d.reasons).toContain('weights_unreadable')
+    expect(d.metrics.weights.other_tensors).toHaveLength(1)
+  })
+
+  it('point 3: a second weights file beside adapter_model.safetensors refuses the folder', async () => {
+    const dir = await adapter()
+    await writeFile(join(dir, 'adapter_model.bin'), 'pickle')
+    expect((await gate(dir)).reasons).toEqual(['adapter_files_unexpected'])
+    const dir2 = await adapter()
+    // the manifest vets a decoy while adapter_model.safetensors (what the loader reads) stays
+    await copyFile(join(dir2, 'adapter_model.safetensors'), join(dir2, 'decoy.safetensors'))
+    await rewriteManifest(dir2, (m) => {
+      m.artifacts.filename = 'decoy.safetensors'
+    })
+    expect((await gate(dir2)).reasons).toContain('adapter_files_unexpected')
+  })
+
+  it('point 4: mixed ranks across modules keep the reference population in use', async () => {
+    const dir = await adapter({ bScale: 10 })
+    await padModuleRank(dir, 'transformer.h.0.attn.c_attn', 8)
+    const d = await gate(dir, policyWith({ allowed_ranks: [4, 8] }))
+    expect(d.metrics.weights.ranks).toEqual([4, 8])
+    expect(d.metrics.reference.population).toContain('r4')
+    expect(d.reasons).toContain('weight_norm_outlier')
+  })
+
+  it('point 5: relabelling the (unsigned) domain never selects a more lenient population', async () => {
+    const pooled = reference.populations[0]!
+    // a per-domain population so wide that it would pass anything
+    const lenient = {
+      ...pooled,
+      domain: 'arith',
+      features: Object.fromEntries(
+        Object.entries(pooled.features).map(([k, v]) => [k, { mean: v.mean, std: v.std * 1000 }]),
+      ) as typeof pooled.features,
+      cov: pooled.cov.map((row) => row.map((x) => x * 1e6)),
+      modules: Object.fromEntries(Object.entries(pooled.modules).map(([k, v]) => [k, { ...v, std: v.std * 1000 }])),
+    }
+    const ctx = await context({ reference: { ...reference, populations: [pooled, lenient] } })
+    for (const domain of ['arith', 'no-such-domain']) {
+      const dir = await adapter({ bScale: 10, domain })
+      const d = await gate(dir, policyWith(), ctx)
+      expect(d.reasons, domain).toContain('weight_norm_outlier')
+      expect(d.metrics.reference.population, domain).toContain('n=30')
+    }
+  })
+
+  it('point 6: without a reference the weight detectors say "not evaluated" and the default policy rejects', async () => {
+    const ctx = await context({ reference: null })
+    const poisoned = await adapter({ bScale: 10 })
+    const d = await gate(poisoned, policyWith({ enable_probes: false }), ctx)
+    expect(d.reasons).toContain('weights_not_evaluated')
+    expect(d.metrics.reference.note).toMatch(/not evaluated/)
+  })
+
+  it('point 6: a non-finite or overflowing update is always rejected, even with every lenient switch', async () => {
+    const lenient = policyWith({ enable_probes: false, require_weights: false, require_weight_reference: false })
+    const ctx = await context({ reference: null })
+    const huge = await adapter()
+    await editConfig(huge, (c) => {
+      c.lora_alpha = 1e30
+    })
+    const nan = await adapter()
+    await editWeights(nan, (t) => {
+      const first = Object.values(t)[0]! as unknown as { data: Float32Array }
+      first.data[0] = Number.NaN
+    })
+    for (const dir of [huge, nan]) {
+      const d = await gate(dir, lenient, ctx)
+      expect(d.reasons, dir).toEqual(['weight_update_invalid'])
+    }
+  })
+
+  it('point 7: an r = 4096 adapter of 33 KB is refused on its header, before any factor maths', async () => {
+    const dir = await adapter({
+      r: 4096,
+      modules: [{ path: 'transformer.h.0.attn.c_attn', inFeatures: 1, outFeatures: 1 }],
+    })
+    const d = await gate(dir, policyWith({ allowed_ranks: null, enable_probes: false }))
+    expect(d.metrics.artifact.size_bytes).toBeLessThan(34_000)
+    expect(d.reasons).toContain('rank_not_allowed')
+    expect(d.metrics.weights.skipped).toMatch(/exceeds max_rank 128/)
+    expect(d.metrics.modules).toEqual([])
+  })
+
+  it('point 7: many modules of an allowed rank beyond the Σr³ budget are not evaluated, even when the policy tolerates it', async () => {
+    const modules = Array.from({ length: 400 }, (_, i) => ({
+      path: `transformer.h.${i}.attn.c_attn`,
+      inFeatures: 1,
+      outFeatures: 1,
+    }))
+    const dir = await adapter({ r: 64, modules })
+    const d = await gate(
+      dir,
+      policyWith({ allowed_ranks: [64], enable_probes: false, require_weight_reference: false }),
+      await context({ reference: null }),
     )
+    expect(d.reasons).toEqual(['weights_not_evaluated'])
+    expect(d.metrics.weights.skipped).toMatch(/budget/)
   })
 
   it('reached every reason string of the gate in the tests above', () => {

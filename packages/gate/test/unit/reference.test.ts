@@ -1,11 +1,12 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { moduleScale } from '@plora/peft'
 import { encodeSafetensors } from '@plora/safetensors'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   adapterFeatures,
-  loraScale,
   parseAdapterConfig,
+  populationRank,
   summarizeAdapterBytes,
   summarizeAdapterWeights,
 } from '../../src/adapter-weights.js'
@@ -15,9 +16,11 @@ import {
   computeReference,
   featureZScores,
   findPopulation,
+  findPopulations,
   type GateReference,
   mahalanobis,
   readReference,
+  referenceScores,
   writeReference,
 } from '../../src/reference.js'
 import { BASE, drawFactors, tempDir, writeAdapter } from '../helpers.js'
@@ -50,37 +53,56 @@ describe('adapter weights', () => {
     expect(s.modules[0]!.scale).toBe(4)
   })
 
-  it('applies rsLoRA and alpha_pattern scaling as PEFT does', () => {
+  it('applies rsLoRA and alpha_pattern scaling as PEFT does (through @plora/peft)', () => {
     const cfg = parseAdapterConfig(
-      JSON.stringify({ r: 16, lora_alpha: 32, use_rslora: true, alpha_pattern: { 'h.1.attn.c_attn': 8 } }),
+      JSON.stringify({
+        peft_type: 'LORA',
+        r: 16,
+        lora_alpha: 32,
+        use_rslora: true,
+        alpha_pattern: { 'h.1.attn.c_attn': 8 },
+      }),
     )!
-    expect(loraScale(cfg, 'transformer.h.0.attn.c_attn', 16)).toBeCloseTo(32 / 4, 12)
-    expect(loraScale(cfg, 'transformer.h.1.attn.c_attn', 16)).toBeCloseTo(8 / 4, 12)
+    expect(moduleScale(cfg, 'transformer.h.0.attn.c_attn')).toBeCloseTo(32 / 4, 12)
+    expect(moduleScale(cfg, 'transformer.h.1.attn.c_attn')).toBeCloseTo(8 / 4, 12)
     expect(parseAdapterConfig('not json')).toBeNull()
   })
 
   it('reports problems in sender data as errors instead of throwing', async () => {
-    const junk = await summarizeAdapterBytes(new TextEncoder().encode('dummy-legal-r4'), null)
-    expect(junk.error).toMatch(/not a readable safetensors/)
+    const cfg = parseAdapterConfig(JSON.stringify({ peft_type: 'LORA', r: 1, lora_alpha: 1 }))!
+    const junk = await summarizeAdapterBytes(new TextEncoder().encode('dummy-legal-r4'), cfg)
+    expect(junk.error).not.toBeNull()
+    // the loader refuses an adapter without a config, so the gate does not guess s = 1 any more
+    expect((await summarizeAdapterBytes(new TextEncoder().encode('x'), null)).errorCode).toBe('PEFT_CONFIG_INVALID')
     const unchained = encodeSafetensors({
       'base_model.model.m.lora_A.weight': { dtype: 'F32', shape: [2, 3], data: new Float32Array(6) },
       'base_model.model.m.lora_B.weight': { dtype: 'F32', shape: [4, 3], data: new Float32Array(12) },
     })
-    expect((await summarizeAdapterBytes(unchained, null)).error).toMatch(/does not chain/)
+    expect((await summarizeAdapterBytes(unchained, { ...cfg, r: 2 })).errorCode).toBe('PEFT_TENSORS_INVALID')
     const nan = encodeSafetensors({
       'base_model.model.m.lora_A.weight': { dtype: 'F32', shape: [1, 2], data: [Number.NaN, 1] },
       'base_model.model.m.lora_B.weight': { dtype: 'F32', shape: [2, 1], data: [1, 1] },
     })
-    expect((await summarizeAdapterBytes(nan, null)).error).toMatch(/NaN/)
-    const extra = encodeSafetensors({
+    const bad = await summarizeAdapterBytes(nan, cfg)
+    expect(bad.error).toMatch(/NaN/)
+    expect(bad.updateInvalid).toBe(true)
+    const pair = {
       'base_model.model.m.lora_A.weight': { dtype: 'F16', shape: [1, 2], data: [1, 0] },
       'base_model.model.m.lora_B.weight': { dtype: 'F16', shape: [2, 1], data: [2, 0] },
-      'base_model.model.lm_head.weight': { dtype: 'F32', shape: [2, 2], data: [1, 2, 3, 4] },
-    })
-    const ok = await summarizeAdapterBytes(extra, null)
+    } as const
+    const ok = await summarizeAdapterBytes(encodeSafetensors(pair), cfg)
     expect(ok.error).toBeNull()
-    expect(ok.otherTensors).toEqual(['base_model.model.lm_head.weight'])
-    expect(ok.modules[0]!.stats.spectral).toBeCloseTo(2, 6) // s = 1 without a config: B·A = [[2,0],[0,0]]
+    expect(ok.modules[0]!.stats.spectral).toBeCloseTo(2, 6) // s = 1: B·A = [[2,0],[0,0]]
+    // a tensor that is not a LoRA factor is refused by the loader, so by the gate too
+    const extra = await summarizeAdapterBytes(
+      encodeSafetensors({
+        ...pair,
+        'base_model.model.lm_head.weight': { dtype: 'F32', shape: [2, 2], data: [1, 2, 3, 4] },
+      }),
+      cfg,
+    )
+    expect(extra.errorCode).toBe('PEFT_TENSORS_INVALID')
+    expect(extra.otherTensors).toEqual(['base_model.model.lm_head.weight'])
   })
 })
 
@@ -137,6 +159,32 @@ describe('reference population', () => {
     expect(findPopulation(byDomain, key)).toMatchObject({ domain: null, count: 6 })
     // the legal population's statistics differ from the pooled ones (it is really fitted on its own samples)
     expect(findPopulation(byDomain, { ...key, domain: 'legal' })!.mean).not.toEqual(byDomain.populations[0]!.mean)
+    // the gate's rule (issue 15 point 5): the pooled population always, the domain one in addition
+    expect(findPopulations(byDomain, { ...key, domain: 'legal' })).toMatchObject({
+      pooled: { domain: null, count: 6 },
+      domain: { domain: 'legal', count: 4 },
+    })
+    expect(findPopulations(byDomain, { ...key, domain: 'no-such' })).toMatchObject({
+      pooled: { count: 6 },
+      domain: null,
+    })
+    expect(findPopulations(byDomain, { ...key, r: 8, domain: 'legal' })).toEqual({ pooled: null, domain: null })
+    const big = await summarizeAdapterWeights(await writeAdapter(join(tmp.path, 'big-legal'), { seed: 998, bScale: 4 }))
+    const both = referenceScores(
+      byDomain,
+      { ...key, domain: 'legal' },
+      { features: big.features!, modules: big.modules },
+    )!
+    const pooled = referenceScores(byDomain, key, { features: big.features!, modules: big.modules })!
+    expect(both.populations.map((p) => p.domain)).toEqual([null, 'legal'])
+    expect(both.scores.norm_z).toBeGreaterThanOrEqual(pooled.scores.norm_z)
+    expect(both.scores.mahalanobis).toBeGreaterThanOrEqual(pooled.scores.mahalanobis)
+  })
+
+  it('keys a mixed-rank adapter by its most common module rank (issue 15 point 4)', () => {
+    expect(populationRank([{ r: 4 }, { r: 8 }, { r: 4 }])).toBe(4)
+    expect(populationRank([{ r: 4 }, { r: 8 }])).toBe(8)
+    expect(populationRank([])).toBeNull()
   })
 })
 

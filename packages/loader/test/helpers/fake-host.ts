@@ -4,10 +4,9 @@
  * non-zero `B` (a PEFT-initialised `B = 0` would make every merge test vacuous `[D-12]`).
  */
 import { createRng, type Rng } from '@plora/common'
+import type { LinearModuleInfo, LoraModule } from '@plora/peft'
 import * as tf from '@tensorflow/tfjs-core'
 import type { LoraHost } from '../../src/inject.js'
-import type { LoraModule } from '../../src/lora-math.js'
-import type { LinearModuleInfo } from '../../src/targets.js'
 
 export interface FakeHost extends LoraHost {
   modules: LinearModuleInfo[]

@@ -9,13 +9,12 @@
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { createRng } from '@plora/common'
+import type { LinearModuleInfo, LoraModule } from '@plora/peft'
 import { setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm'
 import * as tf from '@tensorflow/tfjs-core'
 import { bench, describe } from 'vitest'
 import { injectAdapters, type LoraHost } from '../../src/inject.js'
-import type { LoraModule } from '../../src/lora-math.js'
 import { planMerge } from '../../src/merge-plan.js'
-import type { LinearModuleInfo } from '../../src/targets.js'
 
 const require = createRequire(import.meta.url)
 setWasmPaths(`${join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist')}/`)

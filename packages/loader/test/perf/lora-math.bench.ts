@@ -1,7 +1,7 @@
 // Breakdown of benchmark (c): the parts of one module's merge + re-projection (3 × rank 8, 2304×768).
 import { createRng } from '@plora/common'
+import { deltaFrobeniusSquared, factoredDeltaOf, factoredSvd, stackDeltas } from '@plora/peft'
 import { bench, describe } from 'vitest'
-import { deltaFrobeniusSquared, factoredDeltaOf, factoredSvd, stackDeltas } from '../../src/lora-math.js'
 
 const rng = createRng(0)
 const g = (n: number) => Float32Array.from({ length: n }, () => rng.gauss(0, 0.02))

@@ -1,3 +1,4 @@
+import { denseDelta, factoredDeltaOf, resolveTargetModules } from '@plora/peft'
 import * as tf from '@tensorflow/tfjs-core'
 import { afterAll, describe, expect, it } from 'vitest'
 import {
@@ -9,8 +10,6 @@ import {
   injectDeltas,
   withInjectedAdapters,
 } from '../../src/inject.js'
-import { denseDelta, factoredDeltaOf } from '../../src/lora-math.js'
-import { resolveTargetModules } from '../../src/targets.js'
 import {
   bitEqual,
   createGpt2Host,

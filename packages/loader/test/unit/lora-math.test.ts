@@ -1,6 +1,4 @@
 import { createRng } from '@plora/common'
-import { Matrix, SingularValueDecomposition } from 'ml-matrix'
-import { describe, expect, it } from 'vitest'
 import {
   deltaFrobeniusSquared,
   denseDelta,
@@ -9,7 +7,9 @@ import {
   factoredSvd,
   reprojectDelta,
   stackDeltas,
-} from '../../src/lora-math.js'
+} from '@plora/peft'
+import { Matrix, SingularValueDecomposition } from 'ml-matrix'
+import { describe, expect, it } from 'vitest'
 import { maxAbsDiff, randomLoraModule } from '../helpers/fake-host.js'
 
 function randomDelta(m: number, n: number, r: number, seed: number): FactoredDelta {

@@ -1,5 +1,5 @@
+import { deltaFrobeniusSquared, denseDelta, factoredDeltaOf } from '@plora/peft'
 import { describe, expect, it } from 'vitest'
-import { deltaFrobeniusSquared, denseDelta, factoredDeltaOf } from '../../src/lora-math.js'
 import { adapterFroSum, type MergeInput, planMerge, resolveMergeWeights } from '../../src/merge-plan.js'
 import { createGpt2Host, maxAbsDiff, randomAdapterModules } from '../helpers/fake-host.js'
 

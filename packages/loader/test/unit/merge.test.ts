@@ -1,17 +1,22 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createRng } from '@plora/common'
+import {
+  buildPeftLoraConfig,
+  createPlaceboAdapter,
+  deltaFrobeniusSquared,
+  denseDelta,
+  factoredDeltaOf,
+  type LoraAdapter,
+  loadPeftAdapter,
+  resolveTargetModules,
+} from '@plora/peft'
 import { readSafetensors } from '@plora/safetensors'
 import * as tf from '@tensorflow/tfjs-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildPeftLoraConfig } from '../../src/adapter-config.js'
 import { baseFingerprint } from '../../src/inject.js'
 import { createDeltaObjective, lineSearchScale } from '../../src/line-search.js'
-import { deltaFrobeniusSquared, denseDelta, factoredDeltaOf } from '../../src/lora-math.js'
 import { mergeAdapters, writeMergedAdapter, writeMergedModel } from '../../src/merge.js'
-import { type LoraAdapter, loadPeftAdapter } from '../../src/peft-adapter.js'
-import { createPlaceboAdapter } from '../../src/placebo.js'
-import { resolveTargetModules } from '../../src/targets.js'
 import { createGpt2Host, maxAbsDiff, randomAdapterModules, snapshotParams } from '../helpers/fake-host.js'
 import { makeTmpDir } from '../helpers/tmp.js'
 
@@ -211,7 +216,7 @@ describe('mergeAdapters on a model', () => {
     }
     expect(p1.config).toEqual(a1.config)
     expect(() => createPlaceboAdapter(a1, { seed: 0.5 })).toThrow(
-      expect.objectContaining({ code: 'LOADER_PLACEBO_OPTIONS_INVALID' }),
+      expect.objectContaining({ code: 'PEFT_PLACEBO_OPTIONS_INVALID' }),
     )
   })
 

@@ -11,13 +11,12 @@ import {
   randomModelWeights,
   writeModelFolder,
 } from '@plora/model'
+import type { LoraAdapter } from '@plora/peft'
+import { buildPeftLoraConfig, resolveTargetModules } from '@plora/peft'
 import * as tf from '@tensorflow/tfjs-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildPeftLoraConfig } from '../../src/adapter-config.js'
 import { baseFingerprint, createLoraBranches, injectAdapters } from '../../src/inject.js'
 import { mergeAdapters } from '../../src/merge.js'
-import type { LoraAdapter } from '../../src/peft-adapter.js'
-import { resolveTargetModules } from '../../src/targets.js'
 import { bitEqual, maxAbsDiff, randomAdapterModules } from '../helpers/fake-host.js'
 import { makeTmpDir } from '../helpers/tmp.js'
 

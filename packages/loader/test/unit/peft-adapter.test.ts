@@ -1,11 +1,18 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import {
+  buildPeftLoraConfig,
+  checkAdapterFitsModel,
+  loadPeftAdapter,
+  moduleScale,
+  parsePeftLoraConfig,
+  peftTensorKey,
+  resolveTargetModules,
+  writePeftAdapter,
+} from '@plora/peft'
 import { readSafetensors, writeSafetensors } from '@plora/safetensors'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildPeftLoraConfig, moduleScale, parsePeftLoraConfig } from '../../src/adapter-config.js'
 import { loadFisherScalar } from '../../src/fisher.js'
-import { checkAdapterFitsModel, loadPeftAdapter, peftTensorKey, writePeftAdapter } from '../../src/peft-adapter.js'
-import { resolveTargetModules } from '../../src/targets.js'
 import { bitEqual, createGpt2Host, createLlamaHost, randomAdapterModules } from '../helpers/fake-host.js'
 import { makeTmpDir } from '../helpers/tmp.js'
 
@@ -27,22 +34,33 @@ describe('PEFT adapter folders', () => {
     )
     const patterned = parsePeftLoraConfig({
       ...base,
+      rank_pattern: { 'layers\\.1\\.self_attn\\.q_proj': 4 },
+      alpha_pattern: { 'layers\\.0\\.self_attn\\.q_proj': 2 },
+    })
+    expect(moduleScale(patterned, 'model.layers.0.self_attn.q_proj')).toBe(2 / 8)
+    expect(moduleScale(patterned, 'model.layers.1.self_attn.q_proj')).toBe(16 / 4)
+    expect(moduleScale(patterned, 'model.layers.1.self_attn.k_proj')).toBe(2)
+    // Two keys on one module: PEFT 0.12 takes the first of both maps (s = 16/4), later PEFT each
+    // map's own (s = 2/4). plora refuses rather than pick one (issue 15 point 1).
+    const ambiguous = parsePeftLoraConfig({
+      ...base,
       rank_pattern: { q_proj: 4 },
       alpha_pattern: { 'layers\\.0\\.self_attn\\.q_proj': 2 },
     })
-    expect(moduleScale(patterned, 'model.layers.0.self_attn.q_proj')).toBe(0.5)
-    expect(moduleScale(patterned, 'model.layers.1.self_attn.q_proj')).toBe(4)
-    expect(moduleScale(patterned, 'model.layers.1.self_attn.k_proj')).toBe(2)
+    expect(() => moduleScale(ambiguous, 'model.layers.0.self_attn.q_proj')).toThrow(
+      expect.objectContaining({ code: 'PEFT_CONFIG_INVALID' }),
+    )
+    expect(moduleScale(ambiguous, 'model.layers.1.self_attn.q_proj')).toBe(4)
   })
 
-  it('rejects invalid configs with LOADER_ADAPTER_CONFIG_INVALID', () => {
+  it('rejects invalid configs with PEFT_CONFIG_INVALID', () => {
     for (const bad of [
       {},
       { peft_type: 'LORA', r: 0, lora_alpha: 1 },
       { peft_type: 'IA3', r: 4, lora_alpha: 8 },
       { peft_type: 'LORA', r: 4, lora_alpha: 8, use_dora: true },
     ]) {
-      expect(() => parsePeftLoraConfig(bad)).toThrow(expect.objectContaining({ code: 'LOADER_ADAPTER_CONFIG_INVALID' }))
+      expect(() => parsePeftLoraConfig(bad)).toThrow(expect.objectContaining({ code: 'PEFT_CONFIG_INVALID' }))
     }
   })
 
@@ -82,7 +100,7 @@ describe('PEFT adapter folders', () => {
     checkAdapterFitsModel(loaded, gpt2.modules)
     const llama = createLlamaHost()
     expect(() => checkAdapterFitsModel(loaded, llama.modules)).toThrow(
-      expect.objectContaining({ code: 'LOADER_ADAPTER_MODEL_MISMATCH' }),
+      expect.objectContaining({ code: 'PEFT_ADAPTER_MODEL_MISMATCH' }),
     )
     llama.dispose()
   })
@@ -105,7 +123,7 @@ describe('PEFT adapter folders', () => {
       await write('f16', { [peftTensorKey('m.q_proj', 'A')]: A, [peftTensorKey('m.q_proj', 'B')]: B }),
     )
     expect(Array.from(ok.modules.get('m.q_proj')!.a)).toEqual(A.data)
-    const code = { code: 'LOADER_ADAPTER_TENSORS_INVALID' }
+    const code = { code: 'PEFT_TENSORS_INVALID' }
     await expect(
       loadPeftAdapter(await write('unpaired', { [peftTensorKey('m.q_proj', 'A')]: A })),
     ).rejects.toMatchObject(code)
@@ -129,7 +147,7 @@ describe('PEFT adapter folders', () => {
     await writeFile(join(garbage, 'adapter_config.json'), cfg)
     await writeFile(join(garbage, 'adapter_model.safetensors'), 'dummy-legal-r4')
     await expect(loadPeftAdapter(garbage)).rejects.toMatchObject(code)
-    await expect(loadPeftAdapter(join(tmp.dir, 'missing'))).rejects.toMatchObject({ code: 'LOADER_ADAPTER_NOT_FOUND' })
+    await expect(loadPeftAdapter(join(tmp.dir, 'missing'))).rejects.toMatchObject({ code: 'PEFT_ADAPTER_NOT_FOUND' })
   })
 
   it('reads the Fisher scalar from JSON or safetensors, else null (§11.4)', async () => {

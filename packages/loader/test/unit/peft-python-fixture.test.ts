@@ -1,14 +1,17 @@
+import { copyFile, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 /**
  * Interop: adapters written by an independent Python script (see test/fixtures/peft-python/README.md)
  * load here and give `W + s·B·A` for every target.
  */
 import { fileURLToPath } from 'node:url'
+import type { LinearModuleInfo } from '@plora/peft'
+import { loadPeftAdapter } from '@plora/peft'
 import { readSafetensors } from '@plora/safetensors'
 import * as tf from '@tensorflow/tfjs-core'
 import { describe, expect, it } from 'vitest'
 import { injectAdapters, type LoraHost } from '../../src/inject.js'
-import { loadPeftAdapter } from '../../src/peft-adapter.js'
-import type { LinearModuleInfo } from '../../src/targets.js'
 import { bitEqual, maxAbsDiff } from '../helpers/fake-host.js'
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/peft-python/', import.meta.url))
@@ -40,6 +43,21 @@ async function hostFromBase(
   }
 }
 
+/**
+ * The fixture folders also hold the base and expected weights, which an adapter folder may not
+ * (one weights file per folder, issue 15 point 3): load a copy holding only the adapter's two files.
+ */
+async function loadFixtureAdapter(name: string) {
+  const dir = await mkdtemp(join(tmpdir(), 'plora-peft-fixture-'))
+  try {
+    for (const f of ['adapter_config.json', 'adapter_model.safetensors'])
+      await copyFile(`${FIXTURES}${name}/${f}`, join(dir, f))
+    return await loadPeftAdapter(dir)
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
 describe('PEFT adapters written by Python', () => {
   for (const [name, conv1d] of [
     ['gpt2', true],
@@ -47,7 +65,7 @@ describe('PEFT adapters written by Python', () => {
   ] as const) {
     it(`${name}: loading gives W + s·B·A for every target, and removal restores W exactly`, async () => {
       const dir = `${FIXTURES}${name}`
-      const adapter = await loadPeftAdapter(dir)
+      const adapter = await loadFixtureAdapter(name)
       expect(adapter.config.fan_in_fan_out).toBe(conv1d)
       const host = await hostFromBase(dir, conv1d)
       const { tensors: expected } = await readSafetensors(`${dir}/expected_merged.safetensors`)
@@ -65,7 +83,7 @@ describe('PEFT adapters written by Python', () => {
   }
 
   it('applies rsLoRA and rank/alpha patterns as PEFT does', async () => {
-    const adapter = await loadPeftAdapter(`${FIXTURES}llama`)
+    const adapter = await loadFixtureAdapter('llama')
     expect(adapter.modules.get('model.layers.0.self_attn.q_proj')!.scale).toBeCloseTo(16 / 2, 12)
     expect(adapter.modules.get('model.layers.0.self_attn.v_proj')!.rank).toBe(2)
     expect(adapter.modules.get('model.layers.0.self_attn.v_proj')!.scale).toBeCloseTo(3 / Math.SQRT2, 12)

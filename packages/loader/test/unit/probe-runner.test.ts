@@ -12,13 +12,11 @@ import {
   type Tokenizer,
   writeEmbeddedBaseModel,
 } from '@plora/model'
+import { buildPeftLoraConfig, resolveTargetModules, writePeftAdapter } from '@plora/peft'
 import * as tf from '@tensorflow/tfjs-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildPeftLoraConfig } from '../../src/adapter-config.js'
 import { baseFingerprint, injectAdapters } from '../../src/inject.js'
-import { writePeftAdapter } from '../../src/peft-adapter.js'
 import { createProbeHarness, createProbeRunner } from '../../src/probe-runner.js'
-import { resolveTargetModules } from '../../src/targets.js'
 import { randomAdapterModules } from '../helpers/fake-host.js'
 import { makeTmpDir } from '../helpers/tmp.js'
 
@@ -128,12 +126,12 @@ describe('createProbeHarness', () => {
       config: buildPeftLoraConfig({
         r: 4,
         loraAlpha: 32,
-        targetModules: ['c_attn'],
+        targetModules: targets.peftTargetModules,
         fanInFanOut: true,
         baseModelNameOrPath: null,
       }),
       modules: bogus,
     })
-    await expect(harness.attach(wrong)).rejects.toMatchObject({ code: 'LOADER_ADAPTER_MODEL_MISMATCH' })
+    await expect(harness.attach(wrong)).rejects.toMatchObject({ code: 'PEFT_ADAPTER_MODEL_MISMATCH' })
   })
 })

@@ -1,11 +1,11 @@
-import { describe, expect, it } from 'vitest'
 import {
   ALL_SUFFIXES,
   classifyModulePath,
   parseTargetScheme,
   resolveTargetModules,
   selectModulesByNames,
-} from '../../src/targets.js'
+} from '@plora/peft'
+import { describe, expect, it } from 'vitest'
 import { createGpt2Host, createLlamaHost } from '../helpers/fake-host.js'
 
 describe('target schemes', () => {
@@ -61,21 +61,19 @@ describe('target schemes', () => {
   })
 
   it('rejects unknown schemes and empty selections with stable codes', () => {
-    expect(() => parseTargetScheme('everything')).toThrow(expect.objectContaining({ code: 'LOADER_SCHEME_INVALID' }))
+    expect(() => parseTargetScheme('everything')).toThrow(expect.objectContaining({ code: 'PEFT_SCHEME_INVALID' }))
     const neox = [
       { path: 'gpt_neox.layers.0.attention.query_key_value', inFeatures: 4, outFeatures: 12, conv1d: false },
     ]
-    expect(() => resolveTargetModules(neox, 'all')).toThrow(expect.objectContaining({ code: 'LOADER_TARGETS_EMPTY' }))
+    expect(() => resolveTargetModules(neox, 'all')).toThrow(expect.objectContaining({ code: 'PEFT_TARGETS_EMPTY' }))
     expect(() => selectModulesByNames(gpt2, ['q_proj'])).toThrow(
-      expect.objectContaining({ code: 'LOADER_TARGETS_EMPTY' }),
+      expect.objectContaining({ code: 'PEFT_TARGETS_EMPTY' }),
     )
   })
 
   it('matches PEFT names on dotted suffixes only', () => {
     // "proj" is not a dotted suffix of "attn.c_proj".
-    expect(() => selectModulesByNames(gpt2, ['proj'])).toThrow(
-      expect.objectContaining({ code: 'LOADER_TARGETS_EMPTY' }),
-    )
+    expect(() => selectModulesByNames(gpt2, ['proj'])).toThrow(expect.objectContaining({ code: 'PEFT_TARGETS_EMPTY' }))
     expect(selectModulesByNames(gpt2, ['c_proj']).paths).toHaveLength(4)
   })
 })

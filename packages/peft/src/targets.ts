@@ -8,7 +8,7 @@
  * "mlp" when its leaf is an MLP suffix under an MLP block (`mlp`). The suffix constants are kept
  * verbatim, because manifests and policies compare `target_modules` against them by equality.
  */
-import { LoaderError, LoaderErrorCode } from './errors.js'
+import { PeftError, PeftErrorCode } from './errors.js'
 
 /** The original's attention suffixes, in its order (§10). */
 export const ATTENTION_SUFFIXES: readonly string[] = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'c_attn', 'c_proj']
@@ -59,8 +59,8 @@ export function classifyModulePath(path: string): 'attention' | 'mlp' | null {
 export function parseTargetScheme(scheme: string): TargetScheme {
   const s = scheme.toLowerCase()
   if ((TARGET_SCHEMES as readonly string[]).includes(s)) return s as TargetScheme
-  throw new LoaderError(
-    LoaderErrorCode.SchemeInvalid,
+  throw new PeftError(
+    PeftErrorCode.SchemeInvalid,
     `LoRA target scheme must be one of ${TARGET_SCHEMES.join(', ')}, got "${scheme}"`,
     { scheme },
   )
@@ -85,7 +85,7 @@ export interface ResolvedTargets {
 /**
  * Selects the linear modules of a scheme on full module paths.
  *
- * @throws LoaderError `LOADER_SCHEME_INVALID` for an unknown scheme, `LOADER_TARGETS_EMPTY` when nothing matches.
+ * @throws PeftError `PEFT_SCHEME_INVALID` for an unknown scheme, `PEFT_TARGETS_EMPTY` when nothing matches.
  * @example
  * ```ts
  * const t = resolveTargetModules(model.linearModules(), 'attention')
@@ -104,8 +104,8 @@ export function resolveTargetModules(
     })
     .sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0))
   if (selected.length === 0) {
-    throw new LoaderError(
-      LoaderErrorCode.TargetsEmpty,
+    throw new PeftError(
+      PeftErrorCode.TargetsEmpty,
       `LoRA scheme "${s}" selects no linear module of this model (${modules.length} linear modules, none under an ${s === 'mlp' ? 'mlp' : 'attention/mlp'} block with a known projection name)`,
       { scheme: s, linearModules: modules.length },
     )
@@ -117,15 +117,15 @@ export function resolveTargetModules(
  * Selects modules by PEFT `target_modules` names, with PEFT's matching rule: a module path `p`
  * matches `t` when `p === t` or `p` ends with `.${t}`.
  *
- * @throws LoaderError `LOADER_TARGETS_EMPTY` when nothing matches.
+ * @throws PeftError `PEFT_TARGETS_EMPTY` when nothing matches.
  */
 export function selectModulesByNames(modules: readonly LinearModuleInfo[], names: readonly string[]): ResolvedTargets {
   const selected = modules
     .filter((m) => names.some((t) => m.path === t || m.path.endsWith(`.${t}`)))
     .sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0))
   if (selected.length === 0) {
-    throw new LoaderError(
-      LoaderErrorCode.TargetsEmpty,
+    throw new PeftError(
+      PeftErrorCode.TargetsEmpty,
       `target modules [${names.join(', ')}] match no linear module of this model`,
       { names: [...names] },
     )

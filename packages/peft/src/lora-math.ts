@@ -122,6 +122,31 @@ export function deltaFrobeniusSquared(delta: FactoredDelta): number {
   return Math.max(0, total)
 }
 
+/**
+ * ‖s·B·A‖_F of one adapter module in float64, by the cheaper of the Gram form (O(r²·(in+out)))
+ * and the dense product (O(r·in·out)). Non-finite inputs give a non-finite result.
+ */
+export function updateFrobenius(module: LoraModule): number {
+  let na = 0
+  for (let i = 0; i < module.a.length; i++) na += module.a[i]! * module.a[i]!
+  let nb = 0
+  for (let i = 0; i < module.b.length; i++) nb += module.b[i]! * module.b[i]!
+  const bound = Math.abs(module.scale) * Math.sqrt(na) * Math.sqrt(nb)
+  if (!Number.isFinite(bound) || bound === 0) return bound
+  return exactUpdateFrobenius(module)
+}
+
+/** ‖s·B·A‖_F exactly (float64), choosing the cheaper evaluation; see {@link updateFrobenius}. */
+function exactUpdateFrobenius(module: LoraModule): number {
+  const { rank: r, inFeatures: n, outFeatures: m } = module
+  const delta = factoredDeltaOf(module)
+  if (r * (m + n) * r <= r * m * n) return Math.sqrt(deltaFrobeniusSquared(delta))
+  const dense = denseDelta(delta)
+  let s = 0
+  for (let i = 0; i < dense.length; i++) s += dense[i]! * dense[i]!
+  return Math.sqrt(s)
+}
+
 /** The dense `[out, in]` matrix `b · a` (float64). For tests, small shapes and merged-model output. */
 export function denseDelta(delta: FactoredDelta): Float64Array {
   const { rank: r, inFeatures: n, outFeatures: m, a, b } = delta

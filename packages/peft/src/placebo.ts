@@ -10,9 +10,9 @@
  * them balanced. A reference module with `ΔW = 0` gives a placebo module with `B' = 0`.
  */
 import { createRng, type PythonRandom } from '@plora/common'
-import { LoaderError, LoaderErrorCode } from './errors.js'
+import { PeftError, PeftErrorCode } from './errors.js'
+import type { LoraAdapter } from './folder.js'
 import { deltaFrobeniusSquared, factoredDeltaOf, type LoraModule } from './lora-math.js'
-import type { LoraAdapter } from './peft-adapter.js'
 
 /** Options of {@link createPlaceboAdapter}. */
 export interface PlaceboOptions {
@@ -30,7 +30,7 @@ function gaussian(rng: PythonRandom, n: number): Float32Array {
  * A random adapter with the reference's config and shapes and, per module, the same Frobenius
  * norm of ΔW.
  *
- * @throws LoaderError `LOADER_PLACEBO_OPTIONS_INVALID` for a non-integer seed or an empty reference.
+ * @throws PeftError `PEFT_PLACEBO_OPTIONS_INVALID` for a non-integer seed or an empty reference.
  * @example
  * ```ts
  * const placebo = createPlaceboAdapter(await loadPeftAdapter('out/legal'), { seed: 42 })
@@ -39,15 +39,13 @@ function gaussian(rng: PythonRandom, n: number): Float32Array {
  */
 export function createPlaceboAdapter(reference: LoraAdapter, options: PlaceboOptions): LoraAdapter {
   if (!Number.isSafeInteger(options.seed)) {
-    throw new LoaderError(
-      LoaderErrorCode.PlaceboOptionsInvalid,
-      `placebo seed must be an integer, got ${options.seed}`,
-      { seed: options.seed },
-    )
+    throw new PeftError(PeftErrorCode.PlaceboOptionsInvalid, `placebo seed must be an integer, got ${options.seed}`, {
+      seed: options.seed,
+    })
   }
   if (reference.modules.size === 0) {
-    throw new LoaderError(
-      LoaderErrorCode.PlaceboOptionsInvalid,
+    throw new PeftError(
+      PeftErrorCode.PlaceboOptionsInvalid,
       `reference adapter ${reference.dir ?? ''} has no modules`,
       {},
     )
