@@ -125,7 +125,22 @@ describe('plora gate check / gate reference', () => {
     expect(r2.code).toBe(3)
     expect(JSON.parse(r2.out).reasons).toContain('weight_norm_outlier')
 
-    expect(await verifyAuditChain(audit)).toMatchObject({ ok: true, records: 2 })
+    // --require-statement: the clean adapter carries only the legacy signature, no plora.sig.json.
+    const r3 = await run(
+      'gate',
+      'check',
+      '--adapter-dir',
+      good,
+      '--policy-file',
+      policy,
+      '--audit-log',
+      audit,
+      '--require-statement',
+    )
+    expect(r3.code, r3.err).toBe(3)
+    expect(JSON.parse(r3.out).reasons).toEqual(['statement_missing'])
+
+    expect(await verifyAuditChain(audit)).toMatchObject({ ok: true, records: 3 })
     const v = await run('audit', 'verify', audit)
     expect(v.code, v.err).toBe(0)
   })

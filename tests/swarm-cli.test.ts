@@ -91,6 +91,43 @@ describe('plora swarm v2', () => {
     expect(Object.keys(report.final.consensus.committed)).toEqual(['arithmetic', 'legal', 'medical'])
   })
 
+  it('without a policy file scores synthetic adapters without a reference; --require-weight-reference on rejects them all', async () => {
+    const args = (seed: string): string[] => [
+      'swarm',
+      'v2',
+      '--agents',
+      '9',
+      '--rounds',
+      '6',
+      '--seed',
+      seed,
+      '--security',
+      'on',
+      '--adapters',
+      'synthetic',
+      '--synthetic_variants',
+      '1',
+      '--allowed_ranks',
+      '4',
+      '--allowed_targets',
+      'attention',
+      '--trojan_rate',
+      '0',
+      '--report_dir',
+      join(dir, 'no-reference'),
+    ]
+    const lenient = await run(...args('21'))
+    expect(lenient.code, lenient.err).toBe(0)
+    const a = JSON.parse(await readFile(join(dir, 'no-reference', 'swarm_v2_report_seed21.json'), 'utf8'))
+    expect(a.final.gate.accepted_clean_total).toBeGreaterThan(0)
+    expect(a.final.gate.rejection_reasons).not.toHaveProperty('weights_not_evaluated')
+    const strict = await run(...args('22'), '--require-weight-reference', 'on')
+    expect(strict.code, strict.err).toBe(0)
+    const b = JSON.parse(await readFile(join(dir, 'no-reference', 'swarm_v2_report_seed22.json'), 'utf8'))
+    expect(b.final.gate.accepted_clean_total).toBe(0)
+    expect(b.final.gate.rejection_reasons.weights_not_evaluated).toBeGreaterThan(0)
+  })
+
   it('rejects a bad flag value as a usage error (exit 2, one line), the alias spelling included', async () => {
     const r = await run('swarm', 'v2', '--agents', 'many', '--report_dir', dir)
     expect(r.code).toBe(2)

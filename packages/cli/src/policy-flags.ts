@@ -32,6 +32,8 @@ export interface ParsedPolicyFlags {
   tauCleanDelta?: number
   referenceFile?: string
   probesCalib?: string
+  requireWeightReference?: boolean
+  requireStatement?: boolean
 }
 
 /** `--trusted-pubkeys ""` means no keys (the original's empty default). */
@@ -82,6 +84,20 @@ export function addPolicyFlags(cmd: Command, set: PolicyFlagSet = {}): Command {
       new Option('--tau-clean-delta <x>', 'clean accuracy delta threshold').argParser(parseFloatFlag()),
       'tau_clean_delta',
     ],
+    [
+      new Option(
+        '--require-weight-reference <on|off>',
+        'reject adapters the weight detectors cannot score against a reference population (policy require_weight_reference)',
+      ).argParser(parseOnOff),
+      null,
+    ],
+    [
+      new Option(
+        '--require-statement',
+        'reject adapter folders without a signed statement (plora.sig.json; policy require_signed_statement)',
+      ),
+      null,
+    ],
   ]
   if (set.baseModel) {
     options.push([
@@ -122,6 +138,9 @@ export function addPolicyFlags(cmd: Command, set: PolicyFlagSet = {}): Command {
       tauTrigger: defaultNote(`config gate.tau_trigger, else ${p.tau_trigger}`),
       tauNormZ: defaultNote(String(p.tau_norm_z)),
       tauCleanDelta: defaultNote(`config gate.tau_clean_delta, else ${p.tau_clean_delta}`),
+      requireWeightReference: defaultNote(
+        `the policy file's, else ${p.require_weight_reference ? 'on' : 'off'} (swarm v2 without --policy-file: off)`,
+      ),
     }
   })
 }
@@ -133,7 +152,7 @@ export function addPolicyFlags(cmd: Command, set: PolicyFlagSet = {}): Command {
  */
 export async function policyFromCommand(
   cmd: Command,
-  extra: { probes?: boolean; consensus?: boolean } = {},
+  extra: { probes?: boolean; consensus?: boolean; requireWeightReference?: boolean } = {},
 ): Promise<import('@plora/gate').Policy> {
   const { existsSync } = await import('node:fs')
   const { loadActiveConfig, readEnv } = await import('@plora/config')
@@ -154,6 +173,8 @@ export async function policyFromCommand(
     'tauNormZ',
     'tauCleanDelta',
     'referenceFile',
+    'requireWeightReference',
+    'requireStatement',
   ] as const) {
     if (f[k] !== undefined) (flags as Record<string, unknown>)[k] = f[k]
   }

@@ -29,6 +29,10 @@ export interface PolicyFlags {
   consensus?: boolean
   /** Probe calibration (`probes_calib.json`): its thresholds apply where no tau flag is given. */
   probesCalib?: string
+  /** `require_weight_reference` (`--require-weight-reference on|off`). */
+  requireWeightReference?: boolean
+  /** `require_signed_statement` (`--require-statement`). */
+  requireStatement?: boolean
 }
 
 /** Collaborators of {@link policyFromFlags}. */
@@ -138,6 +142,8 @@ export function policyFromFlags(flags: PolicyFlags, options: PolicyFromFlagsOpti
   if (flags.referenceFile !== undefined) overrides.reference_file = flags.referenceFile
   if (flags.probes !== undefined) overrides.enable_probes = flags.probes
   if (flags.consensus !== undefined) overrides.consensus_enabled = flags.consensus
+  if (flags.requireWeightReference !== undefined) overrides.require_weight_reference = flags.requireWeightReference
+  if (flags.requireStatement !== undefined) overrides.require_signed_statement = flags.requireStatement
   return resolvePolicy({
     config: options.config ?? {},
     ...(flags.policyFile !== undefined ? { policyFile: flags.policyFile } : {}),

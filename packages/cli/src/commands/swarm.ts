@@ -46,6 +46,8 @@ const POLICY_KEYS: ReadonlySet<string> = new Set([
   'tauNormZ',
   'tauCleanDelta',
   'probesCalib',
+  'requireWeightReference',
+  'requireStatement',
   'consensus',
   'quorum',
 ])
@@ -209,7 +211,14 @@ function registerV2(swarm: Command): void {
       if (unused.length > 0) logger.warn(`--security off: ${unused.join(', ')} ignored (no gate runs)`)
     } else {
       const { loadGateContext } = await import('@plora/gate')
-      policy = await policyFromCommand(cmd, f.consensus === true ? { consensus: true } : {})
+      // The simulated swarm's synthetic adapters have no clean reference population (as in the
+      // sweep): without a policy file, the within-adapter module z is the weight detector, unless
+      // --require-weight-reference on asks for the strict default.
+      const noReference = f.policyFile === undefined && cmd.getOptionValueSource('requireWeightReference') === undefined
+      policy = await policyFromCommand(cmd, {
+        ...(f.consensus === true ? { consensus: true } : {}),
+        ...(noReference ? { requireWeightReference: false } : {}),
+      })
       gateContext = await loadGateContext(policy, { logger })
       if (adapters === 'dummy') {
         logger.warn(
