@@ -17,13 +17,7 @@
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { canonicalManifestBytes, type Manifest } from '@plora/manifest'
-import {
-  ADAPTER_TAG,
-  type TrustedKey,
-  verifyAdapterSignature,
-  verifyFolderStatement,
-  verifySha256Hex,
-} from '@plora/signer'
+import { creditSignature, type TrustedKey, verifyAdapterSignature, verifyFolderStatement } from '@plora/signer'
 import type { GateContext } from './context.js'
 import { loadTrustedKeys } from './context.js'
 import type { Policy } from './policy.js'
@@ -40,10 +34,6 @@ export interface SignatureMetrics {
   quorum_required: number
   attestations: { lines: number; credited: number; stale: number; wrong_domain: number; unsigned: number }
   peer_keys: number
-}
-
-function verifies(key: TrustedKey, sha: string, sig: string, allowRaw: boolean): boolean {
-  return verifySha256Hex(key.key, sha, sig, { tag: ADAPTER_TAG }) || (allowRaw && verifySha256Hex(key.key, sha, sig))
 }
 
 /**
@@ -163,31 +153,16 @@ export async function checkSignatures(
         att.unsigned++
         continue
       }
+      // One crediting rule (signer's creditSignature): trusted keys in either form the policy
+      // allows, then peer keys in the tagged form only, as the original's peer path.
       const sha = manifest.artifacts.sha256
-      let hit = false
-      for (const k of trusted) {
-        if (credited.has(k.fingerprint) || !verifies(k, sha, sig, policy.allow_untagged)) continue
-        if (revoked.has(k.fingerprint)) {
-          revokedIgnored.add(k.fingerprint)
-          continue
-        }
-        credited.add(k.fingerprint)
-        hit = true
-        break
+      let c = creditSignature(trusted, sha, sig, credited, revoked, { allowUntagged: policy.allow_untagged })
+      if (c.kind !== 'credited') {
+        if (c.kind === 'revoked_key') revokedIgnored.add(c.fingerprint)
+        c = creditSignature(peers, sha, sig, credited, revoked)
+        if (c.kind === 'revoked_key') revokedIgnored.add(c.fingerprint)
       }
-      // Peer keys: tagged form only, as the original's peer path.
-      if (!hit) {
-        for (const k of peers) {
-          if (credited.has(k.fingerprint) || !verifySha256Hex(k.key, sha, sig, { tag: ADAPTER_TAG })) continue
-          if (revoked.has(k.fingerprint)) {
-            revokedIgnored.add(k.fingerprint)
-            continue
-          }
-          credited.add(k.fingerprint)
-          hit = true
-          break
-        }
-      }
+      const hit = c.kind === 'credited'
       if (hit) att.credited++
     }
   }

@@ -57,6 +57,8 @@ export {
 export { signPolicyBytes, signPolicyFile, verifyPolicyBytes, verifyPolicyFile } from './policy.js'
 export {
   aggregateSignatures,
+  type CreditOutcome,
+  creditSignature,
   parseAggregate,
   type QuorumIgnoreReason,
   type QuorumOptions,

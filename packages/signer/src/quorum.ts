@@ -100,6 +100,51 @@ function verifiesWith(key: KeyObject, digest: string, sig: string, tag: string, 
   return null
 }
 
+/** What one signature did to a count (see {@link creditSignature}). */
+export type CreditOutcome =
+  | { kind: 'credited'; fingerprint: string; form: 'tagged' | 'raw' }
+  | { kind: 'key_already_credited'; fingerprint: string }
+  | { kind: 'revoked_key'; fingerprint: string }
+  | { kind: 'no_trusted_key' }
+
+/**
+ * The one crediting rule of every plora quorum (this module's counts, the gate's attestations and
+ * peer keys): a signature over `tag + digest` (or the raw digest with `allowUntagged`) credits the
+ * first key that verifies it and is neither revoked nor already in `credited` (which it is added
+ * to). Otherwise it reports why not: a credited key signed it, only a revoked key did, or none did.
+ */
+export function creditSignature(
+  keys: Iterable<TrustedKey>,
+  digest: string,
+  signatureB64: string,
+  credited: Set<string>,
+  revoked: ReadonlySet<string>,
+  options: { tag?: string; allowUntagged?: boolean } = {},
+): CreditOutcome {
+  const tag = options.tag ?? ADAPTER_TAG
+  const raw = options.allowUntagged ?? false
+  const sig = signatureB64.trim()
+  let alreadyBy: string | undefined
+  let revokedBy: string | undefined
+  for (const k of keys) {
+    const form = verifiesWith(k.key, digest, sig, tag, raw)
+    if (!form) continue
+    if (revoked.has(k.fingerprint)) {
+      revokedBy ??= k.fingerprint
+      continue
+    }
+    if (credited.has(k.fingerprint)) {
+      alreadyBy ??= k.fingerprint
+      continue
+    }
+    credited.add(k.fingerprint)
+    return { kind: 'credited', fingerprint: k.fingerprint, form }
+  }
+  if (alreadyBy !== undefined) return { kind: 'key_already_credited', fingerprint: alreadyBy }
+  if (revokedBy !== undefined) return { kind: 'revoked_key', fingerprint: revokedBy }
+  return { kind: 'no_trusted_key' }
+}
+
 /**
  * Counts valid signatures over `digest` from distinct trusted, non-revoked keys.
  *
@@ -117,19 +162,16 @@ export function verifyQuorum(
   if (!Number.isInteger(quorum)) {
     throw new SignerError(SignerErrorCode.QuorumInvalid, `quorum must be an integer, found ${quorum}`, { quorum })
   }
-  const tag = options.tag ?? ADAPTER_TAG
-  const raw = options.allowUntagged ?? false
   const revoked = new Set<string>()
   for (const f of options.revokedFingerprints ?? []) {
     const n = normalizeFingerprint(f)
     if (n) revoked.add(n)
   }
-  const all = toTrustedKeys(trustedKeys)
-  const active = all.filter((k) => !revoked.has(k.fingerprint))
-  const revokedKeys = all.filter((k) => revoked.has(k.fingerprint))
+  const keys = toTrustedKeys(trustedKeys)
   const result: QuorumResult = { met: quorum <= 0, quorum, count: 0, credited: [], ignored: [] }
   const credited = new Set<string>()
   const seenSigs = new Set<string>()
+  const creditOptions = { tag: options.tag ?? ADAPTER_TAG, allowUntagged: options.allowUntagged ?? false }
   signaturesB64.forEach((sigText, index) => {
     const sig = sigText.trim()
     if (seenSigs.has(sig)) {
@@ -137,28 +179,10 @@ export function verifyQuorum(
       return
     }
     seenSigs.add(sig)
-    let alreadyBy: string | undefined
-    for (const k of active) {
-      const form = verifiesWith(k.key, digest, sig, tag, raw)
-      if (!form) continue
-      if (credited.has(k.fingerprint)) {
-        alreadyBy = k.fingerprint
-        continue
-      }
-      credited.add(k.fingerprint)
-      result.credited.push({ index, fingerprint: k.fingerprint, form })
-      return
-    }
-    if (alreadyBy) {
-      result.ignored.push({ index, reason: 'key_already_credited', fingerprint: alreadyBy })
-      return
-    }
-    const byRevoked = revokedKeys.find((k) => verifiesWith(k.key, digest, sig, tag, raw))
-    result.ignored.push(
-      byRevoked
-        ? { index, reason: 'revoked_key', fingerprint: byRevoked.fingerprint }
-        : { index, reason: 'no_trusted_key' },
-    )
+    const c = creditSignature(keys, digest, sig, credited, revoked, creditOptions)
+    if (c.kind === 'credited') result.credited.push({ index, fingerprint: c.fingerprint, form: c.form })
+    else if (c.kind === 'no_trusted_key') result.ignored.push({ index, reason: c.kind })
+    else result.ignored.push({ index, reason: c.kind, fingerprint: c.fingerprint })
   })
   result.count = credited.size
   result.met = quorum <= 0 || result.count >= quorum

@@ -5,6 +5,7 @@ import { sha256Hex } from '@plora/common'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   aggregateSignatures,
+  creditSignature,
   POLICY_TAG,
   parseAggregate,
   readKeyFile,
@@ -93,6 +94,39 @@ describe('k-of-n quorum', () => {
   it('treats quorum ≤ 0 as met and rejects a non-integer quorum', () => {
     expect(verifyQuorum(SHA, [], [], 0).met).toBe(true)
     expect(() => verifyQuorum(SHA, [], [], 1.5)).toThrow(expect.objectContaining({ code: 'SIGNER_QUORUM_INVALID' }))
+  })
+})
+
+describe('creditSignature (the one crediting rule of every quorum)', () => {
+  const keys = toTrustedKeys([k0.publicKeyPem, k1.publicKeyPem])
+  it('credits the first uncredited key, then reports the key as already credited', () => {
+    const credited = new Set<string>()
+    expect(creditSignature(keys, SHA, tagged(k1), credited, new Set())).toEqual({
+      kind: 'credited',
+      fingerprint: k1.fingerprint,
+      form: 'tagged',
+    })
+    expect(creditSignature(keys, SHA, tagged(k1), credited, new Set())).toEqual({
+      kind: 'key_already_credited',
+      fingerprint: k1.fingerprint,
+    })
+    expect([...credited]).toEqual([k1.fingerprint])
+  })
+  it('never credits a revoked key, a foreign key, another digest, or a raw signature unless allowed', () => {
+    const credited = new Set<string>()
+    expect(creditSignature(keys, SHA, tagged(k0), credited, new Set([k0.fingerprint]))).toEqual({
+      kind: 'revoked_key',
+      fingerprint: k0.fingerprint,
+    })
+    expect(creditSignature(keys, SHA, tagged(k2), credited, new Set()).kind).toBe('no_trusted_key')
+    expect(creditSignature(keys, SHA, tagged(k0, OTHER), credited, new Set()).kind).toBe('no_trusted_key')
+    const raw = signSha256Hex(k0.privateKeyPem, SHA)
+    expect(creditSignature(keys, SHA, raw, credited, new Set()).kind).toBe('no_trusted_key')
+    expect(creditSignature(keys, SHA, raw, credited, new Set(), { allowUntagged: true })).toMatchObject({
+      kind: 'credited',
+      form: 'raw',
+    })
+    expect(credited.size).toBe(1)
   })
 })
 
