@@ -3,6 +3,9 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { randomAdapterModules } from '../packages/loader/test/helpers/fake-host.js'
+import { makeTmpDir } from '../packages/loader/test/helpers/tmp.js'
+import { embeddedBaseModelConfig, writeEmbeddedBaseModel } from '../packages/model/src/index.js'
 import {
   buildPeftLoraConfig,
   deltaFrobeniusSquared,
@@ -10,10 +13,7 @@ import {
   loadPeftAdapter,
   resolveTargetModules,
   writePeftAdapter,
-} from '../packages/loader/src/index.js'
-import { randomAdapterModules } from '../packages/loader/test/helpers/fake-host.js'
-import { makeTmpDir } from '../packages/loader/test/helpers/tmp.js'
-import { embeddedBaseModelConfig, writeEmbeddedBaseModel } from '../packages/model/src/index.js'
+} from '../packages/peft/src/index.js'
 import { readSafetensors } from '../packages/safetensors/src/index.js'
 import { runCli } from './helpers.js'
 

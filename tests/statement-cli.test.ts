@@ -161,13 +161,13 @@ describe.each(['ed25519', 'rsa'] as const)('plora sign → edit → plora verify
     expect(v.stderr).toMatch(/adapter_config\.json changed since signing.*\[SIGNER_STATEMENT_FILE_MISMATCH\]\n$/)
   })
 
-  it('an added weight file fails verify; without the sidecar the same folder needs --require-statement to fail', async () => {
+  it('an added file fails verify; without the sidecar the same folder needs --require-statement to fail', async () => {
     const d = await copy('extra')
-    await writeFile(join(d, 'adapter_model.bin'), 'a second set of weights')
+    await writeFile(join(d, 'notes.txt'), 'a file added after signing')
     let v = plora('verify', '--adapter-dir', d, '--public-key', keys.pub)
     expect(v.code).toBe(1)
     expect(v.stderr).toMatch(
-      /adapter_model\.bin .*is not listed in the signed statement.*\[SIGNER_STATEMENT_FILE_UNLISTED\]\n$/,
+      /notes\.txt .*is not listed in the signed statement.*\[SIGNER_STATEMENT_FILE_UNLISTED\]\n$/,
     )
     // Stripping the sidecar falls back to the legacy signature (wire compatibility) …
     await rm(join(d, 'plora.sig.json'))
@@ -178,6 +178,18 @@ describe.each(['ed25519', 'rsa'] as const)('plora sign → edit → plora verify
     v = plora('verify', '--adapter-dir', d, '--public-key', keys.pub, '--require-statement')
     expect(v.code).toBe(2)
     expect(v.stderr).toMatch(/\[SIGNER_STATEMENT_MISSING\]\n$/)
+  })
+
+  it('a second weights file fails verify with or without the sidecar (the loader reads only one)', async () => {
+    const d = await copy('extra-weights')
+    await writeFile(join(d, 'adapter_model.bin'), 'a second set of weights')
+    let v = plora('verify', '--adapter-dir', d, '--public-key', keys.pub)
+    expect(v.code).toBe(1)
+    expect(v.stderr).toMatch(/adapter_model\.bin.*\[PEFT_FOLDER_INVALID\]\n$/)
+    await rm(join(d, 'plora.sig.json'))
+    v = plora('verify', '--adapter-dir', d, '--public-key', keys.pub)
+    expect(v.code).toBe(1)
+    expect(v.stderr).toMatch(/\[PEFT_FOLDER_INVALID\]\n$/)
   })
 
   it('a statement signed only by another key fails with exit 2', async () => {

@@ -141,6 +141,30 @@ describe.each(['rsa', 'ed25519'] as const)('keygen → sign → verify round tri
     }
   })
 
+  it('exit 1 when the folder holds a second weights file or the manifest vouches for a decoy (issue 15 point 3)', async () => {
+    // Legacy signatures cover only the artefact's digest: a decoy copy of the clean weights named in
+    // the manifest kept `verify` green while the loader read a swapped adapter_model.safetensors.
+    const d = await signedAdapter('decoy')
+    const clean = await readFile(join(d, 'adapter_model.safetensors'))
+    await writeFile(join(d, 'decoy.safetensors'), clean)
+    const m = await loadManifest(d)
+    await writeFile(
+      join(d, 'plora.yml'),
+      dumpManifestYaml({ ...m, artifacts: { ...m.artifacts, filename: 'decoy.safetensors' } }),
+    )
+    await flipFileByte(join(d, 'adapter_model.safetensors'), 200)
+    const v = await plora('verify', '--adapter-dir', d, '--public-key', pub())
+    expect(v.code).toBe(1)
+    expect(v.stderr.trimEnd().split('\n')).toHaveLength(1)
+    expect(v.stderr).toMatch(/names "decoy\.safetensors" as the artefact.*\[PEFT_FOLDER_INVALID\]\n$/)
+
+    const e = await signedAdapter('extra-weights')
+    await writeFile(join(e, 'adapter_model.bin'), clean)
+    const w = await plora('verify', '--adapter-dir', e, '--public-key', pub())
+    expect(w.code).toBe(1)
+    expect(w.stderr).toMatch(/adapter_model\.bin.*\[PEFT_FOLDER_INVALID\]\n$/)
+  })
+
   it('exit 2 for another key (fingerprint mismatch) and for an unsigned manifest', async () => {
     const d = await signedAdapter('other-key')
     const otherPriv = join(dir, type, 'other/priv.pem')

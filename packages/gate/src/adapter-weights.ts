@@ -121,7 +121,8 @@ export function adapterFeatures(modules: readonly ModuleSummary[]): Record<Featu
   }
 }
 
-function emptySummary(
+/** A summary without modules: the weights could not (or need not) be analysed; `error` says why. */
+export function emptySummary(
   config: AdapterConfigInfo | null,
   error: string,
   errorCode: string | null = null,

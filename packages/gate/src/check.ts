@@ -26,6 +26,7 @@ import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, unexpectedWeightFiles } from
 import { appendAuditRecord } from '@plora/signer'
 import {
   type AdapterWeightSummary,
+  emptySummary,
   type FeatureName,
   populationRank,
   readAdapterConfig,
@@ -234,18 +235,7 @@ export async function checkAdapter(
 
   // --- weights: header and shapes, rank bound, then decoding and maths (issue 15 point 7) --------
   let summary: AdapterWeightSummary
-  const noWeights = (error: string): AdapterWeightSummary => ({
-    config,
-    modules: [],
-    ranks: [],
-    suffixes: [],
-    otherTensors: [],
-    features: null,
-    error,
-    errorCode: null,
-    updateInvalid: false,
-    skipped: null,
-  })
+  const noWeights = (error: string): AdapterWeightSummary => emptySummary(config, error)
   if (bytes === null) {
     summary = noWeights(isFile ? 'artefact larger than max_size_bytes; weights not read' : 'artefact missing')
   } else if (!filename.endsWith('.safetensors')) {

@@ -13,58 +13,12 @@
  *
  * @example
  * ```ts
- * const adapter = await loadPeftAdapter('out/legal')
+ * const adapter = await loadPeftAdapter('out/legal') // from @plora/peft
  * const handle = injectAdapters(model, [adapter])
  * try { ... } finally { handle.remove() }   // weights bit-identical again
  * ```
  */
 
-// The PEFT format, the factor maths, placebo adapters and target schemes live in @plora/peft
-// (TensorFlow-free, shared with the gate); re-exported here unchanged for existing callers.
-export {
-  ADAPTER_CONFIG_FILE,
-  ADAPTER_WEIGHTS_FILE,
-  type AdapterFromDeltasOptions,
-  ALL_SUFFIXES,
-  ATTENTION_SUFFIXES,
-  adapterFromDeltas,
-  type BuildPeftLoraConfigOptions,
-  buildPeftLoraConfig,
-  checkAdapterFitsModel,
-  classifyModulePath,
-  createPlaceboAdapter,
-  type DeltaSvd,
-  deltaFrobeniusSquared,
-  denseDelta,
-  type FactoredDelta,
-  factoredDeltaOf,
-  factoredSvd,
-  type LinearModuleInfo,
-  type LoraAdapter,
-  type LoraModule,
-  loadPeftAdapter,
-  loraModulesFromTensors,
-  MLP_SUFFIXES,
-  moduleRank,
-  moduleScale,
-  PEFT_KEY_PREFIX,
-  type PeftLoraConfig,
-  PeftLoraConfigSchema,
-  type PlaceboOptions,
-  parsePeftLoraConfig,
-  parseTargetScheme,
-  peftTensorKey,
-  type ResolvedTargets,
-  reprojectDelta,
-  resolveTargetModules,
-  scaleDeltaInPlace,
-  selectModulesByNames,
-  serializePeftLoraConfig,
-  stackDeltas,
-  TARGET_SCHEMES,
-  type TargetScheme,
-  writePeftAdapter,
-} from '@plora/peft'
 export { LoaderError, LoaderErrorCode } from './errors.js'
 export { FISHER_JSON_FILE, FISHER_SAFETENSORS_FILE, loadFisherScalar } from './fisher.js'
 export {

@@ -390,6 +390,39 @@ export async function checkAdapterFolderFiles(dir: string): Promise<void> {
 }
 
 /**
+ * What `plora verify` (and anyone who checks a signed artefact before loading) must hold: the
+ * manifest's artefact is the file the loader reads ({@link ADAPTER_WEIGHTS_FILE}) and the folder
+ * holds no second weights file ({@link unexpectedWeightFiles}). Otherwise a verifier would vouch
+ * for one file while the model runs another (issue 15 point 3). The rest of the folder is
+ * {@link checkAdapterFolderFiles}' business, at load time.
+ *
+ * @throws PeftError `PEFT_FOLDER_INVALID`, `PEFT_ADAPTER_NOT_FOUND` (the folder cannot be listed).
+ */
+export async function assertArtefactIsLoaded(dir: string, artefactFilename: string): Promise<void> {
+  if (artefactFilename !== ADAPTER_WEIGHTS_FILE) {
+    throw new PeftError(
+      PeftErrorCode.FolderInvalid,
+      `${dir}: the manifest names "${artefactFilename}" as the artefact, but the loader reads ${ADAPTER_WEIGHTS_FILE}`,
+      { dir, expected: ADAPTER_WEIGHTS_FILE, found: artefactFilename },
+    )
+  }
+  let names: string[]
+  try {
+    names = await readdir(dir)
+  } catch (e) {
+    throw new PeftError(PeftErrorCode.AdapterNotFound, `cannot list the adapter folder ${dir}`, { dir }, { cause: e })
+  }
+  const extra = unexpectedWeightFiles(names)
+  if (extra.length > 0) {
+    throw new PeftError(
+      PeftErrorCode.FolderInvalid,
+      `${dir} holds weights files besides ${ADAPTER_WEIGHTS_FILE}: ${extra.join(', ')} (an adapter folder has exactly one)`,
+      { dir, extra },
+    )
+  }
+}
+
+/**
  * Loads a PEFT LoRA adapter folder.
  *
  * @throws PeftError `PEFT_ADAPTER_NOT_FOUND`, `PEFT_FOLDER_INVALID`, `PEFT_CONFIG_INVALID`,

@@ -43,6 +43,7 @@ export {
   ADAPTER_WEIGHTS_FILE,
   type AdapterFromDeltasOptions,
   adapterFromDeltas,
+  assertArtefactIsLoaded,
   assertUpdateSane,
   checkAdapterFitsModel,
   checkAdapterFolderFiles,

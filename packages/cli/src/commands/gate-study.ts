@@ -104,7 +104,8 @@ async function studySetup(flags: PopulationFlags) {
     logger: rt.logger,
     configBaseModel: rt.config.base_model,
   })
-  const { parseTargetScheme, createProbeHarness, baseFingerprint } = await import('@plora/loader')
+  const { createProbeHarness, baseFingerprint } = await import('@plora/loader')
+  const { parseTargetScheme } = await import('@plora/peft')
   const { loadProbeSet } = await import('@plora/gate')
   const ex = await import('@plora/experiments')
   const { loadCausalLMFromDir, loadTokenizer } = await import('@plora/model')

@@ -129,11 +129,12 @@ export function register(program: Command): void {
     const env = readEnv()
     const logger = createLogger({ level: env.logLevel })
     const loader = await import('@plora/loader')
+    const peft = await import('@plora/peft')
     const model = await openBaseModel(flags.baseModel, env, logger)
     try {
       const adapters = []
       for (const dir of flags.plasmids) {
-        const adapter = await loader.loadPeftAdapter(dir)
+        const adapter = await peft.loadPeftAdapter(dir)
         adapters.push({
           ...adapter,
           fisherScalar: options.fisherWeighted ? await loader.loadFisherScalar(dir) : null,
@@ -191,7 +192,7 @@ export function register(program: Command): void {
     .option('--seed <n>', 'seed of the random factors', parseIntFlag({ min: 0 }), 42)
     .action(async (flags: { like: string; out: string; seed: number }) => {
       const seed = flags.seed
-      const { loadPeftAdapter, createPlaceboAdapter, writePeftAdapter } = await import('@plora/loader')
+      const { loadPeftAdapter, createPlaceboAdapter, writePeftAdapter } = await import('@plora/peft')
       const placebo = createPlaceboAdapter(await loadPeftAdapter(flags.like), { seed })
       await writePeftAdapter(flags.out, placebo)
       process.stdout.write(`Placebo adapter saved to ${flags.out}\n`)

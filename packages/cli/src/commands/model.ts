@@ -21,7 +21,8 @@ async function openModel(flags: ModelFlags) {
   let release = (): void => model.dispose()
   if (flags.adapter !== undefined) {
     const loader = await import('@plora/loader')
-    const adapter = await loader.loadPeftAdapter(flags.adapter)
+    const peft = await import('@plora/peft')
+    const adapter = await peft.loadPeftAdapter(flags.adapter)
     const handle = loader.injectAdapters(model, [adapter], { label: flags.adapter })
     release = () => {
       handle.remove()
@@ -46,11 +47,11 @@ export function register(program: Command): void {
     .action(async (spec: string | undefined, opts: { json: boolean }) => {
       const { m, model: lm, tokenizer, release } = await openModel(spec === undefined ? {} : { model: spec })
       try {
-        const loader = await import('@plora/loader')
+        const peft = await import('@plora/peft')
         const summary = m.describeModel(lm)
         const targets: Record<string, { suffixes: string[]; paths: number; peft_target_modules: string[] }> = {}
-        for (const scheme of loader.TARGET_SCHEMES) {
-          const r = loader.resolveTargetModules(lm.linearModules(), scheme)
+        for (const scheme of peft.TARGET_SCHEMES) {
+          const r = peft.resolveTargetModules(lm.linearModules(), scheme)
           targets[scheme] = { suffixes: r.suffixes, paths: r.paths.length, peft_target_modules: r.peftTargetModules }
         }
         const info = {

@@ -15,6 +15,8 @@ export const VERIFY_EXIT_CODES = {
   MANIFEST_ARTIFACT_NOT_FILE: 1,
   MANIFEST_ARTIFACT_SIZE_MISMATCH: 1,
   MANIFEST_ARTIFACT_HASH_MISMATCH: 1,
+  PEFT_FOLDER_INVALID: 1,
+  PEFT_ADAPTER_NOT_FOUND: 1,
   SIGNER_SIGNATURE_INVALID: 2,
   SIGNER_SIGNATURE_MISSING: 2,
   SIGNER_FINGERPRINT_MISMATCH: 2,
@@ -127,7 +129,10 @@ export function register(program: Command): void {
             SignerErrorCode,
             verifyAdapterSignature,
           } = await import('@plora/signer')
+          const { assertArtefactIsLoaded } = await import('@plora/peft')
           const manifest = await loadManifest(opts.adapterDir)
+          // The artefact vouched for must be the one the loader injects, and the only weights file.
+          await assertArtefactIsLoaded(opts.adapterDir, manifest.artifacts.filename)
           await verifyArtifact(opts.adapterDir, manifest)
           const keys = await Promise.all(opts.publicKey.map((p) => readKeyFile(p)))
           // The legacy signature names one key: check it with that one (or the first given).
