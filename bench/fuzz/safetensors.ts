@@ -793,7 +793,14 @@ function writerCase(rng: Rng, seed: ReturnType<typeof seedTensors>): WriterPick 
     ],
     [1, () => bad(`duplicate name ${name}`, [...seed.tensors, [name, t]])],
     [1, () => bad('tensor named __metadata__', [...others, ['__metadata__', t]])],
-    [1, () => bad(`${name} shape/data mismatch`, [...others, [name, { ...t, shape: [...t.shape, 2] }]])],
+    [
+      1,
+      () =>
+        bad(`${name} shape/data mismatch`, [
+          ...others,
+          [name, { ...t, shape: t.data.length === 0 ? [1] : [...t.shape, 2] }],
+        ]),
+    ],
     [
       1,
       () => {
