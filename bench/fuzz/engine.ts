@@ -135,7 +135,7 @@ export interface RunOptions {
   scratchDir?: string
   /** Max reproducers saved per class. */
   keep?: number
-  /** Max findings kept in the summary per class. */
+  /** Max findings kept in the summary per class and mutation kind. */
   maxFindings?: number
   /** Only run these indices (reproduce a case). */
   only?: number[]
@@ -145,7 +145,7 @@ export interface RunOptions {
 /** Runs `count` seeded cases of a corpus. Case i uses `createRng(deriveSeed(seed, corpus, i))`. */
 export async function runCorpus(corpus: Corpus, o: RunOptions): Promise<CorpusSummary> {
   const keep = o.keep ?? 5
-  const maxFindings = o.maxFindings ?? 50
+  const maxFindings = o.maxFindings ?? 5
   const s: CorpusSummary = {
     corpus: corpus.name,
     cases: 0,
@@ -224,8 +224,9 @@ export async function runCorpus(corpus: Corpus, o: RunOptions): Promise<CorpusSu
         writeFileSync(`${base}.txt`, `${JSON.stringify({ ...f, seed: o.seed }, null, 2)}\n${v.stack ?? ''}\n`)
         f.file = `${base}.bin`
       }
-      perClass[c] = (perClass[c] ?? 0) + 1
-      if (perClass[c]! <= maxFindings) s.findings.push(f)
+      const key = `${c}|${m.kind}`
+      perClass[key] = (perClass[key] ?? 0) + 1
+      if (perClass[key]! <= maxFindings) s.findings.push(f)
     }
     o.onProgress?.(s.cases)
   }
