@@ -12,7 +12,7 @@ def norm(v):
     if isinstance(v, int): return v if abs(v) < 2**53 else {"bigint": str(v)}
     if isinstance(v, float): return {"float": repr(v)} if not math.isfinite(v) else v
     if isinstance(v, list): return [norm(x) for x in v]
-    if isinstance(v, dict): return {"map": [[norm(k), norm(x)] for k, x in v.items()]}
+    if isinstance(v, dict): return {"map": sorted([[norm(k), norm(x)] for k, x in v.items()], key=lambda p: str(p[0]))}
     return {"type": type(v).__name__}
 for line in sys.stdin:
     try:
@@ -55,7 +55,10 @@ export function normForPy(v: unknown): unknown {
   // JS has one number type: ints and floats compare by value (the schema checks integrality).
   if (typeof v === 'number') return Number.isFinite(v) ? v : { float: String(v) }
   if (Array.isArray(v)) return v.map(normForPy)
-  if (typeof v === 'object')
-    return { map: Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, normForPy(x)]) }
+  if (typeof v === 'object') {
+    // Key order carries no meaning (merge keys `<<` place keys differently in the two readers).
+    const pairs = Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, normForPy(x)] as const)
+    return { map: pairs.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) }
+  }
   return { type: typeof v }
 }
