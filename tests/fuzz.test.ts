@@ -39,6 +39,8 @@ describe('mutation run (fast subset)', () => {
   it('safetensors: a writer SIGKILLed mid-write leaves the old or the new complete file', async () => {
     const p = await runPartial('safetensors', { seed: SEED, kills: 2, dir: scratch })
     expect(p.kills).toBe(2)
+    // Each round really ran the writer and was killed by the signal (not an early exit).
+    expect(p.sigkill, p.details.join('\n')).toBe(2)
     expect(p.partial, p.details.join('\n')).toBe(0)
     expect(p.destA + p.destB + p.destAbsent).toBe(2)
   })

@@ -19,14 +19,15 @@ export interface TextMutant {
 
 // Characters outside YAML's printable set (YAML 1.2 §5.1 c-printable; PyYAML refuses them too).
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
-const NON_PRINTABLE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u0084\u0086-\u009f\ud800-\udfff\ufffe\uffff]/
+// With the u flag a surrogate range matches only unpaired halves (an emoji is one code point).
+const NON_PRINTABLE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u0084\u0086-\u009f\ud800-\udfff\ufffe\uffff]/u
 
 /** A reason the raw bytes must be refused whatever they say, or null. */
 export function yamlByteRule(bytes: Uint8Array): string | null {
   if (invalidUtf8(bytes)) return 'not valid UTF-8'
   const text = dec.decode(bytes)
   const m = NON_PRINTABLE.exec(text)
-  if (m) return `non-printable character U+${m[0].charCodeAt(0).toString(16).padStart(4, '0')} (YAML 1.2 §5.1)`
+  if (m) return `non-printable character U+${m[0].codePointAt(0)!.toString(16).padStart(4, '0')} (YAML 1.2 §5.1)`
   const lines = text.split(/\r?\n/)
   let content = false
   let ended = false
