@@ -18,8 +18,8 @@ export interface TextMutant {
 }
 
 // Characters outside YAML's printable set (YAML 1.2 §5.1 c-printable; PyYAML refuses them too).
-// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 // With the u flag a surrogate range matches only unpaired halves (an emoji is one code point).
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const NON_PRINTABLE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u0084\u0086-\u009f\ud800-\udfff\ufffe\uffff]/u
 
 /** A reason the raw bytes must be refused whatever they say, or null. */
