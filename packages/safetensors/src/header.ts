@@ -7,7 +7,8 @@
  * exactly `{dtype, shape, data_offsets}` with a known dtype, non-negative integer dims and offsets;
  * `product(shape) × dtype size = end − begin`; the ranges, sorted, start at 0, touch end to start
  * (no gap, no overlap) and end exactly at the end of the file (no trailing bytes). This mirrors
- * the reference Rust implementation's rules, plus rejecting unknown entry keys and duplicate keys.
+ * the reference Rust implementation's rules (which also refuse dims/offsets spelled `2.0`, `2e0` or
+ * `-0`, and unpaired `\uD800` surrogate escapes), plus rejecting unknown entry keys and duplicate keys.
  *
  * Nothing here allocates from a size read out of the file before it was checked against the real
  * file size, so a hostile length or shape cannot trigger a huge allocation.
@@ -122,6 +123,44 @@ export function findDuplicateJsonKey(text: string): string | null {
     }
   }
   return null
+}
+
+/**
+ * The first number literal of `text` (valid JSON) that is not a plain non-negative integer
+ * (`2.0`, `2e0`, `-0`), or null. The only numbers a header holds are dims and offsets, which the
+ * reference reader (Rust, serde_json into `usize`) refuses in any other spelling; `JSON.parse`
+ * would turn `2.0` into 2 and accept a file the reference refuses.
+ */
+export function findNonIntegerLiteral(text: string): string | null {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c === 0x22 /* " */) {
+      let j = i + 1
+      while (text.charCodeAt(j) !== 0x22) j += text.charCodeAt(j) === 0x5c /* \ */ ? 2 : 1
+      i = j
+    } else if (c === 0x2d /* - */ || (c >= 0x30 && c <= 0x39)) {
+      let j = i
+      while (j < text.length && /[-+.eE0-9]/.test(text[j]!)) j++
+      const token = text.slice(i, j)
+      if (!/^(0|[1-9][0-9]*)$/.test(token)) return token
+      i = j - 1
+    }
+  }
+  return null
+}
+
+// An unpaired UTF-16 surrogate (only reachable through a `\uD800`-style escape, since the bytes
+// are strict UTF-8). The reference reader refuses it; as a tensor name it could not round-trip.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+
+function checkWellFormed(s: string, source: string, what: string): void {
+  if (LONE_SURROGATE.test(s)) {
+    fail(
+      SafetensorsErrorCode.HeaderJsonInvalid,
+      source,
+      `${what} ${JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}…` : s)} holds an unpaired UTF-16 surrogate escape`,
+    )
+  }
 }
 
 function checkNonNegativeInt(v: unknown, source: string, what: string): number {
@@ -252,6 +291,15 @@ export function parseHeaderJson(
       },
     )
   }
+  const literal = findNonIntegerLiteral(text)
+  if (literal !== null) {
+    fail(
+      SafetensorsErrorCode.HeaderEntryInvalid,
+      source,
+      `header holds the number ${literal}; dims and offsets must be written as plain non-negative integers`,
+      { literal },
+    )
+  }
   let metadata: Record<string, string> | null = null
   const tensors: TensorInfo[] = []
   for (const [name, raw] of Object.entries(parsed as Record<string, unknown>)) {
@@ -261,6 +309,7 @@ export function parseHeaderJson(
       }
       metadata = {}
       for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+        checkWellFormed(k, source, '__metadata__ key')
         if (typeof v !== 'string') {
           fail(
             SafetensorsErrorCode.MetadataInvalid,
@@ -269,10 +318,12 @@ export function parseHeaderJson(
             { key: k },
           )
         }
+        checkWellFormed(v, source, `__metadata__.${k}`)
         metadata[k] = v
       }
       continue
     }
+    checkWellFormed(name, source, 'tensor name')
     tensors.push(parseEntry(name, raw, dataLength, source))
   }
   tensors.sort((a, b) => a.dataOffsets[0] - b.dataOffsets[0] || a.dataOffsets[1] - b.dataOffsets[1])

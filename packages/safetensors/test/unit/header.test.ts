@@ -159,6 +159,30 @@ describe('header validation', () => {
     expect([...r.tensors.get('b')!.data]).toEqual([9])
   })
 
+  // Found by the mutation run (bench/fuzz): the Rust reference reader refuses these, JSON.parse did not.
+  it.each([
+    ['2.0', '{"a":{"dtype":"U8","shape":[2.0],"data_offsets":[0,2]}}'],
+    ['2e0', '{"a":{"dtype":"U8","shape":[2e0],"data_offsets":[0,2]}}'],
+    ['2E+0 in an offset', '{"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2E+0]}}'],
+    ['-0', '{"a":{"dtype":"U8","shape":[2],"data_offsets":[-0,2]}}'],
+  ])('refuses a dim or offset spelled %s', (_, h) => {
+    expect(code(file(h, new Uint8Array(2)))).toBe('SAFETENSORS_HEADER_ENTRY_INVALID')
+  })
+
+  it.each([
+    ['a tensor name', '{"a\\ud800":{"dtype":"U8","shape":[0],"data_offsets":[0,0]}}'],
+    ['a tensor name (low half)', '{"\\udfffa":{"dtype":"U8","shape":[0],"data_offsets":[0,0]}}'],
+    ['a metadata value', '{"__metadata__":{"format":"p\\udc00t"}}'],
+    ['a metadata key', '{"__metadata__":{"\\ud83d":"pt"}}'],
+  ])('refuses an unpaired surrogate escape in %s', (_, h) => {
+    expect(code(file(h))).toBe('SAFETENSORS_HEADER_JSON_INVALID')
+  })
+
+  it('keeps numbers inside strings and paired surrogates', () => {
+    const h = '{"__metadata__":{"v":"2.0e-1 -0"},"\\ud83d\\ude80 1.5":{"dtype":"U8","shape":[0],"data_offsets":[0,0]}}'
+    expect(code(file(h))).toBe('OK')
+  })
+
   it('finds duplicate keys per object only, honouring escapes and nesting', () => {
     expect(findDuplicateJsonKey('{"a":1,"b":{"a":2},"c":["a","a"],"d":"\\"a\\":"}')).toBeNull()
     expect(findDuplicateJsonKey('{"a":1,"b":{"x":2,"x" :3}}')).toBe('x')
