@@ -4,16 +4,16 @@
  */
 export { createRng, deriveSeed, isPloraError, type Rng } from '../../packages/common/src/index.js'
 export { loadConfigFile, parseConfigText, readEnv } from '../../packages/config/src/index.js'
-// The PEFT adapter config. Only the config module is imported eagerly (the loader barrel pulls in
-// TensorFlow.js); `loadPeftAdapter` — the real folder reader — is imported on first use.
+export { loadManifestFile, parseManifest } from '../../packages/manifest/src/index.js'
+// The PEFT adapter format: @plora/peft (TensorFlow-free), the one reader the loader and gate share.
 export {
   buildPeftLoraConfig,
+  loadPeftAdapter,
   moduleRank,
   moduleScale,
   parsePeftLoraConfig,
   serializePeftLoraConfig,
-} from '../../packages/loader/src/adapter-config.js'
-export { loadManifestFile, parseManifest } from '../../packages/manifest/src/index.js'
+} from '../../packages/peft/src/index.js'
 export {
   decodeSafetensors,
   openSafetensors,
@@ -28,12 +28,3 @@ export {
   writeManifestFile,
   writeSafetensors,
 } from './writers.js'
-
-type LoadPeftAdapter = (dir: string) => Promise<unknown>
-let loadPeftAdapterFn: LoadPeftAdapter | undefined
-
-/** The loader's adapter-folder reader (`adapter_config.json` + `adapter_model.safetensors`). */
-export async function loadPeftAdapter(dir: string): Promise<unknown> {
-  loadPeftAdapterFn ??= (await import('../../packages/loader/src/peft-adapter.js')).loadPeftAdapter
-  return loadPeftAdapterFn(dir)
-}
