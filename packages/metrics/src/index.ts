@@ -26,6 +26,12 @@ export { jsDivergenceLogits, klDivergenceLogits, logSoftmaxInto } from './diverg
 export { MetricsError, MetricsErrorCode } from './errors.js'
 export { benjaminiHochberg, holm, type MultipleTestingResult } from './multiple-testing.js'
 export { normalCdf, normalQuantile, normalSf } from './normal.js'
+export {
+  DEFAULT_PAIRED_STAT_OPTIONS,
+  type PairedStat,
+  type PairedStatOptions,
+  pairedStat,
+} from './paired-stats.js'
 export { perplexity } from './perplexity.js'
 export { averageRanks } from './ranks.js'
 export { type SignTestResult, signTest } from './sign-test.js'
