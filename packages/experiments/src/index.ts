@@ -59,6 +59,7 @@ export {
   type CellProgress,
   cellConfig,
   DEFAULT_VALUE_ADD_OPTIONS,
+  placeboGuardOffenders,
   resumeKey,
   runValueAdd,
   VALUE_ADD_JSONL,
@@ -70,6 +71,16 @@ export {
   type ValueAddResult,
   type ValueAddTraining,
 } from './value-add.js'
+export {
+  type ArtifactConfig,
+  artifactBaseModel,
+  type BuildValueAddOptions,
+  type BuildValueAddResult,
+  buildValueAdd,
+  DEFAULT_BUILD_VALUE_ADD_OPTIONS,
+  discoverArtifacts,
+  filterArtifacts,
+} from './value-add-build.js'
 export { type ExampleNllOptions, exampleNlls, NLL_ON_CHOICES, type NllOn } from './value-add-nll.js'
 export {
   type AdjustedPValues,

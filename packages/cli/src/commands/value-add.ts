@@ -41,6 +41,8 @@ interface RunFlags {
   latencyTrials: number
   monolithic?: string
   hub?: boolean
+  placeboMinEffect: number
+  placeboGuardB?: boolean
 }
 
 /** Dataset options as `plora train` / `plora data` build them (config data.sources, split fractions, hub). */
@@ -129,19 +131,27 @@ export function register(program: Command): void {
       'monolithic adapter evaluated beside the per-domain adapters when it exists',
       parsePathFlag,
     )
+    .option(
+      '--placebo-min-effect <nats>',
+      'smallest placebo NLL improvement that trips the placebo guard (0 = any significant improvement)',
+      parseFloatFlag({ min: 0 }),
+    )
+    .option('--placebo-guard-b', 'let placebo B (shuffled labels, the domain-adaptation control) trip the guard too')
     .option('--hub', "use the original's Hugging Face datasets for arithmetic, legal and medical")
     .addHelpText(
       'after',
       '\nExit status: 0 done; 1 bad input, a dataset that cannot be loaded (names the domain and split) or a\n' +
-        'base model whose weights changed; 4 a placebo lowers the NLL significantly after Holm correction\n' +
-        '(names the cell; records and report are written first); 5 a cell exceeded the latency budget\n' +
-        'without --ignore-latency-guard (the record and the report are written first).',
+        'base model whose weights changed; 4 placebo A (B too with --placebo-guard-b) lowers the NLL\n' +
+        'significantly after Holm correction, by at least --placebo-min-effect nats (names the cell;\n' +
+        'records and report are written first); 5 a cell exceeded the latency budget without\n' +
+        '--ignore-latency-guard (the record and the report are written first).',
     )
   setLibraryDefaults(run, async () => {
     const { DEFAULT_VALUE_ADD_OPTIONS: d } = await import('@plora/experiments')
     return {
       nllOn: d.nllOn,
       latencyTrials: d.latencyTrials,
+      placeboMinEffect: d.placeboMinEffect,
       monolithic: defaultNote(`${DEFAULT_MONOLITHIC_DIR} when it exists`),
       maxLength: defaultNote('the model context'),
     }
@@ -187,6 +197,8 @@ export function register(program: Command): void {
       },
       dataset: await datasetOptions(rt, flags.hub === true),
       monolithic: flags.monolithic ?? DEFAULT_MONOLITHIC_DIR,
+      placeboMinEffect: flags.placeboMinEffect,
+      placeboGuard: flags.placeboGuardB ? ['placebo_a', 'placebo_b'] : ['placebo_a'],
       logger: rt.logger,
       onCell: (p) => {
         const t = p.record.trained
@@ -202,4 +214,117 @@ export function register(program: Command): void {
         `(sha256 ${result.baseSha256End.slice(0, 12)}…); ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
     )
   })
+
+  const build = group
+    .command('build')
+    .description(
+      're-evaluate adapters already on disk (flat <domain>_r<r>_<scheme>_seed<n> or nested rank_r<r>/<domain>_<scheme>_seed<n> folders) on the held-out split; writes one record per configuration',
+    )
+    .option('--artifacts-dir <dir>', 'folder of the adapters', parsePathFlag, VALUE_ADD_RESULTS)
+    .option('--output <path>', 'JSONL written', parsePathFlag, `${VALUE_ADD_RESULTS}/value_add.jsonl`)
+    .option(
+      '--domains <csv>',
+      'domains whose dev sets are built and used for cross-domain deltas (default: config domains)',
+      parseCsvStrings,
+    )
+    .option('--dev-size <n>', 'evaluation pairs per domain (default: config value_add.dev_size)', positiveInt)
+    .option('--max-length <n>', 'longest scored sequence in tokens', positiveInt)
+    .option(
+      '--base-model <id|dir>',
+      'base model when an artefact names none (default: $PLORA_BASE_MODEL, else config base_model)',
+      parsePathFlag,
+    )
+    .option(
+      '--eval-split <split>',
+      'held-out split evaluated (default: config eval_split; the original used the training rows)',
+      parseEnum(['train', 'validation', 'test'] as const),
+    )
+    .option('--nll-on <what>', 'tokens the NLL averages over: answer | all', parseEnum(['answer', 'all'] as const))
+    .option('--overwrite', 'ignore the existing output')
+    .option('--filter <regex>', 'keep adapter folders whose name matches', '')
+    .option('--latency-trials <n>', 'hot inject+remove trials (0 = no latency)', parseIntFlag({ min: 0 }))
+    .option('--no-disk-cache', 'do not cache baseline NLLs on disk')
+    .option('--no-adapter-cache', 'do not cache adapter NLLs on disk')
+    .option('--skip-placebos', 'do not evaluate placebo folders')
+    .option('--skip-cross', 'no cross-domain deltas')
+    .option('--list-configs', 'print the discovered configurations and exit')
+    .option('--seeds <csv>', 'keep these seeds (default: config value_add.seeds)', parseCsvInts({ min: 0 }))
+    .option('--hub', "use the original's Hugging Face datasets for arithmetic, legal and medical")
+    .addHelpText(
+      'after',
+      '\nExit status: 0 done (failed configurations become records with status "eval_failed:<code>");\n' +
+        '1 bad input or a dev set that cannot be loaded; 2 the artefacts folder does not exist; 3 no\n' +
+        'configuration left after filtering.',
+    )
+  setLibraryDefaults(build, async () => {
+    const { DEFAULT_BUILD_VALUE_ADD_OPTIONS: d } = await import('@plora/experiments')
+    return { maxLength: d.maxLength, latencyTrials: d.latencyTrials, nllOn: d.nllOn }
+  })
+  setExitCodes(build, { EXPERIMENTS_ARTIFACTS_MISSING: 2, EXPERIMENTS_NO_CONFIGS: 3 })
+  build.action(
+    async (flags: {
+      artifactsDir: string
+      output: string
+      domains?: string[]
+      devSize?: number
+      maxLength: number
+      baseModel?: string
+      evalSplit?: 'train' | 'validation' | 'test'
+      nllOn: 'answer' | 'all'
+      overwrite?: boolean
+      filter: string
+      latencyTrials: number
+      diskCache: boolean
+      adapterCache: boolean
+      skipPlacebos?: boolean
+      skipCross?: boolean
+      listConfigs?: boolean
+      seeds?: number[]
+      hub?: boolean
+    }) => {
+      const { loadRuntime } = await import('../runtime.js')
+      const ex = await import('@plora/experiments')
+      const rt = await loadRuntime()
+      const domains = flags.domains ?? rt.config.domains
+      const seeds = flags.seeds ?? rt.config.value_add.seeds
+      if (flags.listConfigs) {
+        const configs = ex.filterArtifacts(ex.discoverArtifacts(flags.artifactsDir), {
+          filter: flags.filter,
+          seeds,
+          domains,
+        })
+        const lines = configs.map((c) => `${c.domain} rank=${c.rank} scheme=${c.scheme} seed=${c.seed} -> ${c.dir}`)
+        process.stdout.write(`${[...lines, `Discovered ${configs.length} configs.`].join('\n')}\n`)
+        return
+      }
+      const { resolveBaseModelDir } = await import('../base-model.js')
+      const result = await ex.buildValueAdd({
+        artifactsDir: flags.artifactsDir,
+        output: flags.output,
+        domains,
+        devSize: flags.devSize ?? rt.config.value_add.dev_size,
+        maxLength: flags.maxLength,
+        evalSplit: flags.evalSplit ?? rt.config.eval_split,
+        nllOn: flags.nllOn,
+        baseModel: flags.baseModel ?? rt.env.baseModel ?? rt.config.base_model,
+        resolveModelDir: async (spec) =>
+          (await resolveBaseModelDir(spec, { env: rt.env, logger: rt.logger, configBaseModel: rt.config.base_model }))
+            .dir,
+        overwrite: flags.overwrite === true,
+        filter: flags.filter,
+        seeds,
+        latencyTrials: flags.latencyTrials,
+        diskCache: flags.diskCache,
+        adapterCache: flags.adapterCache,
+        skipPlacebos: flags.skipPlacebos === true,
+        skipCross: flags.skipCross === true,
+        dataset: await datasetOptions(rt, flags.hub === true),
+        logger: rt.logger,
+        onConfig: (k, n, name) => process.stderr.write(`[${k}/${n}] wrote ${name}\n`),
+      })
+      process.stdout.write(
+        `Done. Wrote ${result.records.length} records to ${result.output} (${result.evaluated} evaluated, ${result.reused} reused, ${result.failed} failed)\n`,
+      )
+    },
+  )
 }

@@ -1,0 +1,261 @@
+/**
+ * The value-add runner end to end on a tiny random GPT-2 (real training, real placebos, real
+ * statistics; 2 domains × 2 seeds, 4 training pairs, 6 evaluation pairs):
+ * - the contamination bug cannot happen: the base tensors' hash after the run equals a freshly
+ *   loaded model's, and the baselines the cross-domain deltas used are the in-domain baselines of
+ *   the same examples, recomputed on a fresh model;
+ * - seeds really differ; the same seed twice gives identical records apart from latency;
+ * - resume skips finished cells, a changed setting does not reuse stale records;
+ * - dataset failures name the domain and split; `nllOn` is recorded.
+ */
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { loadDomainDataset } from '@plora/datasets'
+import { baseFingerprint, createLoraBranches, loadPeftAdapter } from '@plora/loader'
+import { pairedStat } from '@plora/metrics'
+import { initBackend, loadCausalLMFromDir, loadTokenizer, writeEmbeddedBaseModel } from '@plora/model'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  exampleNlls,
+  placeboGuardOffenders,
+  readValueAddRecords,
+  runValueAdd,
+  type ValueAddOptions,
+  type ValueAddRecord,
+  type ValueAddResult,
+  valueAddMarkdown,
+} from '../../src/index.js'
+
+let root: string
+let modelDir: string
+let first: ValueAddResult
+let opts: Partial<ValueAddOptions> & Pick<ValueAddOptions, 'modelDir'>
+
+const LATENCY_FIELDS = ['latency_ms', 'latency_trials_ms', 'latency_guard_exceeded']
+
+function withoutLatency(line: string): string {
+  const r = JSON.parse(line) as Record<string, unknown>
+  for (const k of LATENCY_FIELDS) delete r[k]
+  return JSON.stringify(r)
+}
+
+beforeAll(async () => {
+  await initBackend({ backend: 'wasm' })
+  root = mkdtempSync(join(tmpdir(), 'plora-value-add-'))
+  modelDir = await writeEmbeddedBaseModel(join(root, 'base'), { seed: 3 })
+  opts = {
+    modelDir,
+    domains: ['legal', 'medical'],
+    ranks: [1],
+    schemes: ['attention'],
+    seeds: [41, 42],
+    samples: 4,
+    devSize: 6,
+    output: join(root, 'a'),
+    latencyBudgetMs: 1e9,
+    maxLength: 48,
+    training: { epochs: 1, lr: 3e-3, maxLen: 48, dropout: 0.1, batchSize: 2, valSamples: 2 },
+  }
+  first = await runValueAdd(opts)
+}, 240_000)
+
+afterAll(() => {
+  rmSync(root, { recursive: true, force: true })
+})
+
+describe('runValueAdd', () => {
+  it('writes one record per cell with the spec fields first, and a report', () => {
+    expect(first.newRecords).toBe(4)
+    const lines = readFileSync(first.jsonlPath, 'utf8').split('\n')
+    expect(lines.at(-1)).toBe('')
+    expect(lines.length).toBe(5)
+    const r = first.records[0]!
+    expect(Object.keys(r).slice(0, 7)).toEqual([
+      'config',
+      'trained',
+      'placebo_a',
+      'placebo_b',
+      'cross_domain',
+      'latency_ms',
+      'latency_guard_exceeded',
+    ])
+    expect(Object.keys(r.config).slice(0, 5)).toEqual(['domain', 'rank', 'scheme', 'seed', 'eval_split'])
+    expect(r.nll_on).toBe('answer')
+    expect(Object.keys(r.cross_domain!)).toEqual(['medical'])
+    expect(typeof r.cross_domain!.medical!.wilcoxon_p).toBe('number')
+    expect(r.cross_domain!.medical!.ci).toHaveLength(2)
+    const md = readFileSync(first.mdPath, 'utf8')
+    expect(md.startsWith('# Value-add experiment – summary\n\n## Domain: legal\n\n')).toBe(true)
+    expect(md).toBe(valueAddMarkdown(first.records))
+  })
+
+  it('leaves the base weights bit-identical to a freshly loaded model', async () => {
+    const fresh = await loadCausalLMFromDir(modelDir)
+    try {
+      const sha = await baseFingerprint(fresh)
+      expect(first.baseSha256End).toBe(sha)
+      expect(first.baseSha256Start).toBe(sha)
+      for (const r of first.records) {
+        const bw = r.base_weights as Record<string, unknown>
+        expect(bw).toEqual({ sha256_run_start: sha, sha256_before_cell: sha, sha256_after_cell: sha, pristine: true })
+      }
+    } finally {
+      fresh.dispose()
+    }
+  })
+
+  it('compares cross-domain deltas with the in-domain baseline of the same examples, on pristine weights', async () => {
+    const fresh = await loadCausalLMFromDir(modelDir)
+    const tok = await loadTokenizer(modelDir)
+    try {
+      const dev = (await loadDomainDataset('medical', { split: 'validation', samples: 6 })).pairs.map((p) => ({
+        prompt: p.question,
+        answer: p.answer,
+      }))
+      const nllOpts = { nllOn: 'answer' as const, maxLength: 48, batchSize: 8, lora: undefined }
+      const baseline = await exampleNlls(fresh, tok, dev, nllOpts)
+      expect(first.baselines.medical).toEqual(baseline)
+      // legal's adapter on medical (cross) and medical's own adapter (in-domain) against that baseline
+      const legal = first.records.find((r) => r.config.domain === 'legal' && r.config.seed === 41)!
+      const medical = first.records.find((r) => r.config.domain === 'medical' && r.config.seed === 41)!
+      const after = async (dir: string) => {
+        const set = createLoraBranches(fresh, [await loadPeftAdapter(join(opts.output!, dir))])
+        try {
+          return await exampleNlls(fresh, tok, dev, { ...nllOpts, lora: set.branches })
+        } finally {
+          set.dispose()
+        }
+      }
+      const adapters = (r: ValueAddRecord) => r.adapters as Record<string, { dir: string }>
+      expect(legal.cross_domain!.medical).toEqual(pairedStat(baseline, await after(adapters(legal).trained!.dir)))
+      expect(medical.trained).toEqual(pairedStat(baseline, await after(adapters(medical).trained!.dir)))
+    } finally {
+      fresh.dispose()
+    }
+  })
+
+  it('trains a different adapter per seed', () => {
+    const [s41, s42] = first.records.filter((r) => r.config.domain === 'legal')
+    const sha = (r: ValueAddRecord) => (r.adapters as Record<string, { sha256: string }>).trained!.sha256
+    expect(sha(s41!)).not.toBe(sha(s42!))
+    expect(s41!.trained!.delta_mean).not.toBe(s42!.trained!.delta_mean)
+    expect(s41!.placebo_a!.delta_mean).not.toBe(s42!.placebo_a!.delta_mean)
+  })
+
+  it('gives identical records apart from latency for the same seed, in a fresh folder', async () => {
+    const again = await runValueAdd({ ...opts, output: join(root, 'b'), seeds: [41] })
+    const a = readFileSync(first.jsonlPath, 'utf8').split('\n').filter(Boolean)
+    const b = readFileSync(again.jsonlPath, 'utf8').split('\n').filter(Boolean)
+    expect(b.map(withoutLatency)).toEqual([a[0]!, a[2]!].map(withoutLatency))
+  }, 120_000)
+
+  it('resumes finished cells and never reuses records of another configuration', async () => {
+    const before = readFileSync(first.jsonlPath, 'utf8')
+    const resumed = await runValueAdd(opts)
+    expect(resumed.newRecords).toBe(0)
+    expect(resumed.skipped).toBe(4)
+    expect(readFileSync(first.jsonlPath, 'utf8')).toBe(before)
+    // a different dev size changes the result: the cell runs again, the stale record stays beside it
+    const copy = join(root, 'c')
+    cpSync(opts.output!, copy, { recursive: true })
+    const changed = await runValueAdd({ ...opts, output: copy, seeds: [41], domains: ['legal'], devSize: 5 })
+    expect(changed.newRecords).toBe(1)
+    expect(changed.records.at(-1)!.config.dev_size).toBe(5)
+    expect(changed.records.at(-1)!.trained!.n).toBe(5)
+  }, 120_000)
+
+  it('scores the whole text with nllOn "all" and says so', async () => {
+    const all = await runValueAdd({ ...opts, output: join(root, 'd'), seeds: [41], domains: ['legal'], nllOn: 'all' })
+    const r = all.records[0]!
+    expect(r.nll_on).toBe('all')
+    expect(r.config.nll_on).toBe('all')
+    const answer = first.records[0]!
+    expect(r.trained!.delta_mean).not.toBe(answer.trained!.delta_mean)
+  }, 120_000)
+
+  it('names the domain and split when a dev set cannot be loaded', async () => {
+    await expect(
+      runValueAdd({ ...opts, output: join(root, 'e'), domains: ['legal', 'no-such-domain'] }),
+    ).rejects.toMatchObject({
+      code: 'EXPERIMENTS_DATASET_FAILED',
+      details: { domain: 'no-such-domain', split: 'validation' },
+    })
+  })
+})
+
+describe('value-add records', () => {
+  it('drops a torn last line and keeps the complete ones', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'plora-va-torn-'))
+    try {
+      const path = join(dir, 'value_add.jsonl')
+      const good = readFileSync(first.jsonlPath, 'utf8').split('\n')[0]!
+      writeFileSync(path, `${good}\n${good.slice(0, 40)}`)
+      const r = await readValueAddRecords(path)
+      expect(r.droppedTornLine).toBe(true)
+      expect(r.records).toHaveLength(1)
+      expect(readFileSync(path, 'utf8')).toBe(`${good}\n`)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe("the original's older records (spec §9.11)", () => {
+  const fixture = join(import.meta.dirname, '..', 'fixtures', 'value_add_original.jsonl')
+
+  it('reads them without placebo_b, status, eval_split or latency, and renders the §9.8 table', async () => {
+    const { records } = await readValueAddRecords(fixture, { repair: false })
+    expect(records).toHaveLength(3)
+    expect(records[0]!.placebo_b).toBeUndefined()
+    const md = valueAddMarkdown(records)
+    const lines = md.split('\n')
+    expect(lines.slice(0, 7)).toEqual([
+      '# Value-add experiment – summary',
+      '',
+      '## Domain: arithmetic',
+      '',
+      '| Cell | r | scheme | ΔNLL | p | 95% CI | split | latency(ms) | guard |',
+      '|---|---|---|---|---|---|---|---|---|',
+      '| trained_seed41 | 4 | all | **-0.720** | 2.658e-43 | [-0.764, -0.674] | validation | 221.5 |  |',
+    ])
+    expect(lines[7]).toBe(
+      '| trained_seed42 | 16 | all | +0.088 | 4.696e-05 | [0.035, 0.134] | validation | 256.6 | ⚠ |',
+    )
+    // no eval_split → "?", no latency → 0.0
+    expect(md).toContain('| trained_seed41 | 4 | all | **-1.203** | 4.056e-169 | [-1.251, -1.157] | ? | 0.0 |  |')
+    // second part: missing placebo B and cross p-values shown as dashes
+    expect(md).toContain('# Controls, cross-domain transfer and adjusted p-values')
+    expect(md).toMatch(
+      /\| trained_seed41 \| 4 \| all \| [^|]+ \| [^|]+ \| \+0\.000 \| [^|]+ \| — \| — \| legal \+0\.000 \(—\); medical \+0\.000 \(—\) \| — \| — \|/,
+    )
+    expect(md.endsWith('|\n')).toBe(true)
+    expect(md.endsWith('\n\n')).toBe(false)
+  })
+})
+
+describe('placeboGuardOffenders', () => {
+  const stat = (delta: number, p: number, hi: number) => ({
+    delta_mean: delta,
+    wilcoxon_p: p,
+    ci: [delta - 0.01, hi] as [number, number],
+  })
+  const rec = (domain: string, a: ReturnType<typeof stat>, b: ReturnType<typeof stat>): ValueAddRecord => ({
+    config: { domain, rank: 1, scheme: 'attention', seed: 41 },
+    trained: stat(-0.5, 1e-30, -0.4),
+    placebo_a: a,
+    placebo_b: b,
+  })
+  it('names the cell whose placebo helps significantly after Holm and by at least the minimum effect', () => {
+    const records = [
+      rec('legal', stat(-0.05, 1e-20, -0.04), stat(-0.3, 1e-20, -0.2)),
+      rec('medical', stat(-0.0004, 1e-15, -0.0001), stat(0.01, 0.5, 0.02)),
+      rec('arithmetic', stat(-0.05, 0.004, -0.01), stat(0, 1, 0.01)),
+    ]
+    const g = { alpha: 0.01, minEffect: 0.01, conditions: ['placebo_a'] as const }
+    // arithmetic's raw p 0.004 is not significant after Holm over 9 tests; medical's effect is negligible
+    expect(placeboGuardOffenders(records, g)).toEqual([expect.stringMatching(/^legal r=1 attention seed41 placebo_a /)])
+    expect(placeboGuardOffenders(records, { ...g, minEffect: 0 })).toHaveLength(2)
+    expect(placeboGuardOffenders(records, { ...g, conditions: ['placebo_a', 'placebo_b'] })).toHaveLength(2)
+  })
+})
