@@ -17,7 +17,10 @@ import { pairedStat } from '@plora/metrics'
 import { initBackend, loadCausalLMFromDir, loadTokenizer, writeEmbeddedBaseModel } from '@plora/model'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
+  buildValueAdd,
+  discoverArtifacts,
   exampleNlls,
+  filterArtifacts,
   placeboGuardOffenders,
   readValueAddRecords,
   runValueAdd,
@@ -257,5 +260,85 @@ describe('placeboGuardOffenders', () => {
     expect(placeboGuardOffenders(records, g)).toEqual([expect.stringMatching(/^legal r=1 attention seed41 placebo_a /)])
     expect(placeboGuardOffenders(records, { ...g, minEffect: 0 })).toHaveLength(2)
     expect(placeboGuardOffenders(records, { ...g, conditions: ['placebo_a', 'placebo_b'] })).toHaveLength(2)
+  })
+})
+
+describe('buildValueAdd', () => {
+  it("reproduces the runner's trained, placebo and cross-domain ΔNLL from its artefacts, on the held-out split", async () => {
+    const out = join(root, 'build', 'value_add.jsonl')
+    const built = await buildValueAdd({
+      artifactsDir: opts.output!,
+      output: out,
+      domains: ['legal', 'medical'],
+      devSize: 6,
+      maxLength: 48,
+      evalSplit: 'validation',
+      baseModel: 'embedded',
+      resolveModelDir: async () => modelDir,
+      latencyTrials: 2,
+    })
+    expect(built.evaluated).toBe(4)
+    expect(built.records.map((r) => `${r.config.domain}/${r.config.seed}`)).toEqual([
+      'legal/41',
+      'legal/42',
+      'medical/41',
+      'medical/42',
+    ])
+    for (const b of built.records) {
+      const r = first.records.find((x) => x.config.domain === b.config.domain && x.config.seed === b.config.seed)!
+      expect(b.config.eval_split).toBe('validation')
+      expect(Math.abs(b.trained!.delta_mean - r.trained!.delta_mean)).toBeLessThan(1e-9)
+      expect(Math.abs(b.placebo_a!.delta_mean - r.placebo_a!.delta_mean)).toBeLessThan(1e-9)
+      expect(Math.abs(b.placebo_b!.delta_mean - r.placebo_b!.delta_mean)).toBeLessThan(1e-9)
+      const other = b.config.domain === 'legal' ? 'medical' : 'legal'
+      expect(Math.abs(b.cross_domain![other]!.delta_mean! - r.cross_domain![other]!.delta_mean!)).toBeLessThan(1e-9)
+      expect(b.effect_decomposition!.skill_specific).toBeCloseTo(b.trained!.delta_mean - b.placebo_b!.delta_mean, 12)
+    }
+    // a second build reuses every record (same full config); a changed dev size does not
+    const again = await buildValueAdd({
+      artifactsDir: opts.output!,
+      output: out,
+      domains: ['legal', 'medical'],
+      devSize: 6,
+      maxLength: 48,
+      resolveModelDir: async () => modelDir,
+      baseModel: 'embedded',
+    })
+    expect(again.reused).toBe(4)
+    const changed = await buildValueAdd({
+      artifactsDir: opts.output!,
+      output: out,
+      domains: ['legal', 'medical'],
+      devSize: 5,
+      maxLength: 48,
+      resolveModelDir: async () => modelDir,
+      baseModel: 'embedded',
+      filter: 'legal',
+      seeds: [41],
+    })
+    expect(changed.evaluated).toBe(1)
+    expect(changed.records.find((r) => r.config.domain === 'legal' && r.config.seed === 41)!.trained!.n).toBe(5)
+  }, 120_000)
+
+  it('discovers flat and nested layouts and fails with the spec codes', () => {
+    const dir = join(root, 'layouts')
+    cpSync(join(opts.output!, 'rank_r1', 'legal_attention_seed41'), join(dir, 'legal_r2_mlp_seed7'), {
+      recursive: true,
+    })
+    cpSync(join(opts.output!, 'rank_r1'), join(dir, 'rank_r1'), { recursive: true })
+    const found = discoverArtifacts(dir)
+    expect(found.map((c) => `${c.domain} ${c.rank} ${c.scheme} ${c.seed} ${c.layout}`)).toEqual([
+      'legal 1 attention 41 nested',
+      'legal 1 attention 42 nested',
+      'legal 2 mlp 7 flat',
+      'medical 1 attention 41 nested',
+      'medical 1 attention 42 nested',
+    ])
+    expect(() => discoverArtifacts(join(root, 'nope'))).toThrow(
+      expect.objectContaining({ code: 'EXPERIMENTS_ARTIFACTS_MISSING' }),
+    )
+    expect(() => filterArtifacts(found, { filter: 'zzz', seeds: [], domains: ['legal'] })).toThrow(
+      expect.objectContaining({ code: 'EXPERIMENTS_NO_CONFIGS' }),
+    )
   })
 })
