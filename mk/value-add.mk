@@ -20,3 +20,16 @@ value-add-full: build ## value-add run from scratch with the config's seeds pass
 
 value-add-rank-sweep: build ## value-add run over the config's ranks, resuming finished cells (pipeline step 11)
 	$(PLORA) value-add run --domains $(VA_DOMAINS) --ranks "$$($(PLORA) config get value_add.ranks --csv)" $(VA_BUDGET) --ignore-latency-guard --output $(VALUE_ADD_DIR)
+
+# The builder re-evaluates results/value_add's adapters on the config's held-out split (eval_split)
+# and rewrites value_add.jsonl (builder record format, spec §9.9). CPU=1 forces the CPU backend.
+CPU ?= 0
+VA_BUILD = $(PLORA) value-add build --artifacts-dir $(VALUE_ADD_DIR) --output $(VALUE_ADD_DIR)/value_add.jsonl \
+	--domains $(VA_DOMAINS) --dev-size "$$($(PLORA) config get value_add.dev_size)" \
+	--base-model "$$($(PLORA) config get base_model)" --seeds "$$($(PLORA) config get value_add.seeds --csv)" --overwrite
+
+value-add-build-full: build ## re-evaluate results/value_add's adapters (placebos, cross-domain) into value_add.jsonl
+	PLORA_FORCE_CPU=$(CPU) $(VA_BUILD)
+
+value-add-build-lowmem: build ## the same with max length 256, no placebos and no cross-domain deltas
+	$(VA_BUILD) --max-length 256 --skip-placebos --skip-cross

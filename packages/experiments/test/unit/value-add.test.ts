@@ -342,3 +342,20 @@ describe('buildValueAdd', () => {
     )
   })
 })
+
+describe('the monolithic baseline', () => {
+  it('is evaluated on the same examples and reported beside the per-domain adapters', async () => {
+    const copy = join(root, 'mono')
+    cpSync(opts.output!, copy, { recursive: true })
+    const monoDir = join(copy, 'rank_r1', 'legal_attention_seed41')
+    const r = await runValueAdd({ ...opts, output: copy, monolithic: monoDir })
+    expect(r.newRecords).toBe(0)
+    const legal41 = r.records.find((x) => x.config.domain === 'legal' && x.config.seed === 41)!
+    expect(r.monolithic!.legal).toEqual(legal41.trained)
+    expect(r.monolithic!.medical).toEqual(legal41.cross_domain!.medical)
+    expect(readFileSync(r.mdPath, 'utf8')).toContain('Monolithic baseline on the same legal examples: ΔNLL')
+    const summary = JSON.parse(readFileSync(r.summaryPath, 'utf8')) as { monolithic: unknown; base_pristine: boolean }
+    expect(summary.base_pristine).toBe(true)
+    expect(summary.monolithic).toEqual(JSON.parse(JSON.stringify(r.monolithic)))
+  }, 60_000)
+})
