@@ -126,6 +126,32 @@ describe('plora value-add run', () => {
     expect(help.out).toContain('(default: "answer")')
   })
 
+  it('build: --list-configs, exit 2 for a missing folder, exit 3 when nothing is left', async () => {
+    const dir = join(tmp.path, 'killed')
+    const list = await runCli(
+      'value-add',
+      'build',
+      '--artifacts-dir',
+      dir,
+      '--domains',
+      'legal,medical',
+      '--seeds',
+      '41,42',
+      '--list-configs',
+    )
+    expect(list.code).toBe(0)
+    expect(list.out).toContain(
+      `legal rank=1 scheme=attention seed=41 -> ${join(dir, 'rank_r1', 'legal_attention_seed41')}`,
+    )
+    expect(list.out.trimEnd().endsWith('Discovered 4 configs.')).toBe(true)
+    const missing = await runCli('value-add', 'build', '--artifacts-dir', join(tmp.path, 'nope'), '--list-configs')
+    expect(missing.code).toBe(2)
+    expect(missing.err).toContain('Artifacts dir not found')
+    const none = await runCli('value-add', 'build', '--artifacts-dir', dir, '--filter', 'zzz', '--list-configs')
+    expect(none.code).toBe(3)
+    expect(none.err).toContain('No artifact configs discovered after filtering.')
+  })
+
   it('exits 1 naming the domain and split when a dev set cannot be loaded', async () => {
     const f = flags(join(tmp.path, 'bad-domain'))
     f[f.indexOf('legal,medical')] = 'legal,nosuchdomain'

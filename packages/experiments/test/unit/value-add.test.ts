@@ -359,3 +359,20 @@ describe('the monolithic baseline', () => {
     expect(summary.monolithic).toEqual(JSON.parse(JSON.stringify(r.monolithic)))
   }, 60_000)
 })
+
+describe('the latency guard', () => {
+  it('stops the run after writing the cell and the report, unless ignored', async () => {
+    const base = { ...opts, seeds: [41], domains: ['legal'], latencyBudgetMs: 1e-9 }
+    const out = join(root, 'latency')
+    await expect(runValueAdd({ ...base, output: out })).rejects.toMatchObject({
+      code: 'EXPERIMENTS_LATENCY_GUARD_EXCEEDED',
+      details: { cell: { domain: 'legal', rank: 1, scheme: 'attention', seed: 41 } },
+    })
+    const { records } = await readValueAddRecords(join(out, 'value_add.jsonl'))
+    expect(records).toHaveLength(1)
+    expect(records[0]!.latency_guard_exceeded).toBe(true)
+    expect(readFileSync(join(out, 'value_add.md'), 'utf8')).toContain('| ⚠ |')
+    const ignored = await runValueAdd({ ...base, output: join(root, 'latency-ignored'), ignoreLatencyGuard: true })
+    expect(ignored.records[0]!.latency_guard_exceeded).toBe(true)
+  }, 60_000)
+})
