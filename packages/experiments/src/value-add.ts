@@ -643,12 +643,21 @@ export async function runValueAdd(
     }
 
     let monolithic: Record<string, PairedStat> | undefined
+    let monolithicError: string | undefined
     if (o.monolithic !== undefined && existsSync(join(o.monolithic, 'adapter_model.safetensors'))) {
-      const mono = await loadPeftAdapter(o.monolithic)
-      const sha = await adapterSha(o.monolithic)
-      monolithic = {}
-      for (const d of o.domains) monolithic[d] = pairedStat(await baseline(d), await adapterNlls(mono, sha, d))
-      await flushCache()
+      // Found by default at out/monolithic_r4: one made for another base model is reported, not fatal.
+      try {
+        const mono = await loadPeftAdapter(o.monolithic)
+        const sha = await adapterSha(o.monolithic)
+        const stats: Record<string, PairedStat> = {}
+        for (const d of o.domains) stats[d] = pairedStat(await baseline(d), await adapterNlls(mono, sha, d))
+        monolithic = stats
+        await flushCache()
+      } catch (e) {
+        if (!isPloraError(e)) throw e
+        monolithicError = `${o.monolithic}: ${e.message} [${e.code}]`
+        log.warn(`monolithic baseline not evaluated: ${monolithicError}`)
+      }
     }
     await checkPristine('at the end of the run')
     const baseSha256End = await baseFingerprint(model)
@@ -678,6 +687,7 @@ export async function runValueAdd(
         offenders,
       },
       monolithic: monolithic ?? null,
+      ...(monolithicError ? { monolithic_error: monolithicError } : {}),
     })
     if (latencyStop) throw latencyStop
     if (offenders.length > 0) {

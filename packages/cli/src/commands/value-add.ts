@@ -1,4 +1,4 @@
-import type { Command } from 'commander'
+import { type Command, InvalidArgumentError } from 'commander'
 import { setExitCodes } from '../exit-codes.js'
 import {
   defaultNote,
@@ -15,7 +15,14 @@ import {
 const positiveInt = parseIntFlag({ min: 1 })
 const positiveNumber = parseFloatFlag({ min: 0, exclusive: 'min' })
 const schemes = parseCsvEnum(['attention', 'mlp', 'all'] as const)
-const placeboBRank = (value: string): number | 'cell' => (value === 'cell' ? 'cell' : positiveInt(value))
+const placeboBRank = (value: string): number | 'cell' => {
+  if (value === 'cell') return 'cell'
+  try {
+    return positiveInt(value)
+  } catch {
+    throw new InvalidArgumentError(`expected "cell" or a decimal integer ≥ 1, found ${JSON.stringify(value)}`)
+  }
+}
 
 /** Default output folder of the value-add experiment (the original's). */
 export const VALUE_ADD_RESULTS = 'results/value_add'

@@ -376,3 +376,21 @@ describe('the latency guard', () => {
     expect(ignored.records[0]!.latency_guard_exceeded).toBe(true)
   }, 60_000)
 })
+
+describe('an unreadable JSONL', () => {
+  it('is copied to value_add.jsonl.bak and the run starts empty (spec §9.2 step 4)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'plora-va-bad-'))
+    try {
+      const path = join(dir, 'value_add.jsonl')
+      const good = readFileSync(first.jsonlPath, 'utf8').split('\n')[0]!
+      writeFileSync(path, `${good}\nnot json\n${good}\n`)
+      const r = await readValueAddRecords(path)
+      expect(r.backedUp).toBe(true)
+      expect(r.records).toEqual([])
+      expect(readFileSync(`${path}.bak`, 'utf8')).toBe(`${good}\nnot json\n${good}\n`)
+      expect(readFileSync(path, 'utf8')).toBe('')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
