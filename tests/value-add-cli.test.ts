@@ -2,7 +2,7 @@
 // resumes — every line complete, none duplicated — plus the usage and exit-status surface.
 // Needs the built CLI (`pnpm run build`), like the other spawned-bin tests.
 import { spawn } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { tempDir } from '../packages/gate/test/helpers.js'
@@ -117,6 +117,21 @@ describe('plora value-add run', () => {
     expect(new Set(keys).size).toBe(4)
     expect(existsSync(join(out, 'value_add.md'))).toBe(true)
   }, 300_000)
+
+  it('exits 4 naming the cell when a placebo significantly beats the baseline (checked over resumed records too)', async () => {
+    const out = join(tmp.path, 'guard')
+    cpSync(join(tmp.path, 'killed'), out, { recursive: true })
+    const jsonl = join(out, 'value_add.jsonl')
+    const [firstLine, ...rest] = lines(jsonl)
+    const r = JSON.parse(firstLine!) as { placebo_a: Record<string, unknown>; config: { domain: string; seed: number } }
+    r.placebo_a = { ...r.placebo_a, delta_mean: -0.5, wilcoxon_p: 1e-30, ci: [-0.6, -0.4] }
+    writeFileSync(jsonl, [JSON.stringify(r), ...rest].map((l) => `${l}\n`).join(''))
+    const res = await runCli(...flags(out))
+    expect(res.code).toBe(4)
+    expect(res.err).toContain(`${r.config.domain} r=1 attention seed${r.config.seed} placebo_a`)
+    expect(res.err).toContain('EXPERIMENTS_PLACEBO_BEATS_BASELINE')
+    expect(readFileSync(join(out, 'value_add.md'), 'utf8')).toContain('# Value-add experiment – summary')
+  })
 
   it('rejects a bad flag value as a usage error and shows the library defaults in --help', async () => {
     const bad = await runCli('value-add', 'run', '--seeds', '[41, 42]')

@@ -394,3 +394,27 @@ describe('an unreadable JSONL', () => {
     }
   })
 })
+
+describe('builder failure records', () => {
+  it('records eval_failed:base_model_unknown for an artefact that names no base model when none is given', async () => {
+    const dir = join(root, 'unnamed')
+    const a = join(dir, 'legal_r1_attention_seed9')
+    cpSync(join(opts.output!, 'rank_r1', 'legal_attention_seed41'), a, { recursive: true })
+    rmSync(join(a, 'plora.yml'))
+    rmSync(join(a, 'README.md'))
+    const cfg = JSON.parse(readFileSync(join(a, 'adapter_config.json'), 'utf8')) as Record<string, unknown>
+    delete cfg.base_model_name_or_path
+    writeFileSync(join(a, 'adapter_config.json'), JSON.stringify(cfg))
+    const r = await buildValueAdd({
+      artifactsDir: dir,
+      output: join(dir, 'value_add.jsonl'),
+      domains: ['legal'],
+      devSize: 6,
+      baseModel: undefined,
+      resolveModelDir: async () => modelDir,
+    })
+    expect(r.failed).toBe(1)
+    expect(r.records[0]).toMatchObject({ status: 'eval_failed:base_model_unknown', trained: null, cross_domain: null })
+    expect(Object.keys(r.records[0]!).slice(0, 3)).toEqual(['config', 'status', 'trained'])
+  })
+})
