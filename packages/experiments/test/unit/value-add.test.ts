@@ -15,6 +15,7 @@ import { loadDomainDataset } from '@plora/datasets'
 import { baseFingerprint, createLoraBranches, loadPeftAdapter } from '@plora/loader'
 import { pairedStat } from '@plora/metrics'
 import { initBackend, loadCausalLMFromDir, loadTokenizer, writeEmbeddedBaseModel } from '@plora/model'
+import * as tf from '@tensorflow/tfjs-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   buildValueAdd,
@@ -372,8 +373,11 @@ describe('the latency guard', () => {
     expect(records).toHaveLength(1)
     expect(records[0]!.latency_guard_exceeded).toBe(true)
     expect(readFileSync(join(out, 'value_add.md'), 'utf8')).toContain('| ⚠ |')
+    const tensors = tf.memory().numTensors
     const ignored = await runValueAdd({ ...base, output: join(root, 'latency-ignored'), ignoreLatencyGuard: true })
     expect(ignored.records[0]!.latency_guard_exceeded).toBe(true)
+    // the run's model, branches, injections and training tensors are all released
+    expect(tf.memory().numTensors).toBe(tensors)
   }, 60_000)
 })
 
