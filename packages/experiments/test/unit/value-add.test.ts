@@ -14,7 +14,14 @@ import { join } from 'node:path'
 import { loadDomainDataset } from '@plora/datasets'
 import { baseFingerprint, createLoraBranches, loadPeftAdapter } from '@plora/loader'
 import { pairedStat } from '@plora/metrics'
-import { initBackend, loadCausalLMFromDir, loadTokenizer, writeEmbeddedBaseModel } from '@plora/model'
+import {
+  encodePair,
+  initBackend,
+  loadCausalLMFromDir,
+  loadTokenizer,
+  tokenNlls,
+  writeEmbeddedBaseModel,
+} from '@plora/model'
 import * as tf from '@tensorflow/tfjs-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -420,5 +427,37 @@ describe('builder failure records', () => {
     expect(r.failed).toBe(1)
     expect(r.records[0]).toMatchObject({ status: 'eval_failed:base_model_unknown', trained: null, cross_domain: null })
     expect(Object.keys(r.records[0]!).slice(0, 3)).toEqual(['config', 'status', 'trained'])
+  })
+})
+
+describe('exampleNlls', () => {
+  it("'answer' equals the model's answer-token scoring; 'all' averages every next-token position", async () => {
+    const model = await loadCausalLMFromDir(modelDir)
+    const tok = await loadTokenizer(modelDir)
+    try {
+      const pairs = [
+        { prompt: 'What is a tort?', answer: 'a civil wrong' },
+        { prompt: 'Define habeas corpus.', answer: 'a writ requiring a person to be brought before a court' },
+      ]
+      const o = { maxLength: 48, batchSize: 8, lora: undefined }
+      const answer = await exampleNlls(model, tok, pairs, { ...o, nllOn: 'answer' })
+      const ref = await tokenNlls(model, tok, pairs, { maxLength: 48 })
+      for (const [i, r] of ref.entries()) expect(Math.abs(answer[i]! - r.meanNll)).toBeLessThan(1e-6)
+      const all = await exampleNlls(model, tok, pairs, { ...o, nllOn: 'all' })
+      for (let i = 0; i < pairs.length; i++) {
+        const { ids } = encodePair(tok, pairs[i]!, 48)
+        const logp = tf.tidy(() =>
+          tf.logSoftmax(model.forward(tf.tensor2d([ids], [1, ids.length], 'int32')).squeeze([0]) as tf.Tensor2D),
+        )
+        const lp = (await logp.array()) as number[][]
+        logp.dispose()
+        let sum = 0
+        for (let t = 1; t < ids.length; t++) sum -= lp[t - 1]![ids[t]!]!
+        expect(Math.abs(all[i]! - sum / (ids.length - 1))).toBeLessThan(1e-4)
+        expect(all[i]).not.toBe(answer[i])
+      }
+    } finally {
+      model.dispose()
+    }
   })
 })
