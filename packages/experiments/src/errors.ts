@@ -9,6 +9,18 @@ export const ExperimentsErrorCode = {
   PopulationInvalid: 'EXPERIMENTS_POPULATION_INVALID',
   /** A calibration file is missing or does not match the evaluation. */
   CalibrationInvalid: 'EXPERIMENTS_CALIBRATION_INVALID',
+  /** A domain's evaluation (or training) split could not be loaded or is empty (value-add: exit 1). */
+  DatasetFailed: 'EXPERIMENTS_DATASET_FAILED',
+  /** The base model's weights changed during a value-add run (the original's contamination bug). */
+  BaseContaminated: 'EXPERIMENTS_BASE_CONTAMINATED',
+  /** A placebo lowered the NLL significantly after multiple-testing correction (value-add: exit 4). */
+  PlaceboBeatsBaseline: 'EXPERIMENTS_PLACEBO_BEATS_BASELINE',
+  /** Inject+remove latency exceeded the budget without --ignore-latency-guard (value-add: exit 5). */
+  LatencyGuardExceeded: 'EXPERIMENTS_LATENCY_GUARD_EXCEEDED',
+  /** The builder's artefacts folder does not exist (value-add build: exit 2). */
+  ArtifactsMissing: 'EXPERIMENTS_ARTIFACTS_MISSING',
+  /** The builder found no artefact configuration after filtering (value-add build: exit 3). */
+  NoConfigs: 'EXPERIMENTS_NO_CONFIGS',
 } as const
 /** A {@link ExperimentsErrorCode} value. */
 export type ExperimentsErrorCode = (typeof ExperimentsErrorCode)[keyof typeof ExperimentsErrorCode]

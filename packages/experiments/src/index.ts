@@ -1,7 +1,9 @@
 /**
  * `@plora/experiments`: experiment runners over the lower layers. So far: the security gate's
  * calibration and evaluation on populations of clean and poisoned adapters (`plora probes
- * calibrate`, `plora gate eval`) and the ROC statistics they report.
+ * calibrate`, `plora gate eval`) and the ROC statistics they report; the value-add experiment
+ * (`plora value-add run`: trained adapters vs the pristine base and two placebos, paired statistics
+ * with run-wide Holm/BH correction, JSONL + Markdown).
  *
  * @example
  * ```ts
@@ -53,3 +55,42 @@ export {
   thresholdForFp,
 } from './roc.js'
 export { type RocSeries, rocSvg, rocToPlot } from './roc-svg.js'
+export {
+  type CellProgress,
+  cellConfig,
+  DEFAULT_VALUE_ADD_OPTIONS,
+  placeboGuardOffenders,
+  resumeKey,
+  runValueAdd,
+  VALUE_ADD_JSONL,
+  VALUE_ADD_MD,
+  VALUE_ADD_NLL_CACHE,
+  VALUE_ADD_SUMMARY,
+  VALUE_ADD_TRAIN_SIDECAR,
+  type ValueAddOptions,
+  type ValueAddResult,
+  type ValueAddTraining,
+} from './value-add.js'
+export {
+  type ArtifactConfig,
+  artifactBaseModel,
+  type BuildValueAddOptions,
+  type BuildValueAddResult,
+  buildValueAdd,
+  DEFAULT_BUILD_VALUE_ADD_OPTIONS,
+  discoverArtifacts,
+  filterArtifacts,
+} from './value-add-build.js'
+export { type ExampleNllOptions, exampleNlls, NLL_ON_CHOICES, type NllOn } from './value-add-nll.js'
+export {
+  type AdjustedPValues,
+  adjustRunPValues,
+  type EffectDecomposition,
+  effectDecomposition,
+  type ReadRecordsResult,
+  type RecordConfig,
+  readValueAddRecords,
+  type StatRecord,
+  type ValueAddRecord,
+} from './value-add-records.js'
+export { formatE3, formatSigned3, type ValueAddMarkdownOptions, valueAddMarkdown } from './value-add-report.js'

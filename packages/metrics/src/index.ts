@@ -33,6 +33,12 @@ export {
 export { MetricsError, MetricsErrorCode } from './errors.js'
 export { benjaminiHochberg, holm, type MultipleTestingResult } from './multiple-testing.js'
 export { normalCdf, normalQuantile, normalSf } from './normal.js'
+export {
+  DEFAULT_PAIRED_STAT_OPTIONS,
+  type PairedStat,
+  type PairedStatOptions,
+  pairedStat,
+} from './paired-stats.js'
 export { perplexity } from './perplexity.js'
 export { averageRanks } from './ranks.js'
 export type { SignTestOptions } from './sign-test.js'

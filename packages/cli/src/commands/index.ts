@@ -11,6 +11,7 @@ import { register as registerModel } from './model.js'
 import { register as registerSwarm } from './swarm.js'
 import { register as registerTrain } from './train.js'
 import { register as registerTrust } from './trust.js'
+import { register as registerValueAdd } from './value-add.js'
 
 /**
  * Every subcommand group of `plora`. A module here only declares commands and flags (commander is
@@ -30,4 +31,5 @@ export const COMMAND_GROUPS: ReadonlyArray<(program: Command) => void> = [
   registerIt,
   registerSwarm,
   registerTrain,
+  registerValueAdd,
 ]
