@@ -40,14 +40,34 @@ const LAYERS = {
 }
 
 /**
- * STYLE.md §3's explicit import lists. An import is allowed when it points to a strictly lower layer
- * or is listed here (the table lets `model` use `safetensors`, both layer 1). Package-level cycles
- * are checked separately below, so an explicit same-layer edge can never close a loop unnoticed.
+ * STYLE.md §3's "internal imports" column: the @plora packages each package's src/ may import.
+ * `'*'` = any package of a strictly lower layer (experiments, cli). The README's package map
+ * carries the same lists in its Imports column, and this script checks the two agree, so the table
+ * a reader trusts is the table that is enforced. Every listed package must also be in a lower
+ * layer, or be an explicit same-layer edge (model → safetensors, peft → safetensors); package-level
+ * cycles are checked separately below.
  */
-const EXPLICIT = {
-  model: ['common', 'safetensors'],
+const ALLOWED = {
+  common: [],
+  config: ['common'],
+  manifest: ['common'],
+  signer: ['common'],
+  safetensors: ['common'],
   peft: ['common', 'safetensors'],
+  metrics: ['common'],
+  'it-estimators': ['common'],
+  model: ['common', 'safetensors'],
+  loader: ['common', 'model', 'safetensors', 'manifest', 'peft'],
+  datasets: ['common', 'config'],
+  trainer: ['common', 'model', 'loader', 'datasets', 'manifest', 'metrics', 'peft'],
+  gate: ['common', 'manifest', 'signer', 'safetensors', 'metrics', 'peft'],
+  grpc: ['common', 'manifest', 'signer'],
+  swarm: ['common', 'manifest', 'signer', 'gate', 'it-estimators', 'peft', 'safetensors'],
+  experiments: '*',
+  cli: '*',
+  testing: ['common'],
 }
+const SAME_LAYER = { model: ['safetensors'], peft: ['safetensors'] }
 
 const errors = []
 const fail = (msg) => errors.push(msg)
@@ -112,9 +132,13 @@ for (const name of packages) {
       }
       if (isTest && target === 'testing') {
         if (name === 'common') fail(`${where}: @plora/common tests must not use @plora/testing (it depends on common)`)
-      } else if (!(tLayer < layer) && !(EXPLICIT[name] ?? []).includes(target)) {
+      } else if (!(tLayer < layer) && !(SAME_LAYER[name] ?? []).includes(target)) {
         fail(
           `${where}: @plora/${name} (layer ${layer}) imports @plora/${target} (layer ${tLayer}); imports must point down`,
+        )
+      } else if (!isTest && ALLOWED[name] !== '*' && !(ALLOWED[name] ?? []).includes(target)) {
+        fail(
+          `${where}: @plora/${name} imports @plora/${target}, which is not in its STYLE.md §3 import list [${(ALLOWED[name] ?? []).join(', ')}] (scripts/check-layers.mjs ALLOWED, README package map)`,
         )
       }
       if (!declared.has(`@plora/${target}`))
@@ -184,6 +208,36 @@ for (const name of packages) {
     state.set(n, 2)
   }
   for (const n of deps.keys()) if (!state.has(n)) visit(n)
+}
+
+// The README's package map lists the same imports (its Imports column).
+if (existsSync(join(ROOT, 'README.md'))) {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+  const rows = new Map()
+  for (const line of readme.split('\n')) {
+    const m = /^\|\s*[\w.]+\s*\|\s*`@plora\/([\w-]+)`\s*\|([^|]*)\|/.exec(line)
+    if (m) rows.set(m[1], m[2].trim())
+  }
+  for (const [name, allowed] of Object.entries(ALLOWED)) {
+    if (!packages.includes(name)) continue
+    const cell = rows.get(name)
+    if (cell === undefined) {
+      fail(`README.md: the package map has no row for @plora/${name} (Layer | Package | Imports | Owns)`)
+      continue
+    }
+    const expected = allowed === '*' ? 'any lower layer' : allowed.length === 0 ? '—' : allowed.join(', ')
+    if (cell !== expected) {
+      fail(`README.md: @plora/${name}'s Imports cell says "${cell}", scripts/check-layers.mjs allows "${expected}"`)
+    }
+  }
+  for (const [name, allowed] of Object.entries(ALLOWED)) {
+    if (allowed === '*') continue
+    for (const t of allowed) {
+      if (!(LAYERS[t] < LAYERS[name]) && !(SAME_LAYER[name] ?? []).includes(t)) {
+        fail(`ALLOWED lists @plora/${t} for @plora/${name}, which is not in a lower layer`)
+      }
+    }
+  }
 }
 
 if (errors.length) {

@@ -67,6 +67,43 @@ describe('check-layers', () => {
     expect(run(root).status).toBe(0)
   })
 
+  it("rejects a downward import that is not in the package's STYLE.md §3 list, and a README map that disagrees", () => {
+    const files = {
+      'packages/common/package.json': pkg('common'),
+      'packages/common/src/index.ts': 'export const a = 1\n',
+      'packages/safetensors/package.json': pkg('safetensors', ['common']),
+      'packages/safetensors/tsconfig.json': ts(['common']),
+      'packages/safetensors/src/index.ts': "import { a } from '@plora/common'\nexport const s = a\n",
+      'packages/grpc/package.json': pkg('grpc', ['common', 'safetensors']),
+      'packages/grpc/tsconfig.json': ts(['common', 'safetensors']),
+      // grpc is layer 3 and safetensors layer 1, but grpc's list is common, manifest, signer
+      'packages/grpc/src/index.ts': "import { s } from '@plora/safetensors'\nexport const g = s\n",
+    }
+    const r = run(fixture(files))
+    expect(r.status).toBe(1)
+    expect(r.stderr).toMatch(/@plora\/grpc imports @plora\/safetensors, which is not in its STYLE\.md §3 import list/)
+
+    const readme = [
+      '| Layer | Package | Imports | Owns |',
+      '| ----- | ------- | ------- | ---- |',
+      '| 0 | `@plora/common` | — | base |',
+      '| 1 | `@plora/safetensors` | common, signer | codec |',
+    ].join('\n')
+    const withReadme = fixture({
+      'packages/common/package.json': pkg('common'),
+      'packages/common/src/index.ts': 'export const a = 1\n',
+      'packages/safetensors/package.json': pkg('safetensors', ['common']),
+      'packages/safetensors/tsconfig.json': ts(['common']),
+      'packages/safetensors/src/index.ts': "import { a } from '@plora/common'\nexport const s = a\n",
+      'README.md': readme,
+    })
+    const d = run(withReadme)
+    expect(d.status).toBe(1)
+    expect(d.stderr).toMatch(/@plora\/safetensors's Imports cell says "common, signer"/)
+    writeFileSync(join(withReadme, 'README.md'), readme.replace('common, signer', 'common'))
+    expect(run(withReadme).status, run(withReadme).stderr).toBe(0)
+  })
+
   it('rejects an upward or sideways import, an undeclared one, and a file cycle', () => {
     const root = fixture({
       'packages/common/package.json': pkg('common'),
