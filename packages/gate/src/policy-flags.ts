@@ -6,7 +6,14 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { GateError, GateErrorCode } from './errors.js'
-import { expandTargets, type Policy, type PolicyConfigDefaults, type PolicyInput, resolvePolicy } from './policy.js'
+import {
+  expandTargets,
+  POLICY_THRESHOLD_FIELDS,
+  type Policy,
+  type PolicyConfigDefaults,
+  type PolicyInput,
+  resolvePolicy,
+} from './policy.js'
 
 /** Policy flag values, already parsed to their types by the CLI (undefined = flag not given). */
 export interface PolicyFlags {
@@ -44,14 +51,7 @@ export interface PolicyFromFlagsOptions {
 }
 
 /** The thresholds a probe calibration file may set, in the policy's names. */
-export const PROBES_CALIB_FIELDS = [
-  'tau_trigger',
-  'tau_norm_z',
-  'tau_clean_delta',
-  'tau_tensor_z',
-  'tau_mahalanobis',
-  'tau_spike_z',
-] as const
+export const PROBES_CALIB_FIELDS = POLICY_THRESHOLD_FIELDS
 /** One threshold field of a probe calibration. */
 export type ProbesCalibField = (typeof PROBES_CALIB_FIELDS)[number]
 

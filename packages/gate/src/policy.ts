@@ -399,16 +399,18 @@ const DUMP_ORDER = [
   'tau_clean_delta',
 ] as const
 
-/** Fields the original holds as Python floats (printed `3.0`, not `3`). */
-const FLOAT_FIELDS: ReadonlySet<string> = new Set([
-  'min_reputation',
+/** The detector thresholds of a policy (what a probe calibration may set). */
+export const POLICY_THRESHOLD_FIELDS = [
   'tau_trigger',
   'tau_norm_z',
   'tau_clean_delta',
   'tau_tensor_z',
   'tau_mahalanobis',
   'tau_spike_z',
-])
+] as const
+
+/** Fields the original holds as Python floats (printed `3.0`, not `3`). */
+const FLOAT_FIELDS: ReadonlySet<string> = new Set(['min_reputation', ...POLICY_THRESHOLD_FIELDS])
 
 /**
  * The effective policy as 2-space JSON: the original's nine keys first, in its order

@@ -33,14 +33,25 @@ export interface TokenNllOptions {
   lora: LoraBranches | undefined
   /** Longest scored sequence; default the model context. */
   maxLength: number | undefined
+  /**
+   * Which next-token positions are scored: `answer` (default: the answer tokens given the prompt)
+   * or `all` (every position after the first, prompt included: the original value-add metric,
+   * spec pipelines.md §9.4).
+   */
+  scope: 'answer' | 'all'
 }
 
 /** Defaults of {@link TokenNllOptions}. */
-export const DEFAULT_TOKEN_NLL_OPTIONS: TokenNllOptions = { batchSize: 8, lora: undefined, maxLength: undefined }
+export const DEFAULT_TOKEN_NLL_OPTIONS: TokenNllOptions = {
+  batchSize: 8,
+  lora: undefined,
+  maxLength: undefined,
+  scope: 'answer',
+}
 
 /** Per-pair result of {@link tokenNlls}. */
 export interface PairNll {
-  /** NLL (nats) of each answer token, in order. */
+  /** NLL (nats) of each scored token (the answer's, or every position with `scope: 'all'`), in order. */
   tokenNlls: number[]
   /** Mean of `tokenNlls` (NaN when the answer has no tokens). */
   meanNll: number
@@ -89,7 +100,10 @@ export async function tokenNlls(
     })
   }
   const maxLength = Math.min(o.maxLength ?? Number.POSITIVE_INFINITY, contextOf(model))
-  const encoded = pairs.map((p) => encodePair(tok, p, maxLength))
+  const encoded = pairs.map((p) => {
+    const e = encodePair(tok, p, maxLength)
+    return { ...e, from: o.scope === 'all' ? 1 : e.answerStart }
+  })
   const results: PairNll[] = []
   for (let start = 0; start < encoded.length; start += o.batchSize) {
     const batch = encoded.slice(start, start + o.batchSize)
@@ -105,7 +119,7 @@ export async function tokenNlls(
     const rows: number[] = []
     const flatIdx: number[] = []
     batch.forEach((e, r) => {
-      for (let i = e.answerStart; i < e.ids.length; i++) {
+      for (let i = e.from; i < e.ids.length; i++) {
         rows.push(r * T + i - 1)
         flatIdx.push((r * T + i - 1) * V + e.ids[i]!)
       }
@@ -127,7 +141,7 @@ export async function tokenNlls(
     let k = 0
     batch.forEach((e, r) => {
       const nlls: number[] = []
-      for (let i = e.answerStart; i < e.ids.length; i++, k++) nlls.push(lse[r * T + i - 1]! - picked[k]!)
+      for (let i = e.from; i < e.ids.length; i++, k++) nlls.push(lse[r * T + i - 1]! - picked[k]!)
       const mean = nlls.length ? nlls.reduce((a, b) => a + b, 0) / nlls.length : Number.NaN
       results.push({ tokenNlls: nlls, meanNll: mean, answerIds: e.ids.slice(e.answerStart) })
     })

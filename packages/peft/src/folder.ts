@@ -349,6 +349,18 @@ export function unexpectedWeightFiles(names: Iterable<string>): string[] {
     .sort()
 }
 
+/** @throws PeftError `PEFT_FOLDER_INVALID` when `names` hold a weights file besides {@link ADAPTER_WEIGHTS_FILE}. */
+function assertOneWeightsFile(dir: string, names: Iterable<string>): void {
+  const extra = unexpectedWeightFiles(names)
+  if (extra.length > 0) {
+    throw new PeftError(
+      PeftErrorCode.FolderInvalid,
+      `${dir} holds weights files besides ${ADAPTER_WEIGHTS_FILE}: ${extra.join(', ')} (an adapter folder has exactly one)`,
+      { dir, extra },
+    )
+  }
+}
+
 /**
  * Checks which files make up the adapter folder: `adapter_config.json` and
  * `adapter_model.safetensors` are regular files, and no second weights file is present (other
@@ -370,14 +382,7 @@ export async function checkAdapterFolderFiles(dir: string): Promise<void> {
       },
     )
   }
-  const extra = unexpectedWeightFiles(names)
-  if (extra.length > 0) {
-    throw new PeftError(
-      PeftErrorCode.FolderInvalid,
-      `${dir} holds weights files besides ${ADAPTER_WEIGHTS_FILE}: ${extra.join(', ')} (an adapter folder has exactly one)`,
-      { dir, extra },
-    )
-  }
+  assertOneWeightsFile(dir, names)
   for (const name of [ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE]) {
     if (!names.includes(name)) {
       throw new PeftError(PeftErrorCode.AdapterNotFound, `no PEFT adapter in ${dir}: ${name} is missing`, { dir, name })
@@ -412,14 +417,7 @@ export async function assertArtefactIsLoaded(dir: string, artefactFilename: stri
   } catch (e) {
     throw new PeftError(PeftErrorCode.AdapterNotFound, `cannot list the adapter folder ${dir}`, { dir }, { cause: e })
   }
-  const extra = unexpectedWeightFiles(names)
-  if (extra.length > 0) {
-    throw new PeftError(
-      PeftErrorCode.FolderInvalid,
-      `${dir} holds weights files besides ${ADAPTER_WEIGHTS_FILE}: ${extra.join(', ')} (an adapter folder has exactly one)`,
-      { dir, extra },
-    )
-  }
+  assertOneWeightsFile(dir, names)
 }
 
 /**

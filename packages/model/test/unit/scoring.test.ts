@@ -69,6 +69,20 @@ describe('scoring and generation', () => {
     })
   })
 
+  it("with scope 'all' scores every position after the first, prompt included (the original value-add metric)", async () => {
+    const all = await tokenNlls(model, tok, PAIRS, { batchSize: 2, scope: 'all' })
+    const answer = await tokenNlls(model, tok, PAIRS, { batchSize: 2 })
+    PAIRS.forEach((p, i) => {
+      const { ids } = encodePair(tok, p, 256)
+      const ref = referenceNlls(model, ids, 1)
+      expect(all[i]!.tokenNlls.length).toBe(ids.length - 1)
+      ref.forEach((v, k) => expect(Math.abs(all[i]!.tokenNlls[k]! - v), `pair ${i} token ${k}`).toBeLessThan(1e-4))
+      // The answer-only NLLs are the tail of the whole-text ones.
+      const tail = all[i]!.tokenNlls.slice(-answer[i]!.tokenNlls.length)
+      tail.forEach((v, k) => expect(Math.abs(v - answer[i]!.tokenNlls[k]!)).toBeLessThan(1e-5))
+    })
+  })
+
   it('computes perplexity over scored tokens and rejects an empty dataset', async () => {
     const rs = await tokenNlls(model, tok, PAIRS)
     const all = rs.flatMap((r) => r.tokenNlls)
