@@ -560,7 +560,8 @@ export function adapterConfigCorpus(scratch: string): Corpus {
 
 const INT_VARS = ['PLORA_SAMPLES', 'PLORA_DATASET_RETRIES', 'PLORA_PRETRAIN_STEPS'] as const
 /**
- * The documented rule (packages/config/src/env.ts): a plain decimal integer in [min, MAX_ENV_*].
+ * The documented rule (packages/config/src/env.ts): a plain decimal integer in [min, MAX_ENV_*],
+ * surrounding whitespace ignored.
  * The bounds are the library's exported constants, not restated literals (the oracle used to
  * allow any safe integer and so called `PLORA_DATASET_RETRIES=5000` (max 100) wrongly rejected).
  */
@@ -610,9 +611,12 @@ export function envCorpus(): Corpus {
             ]),
         ],
       ] as const)()
-      const plain = /^(0|[1-9][0-9]*)$/.test(v) && Number(v) <= Number.MAX_SAFE_INTEGER
-      const inRange = Number(v) >= min && Number(v) <= max
-      const expect: Expect = plain ? (inRange ? 'accept' : 'reject') : v === '' ? 'any' : 'reject'
+      // Surrounding whitespace is ignored and a blank value means unset (env.ts trims every
+      // variable, as Python's int() strips whitespace), so " 16" and "16\n" are 16.
+      const t = v.trim()
+      const plain = /^(0|[1-9][0-9]*)$/.test(t) && Number(t) <= Number.MAX_SAFE_INTEGER
+      const inRange = Number(t) >= min && Number(t) <= max
+      const expect: Expect = plain ? (inRange ? 'accept' : 'reject') : t === '' ? 'any' : 'reject'
       return {
         kind: `env:${name}`,
         desc: `${name}=${JSON.stringify(v.slice(0, 30))}`,
