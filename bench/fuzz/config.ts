@@ -1,8 +1,8 @@
 /**
  * Config corpora.
  * - `config`: `plora.yml` texts (the dry and full presets), YAML mutations and hostile `extends`
- *   bases; oracle `parseConfigText` as `loadConfigFile` calls it (text read as UTF-8), with the
- *   project root in a scratch folder that holds the hostile bases.
+ *   bases; oracle `loadConfigFile` on the bytes (and `parseConfigText` on UTF-8 text, which must
+ *   agree), with the project root in a scratch folder that holds the hostile bases.
  * - `adapter-config`: `adapter_config.json` from the loader's writer (`buildPeftLoraConfig` +
  *   `serializePeftLoraConfig`) beside matching weights; oracle the loader's folder reader, with
  *   PEFT's semantics as reference (pattern keys are regexes, ranks are ints, Python's strict UTF-8).
@@ -16,7 +16,11 @@ import { byteMutation, concat, enc, invalidUtf8 } from './mutate.js'
 import {
   buildPeftLoraConfig,
   encodeSafetensors,
+  loadConfigFile,
   loadPeftAdapter,
+  MAX_ENV_DATASET_RETRIES,
+  MAX_ENV_PRETRAIN_STEPS,
+  MAX_ENV_SAMPLES,
   moduleScale,
   parseConfigText,
   parsePeftLoraConfig,
@@ -134,10 +138,21 @@ export function configCorpus(root: string, options: { light?: boolean } = {}): C
         expect = 'reject'
         reason = rule
       }
-      // loadConfigFile reads the file as UTF-8 text and calls parseConfigText with it.
-      const text = Buffer.from(m.bytes).toString('utf8')
-      const a = await attempt(() => parseConfigText(text, 'config/case.yml', { root }))
+      // The CLI's path: loadConfigFile reads the bytes (strict UTF-8, size first). The text entry
+      // point is compared only for UTF-8 bytes (a lossy decode would be a different input).
+      const file = join(root, 'config', 'case.yml')
+      writeFileSync(file, m.bytes)
+      const a = await attempt(() => loadConfigFile(file, { root }))
       const violations: string[] = []
+      let ms = a.ms
+      if (!invalidUtf8(m.bytes)) {
+        const b = await attempt(() =>
+          parseConfigText(Buffer.from(m.bytes).toString('utf8'), 'config/case.yml', { root }),
+        )
+        ms += b.ms
+        if (a.outcome !== b.outcome || a.code !== b.code)
+          violations.push(`file gives ${a.outcome} ${a.code ?? ''}, text gives ${b.outcome} ${b.code ?? ''}`)
+      }
       if (a.value && ctx.equal && !isDeepStrictEqual(a.value, ctx.seed))
         violations.push('a formatting-only change altered the config')
       return {
@@ -148,7 +163,7 @@ export function configCorpus(root: string, options: { light?: boolean } = {}): C
         expect,
         ...(reason ? { reason } : {}),
         violations,
-        ms: a.ms,
+        ms,
       }
     },
   }
@@ -544,13 +559,24 @@ export function adapterConfigCorpus(scratch: string): Corpus {
 // PLORA_* integer environment variables.
 
 const INT_VARS = ['PLORA_SAMPLES', 'PLORA_DATASET_RETRIES', 'PLORA_PRETRAIN_STEPS'] as const
+/**
+ * The documented rule (packages/config/src/env.ts): a plain decimal integer in [min, MAX_ENV_*],
+ * surrounding whitespace ignored.
+ * The bounds are the library's exported constants, not restated literals (the oracle used to
+ * allow any safe integer and so called `PLORA_DATASET_RETRIES=5000` (max 100) wrongly rejected).
+ */
+const INT_BOUNDS: Record<(typeof INT_VARS)[number], readonly [number, number]> = {
+  PLORA_SAMPLES: [1, MAX_ENV_SAMPLES],
+  PLORA_DATASET_RETRIES: [1, MAX_ENV_DATASET_RETRIES],
+  PLORA_PRETRAIN_STEPS: [0, MAX_ENV_PRETRAIN_STEPS],
+}
 
 export function envCorpus(): Corpus {
   return {
     name: 'env',
     make(rng): Mutant {
       const name = rng.choice(INT_VARS)
-      const min = name === 'PLORA_PRETRAIN_STEPS' ? 0 : 1
+      const [min, max] = INT_BOUNDS[name]
       const v = pick(rng, [
         [3, () => String(int(rng, 0, 100000))],
         [
@@ -585,14 +611,18 @@ export function envCorpus(): Corpus {
             ]),
         ],
       ] as const)()
-      const plain = /^(0|[1-9][0-9]*)$/.test(v) && Number(v) <= Number.MAX_SAFE_INTEGER
-      const expect: Expect = plain ? (Number(v) >= min ? 'accept' : 'reject') : v === '' ? 'any' : 'reject'
+      // Surrounding whitespace is ignored and a blank value means unset (env.ts trims every
+      // variable, as Python's int() strips whitespace), so " 16" and "16\n" are 16.
+      const t = v.trim()
+      const plain = /^(0|[1-9][0-9]*)$/.test(t) && Number(t) <= Number.MAX_SAFE_INTEGER
+      const inRange = Number(t) >= min && Number(t) <= max
+      const expect: Expect = plain ? (inRange ? 'accept' : 'reject') : t === '' ? 'any' : 'reject'
       return {
         kind: `env:${name}`,
         desc: `${name}=${JSON.stringify(v.slice(0, 30))}`,
         bytes: enc.encode(v),
         expect,
-        reason: 'a plain decimal integer in range',
+        reason: `a plain decimal integer in [${min}, ${max}]`,
         context: { name, v },
       }
     },

@@ -3,7 +3,14 @@
  * a package moves (e.g. the PEFT config to `@plora/peft`). Every oracle imports only from here.
  */
 export { createRng, deriveSeed, isPloraError, type Rng } from '../../packages/common/src/index.js'
-export { loadConfigFile, parseConfigText, readEnv } from '../../packages/config/src/index.js'
+export {
+  loadConfigFile,
+  MAX_ENV_DATASET_RETRIES,
+  MAX_ENV_PRETRAIN_STEPS,
+  MAX_ENV_SAMPLES,
+  parseConfigText,
+  readEnv,
+} from '../../packages/config/src/index.js'
 export { loadManifestFile, parseManifest } from '../../packages/manifest/src/index.js'
 // The PEFT adapter format: @plora/peft (TensorFlow-free), the one reader the loader and gate share.
 export {

@@ -108,6 +108,12 @@ export interface YamlMutatorOptions {
   version: '1.1' | '1.2'
   /** Small sizes only (deep nesting, many keys, huge strings), for the fast test subset. */
   light?: boolean
+  /**
+   * Anchors (`&a`) and aliases are refused by design (the manifest: a strict reader for
+   * sender-supplied files, `parseStrictYaml` with `maxAliases: 0`), so an anchor must give a
+   * rejection even though YAML 1.2 §6.9.2 and PyYAML accept it. Default: anchors are valid.
+   */
+  anchorsRefused?: boolean
 }
 
 /** One YAML mutation of a seed text. */
@@ -465,6 +471,8 @@ export function yamlMutation(rng: Rng, seed: string, o: YamlMutatorOptions): Tex
       1,
       (): TextMutant => {
         const anchored = setLine(lines, s.index, `${s.indent}${s.key}: &fz ${s.value}`)
+        if (o.anchorsRefused)
+          return reject('yaml:anchor', `anchor on ${s.key}`, anchored, 'anchors are refused by design (strict reader)')
         return { kind: 'yaml:anchor', desc: `anchor on ${s.key}`, bytes: T(anchored), expect: 'accept', equal: true }
       },
     ],

@@ -43,7 +43,15 @@ export async function writeFileAtomic(
   options: WriteFileAtomicOptions = {},
 ): Promise<void> {
   const dir = dirname(path)
-  if (options.mkdirs !== false) await mkdir(dir, { recursive: true })
+  const fail = (e: unknown): CommonError =>
+    new CommonError(
+      CommonErrorCode.FileWriteFailed,
+      `cannot write ${path}: ${(e as Error).message}`,
+      { path },
+      { cause: e },
+    )
+  // A parent that is a regular file (EEXIST/ENOTDIR from mkdir) is bad input, not a crash.
+  if (options.mkdirs !== false) await mkdir(dir, { recursive: true }).catch((e: unknown) => Promise.reject(fail(e)))
   await sweepStaleTempsOnce(dir)
   const tmp = tempSibling(path, 'file')
   try {
@@ -56,15 +64,8 @@ export async function writeFileAtomic(
     }
     await rename(tmp, path)
   } catch (e) {
-    await rm(tmp, { force: true })
-    throw new CommonError(
-      CommonErrorCode.FileWriteFailed,
-      `cannot write ${path}: ${(e as Error).message}`,
-      { path },
-      {
-        cause: e,
-      },
-    )
+    await rm(tmp, { force: true }).catch(() => undefined)
+    throw fail(e)
   }
   await fsyncDir(dir)
 }
@@ -83,7 +84,16 @@ export async function writeJsonAtomic(
  * atomic), after removing the temporaries that killed processes left there.
  */
 export async function createStagingDir(dest: string): Promise<string> {
-  await mkdir(dirname(dest), { recursive: true })
+  try {
+    await mkdir(dirname(dest), { recursive: true })
+  } catch (e) {
+    throw new CommonError(
+      CommonErrorCode.FileWriteFailed,
+      `cannot create ${dirname(dest)}: ${(e as Error).message}`,
+      { path: dest },
+      { cause: e },
+    )
+  }
   await removeStaleTemps(dirname(dest))
   const staging = tempSibling(dest, 'staging')
   await mkdir(staging, { mode: 0o700 })

@@ -3,7 +3,7 @@
  * `@plora/common`: the base layer every plora package builds on — the `PloraError` type, the
  * seeded RNG (a bit-exact CPython `random.Random`), SHA-256 and strict encodings, atomic file and
  * directory writes (with pid-tagged temporaries that the next run sweeps after a kill), JSONL, a
- * small logger, the progress-event interface, `untrustedText` for peer text in messages, and the
+ * small logger, the progress-event interface, a JSON-text scanner (number spellings, depth), `untrustedText` for peer text in messages, and the
  * strict, linear-time YAML reader that config and manifest files go through.
  */
 
@@ -18,6 +18,12 @@ export {
   writeJsonAtomic,
 } from './fs-atomic.js'
 export { sha256File, sha256FileHex, sha256Hex } from './hash.js'
+export {
+  isJsonIntegerLiteral,
+  type JsonScanOptions,
+  type JsonScanResult,
+  scanJsonText,
+} from './json-text.js'
 export { appendJsonl, parseJsonl, readJsonl } from './jsonl.js'
 export { createLogger, LOG_LEVELS, type Logger, type LoggerOptions, type LogLevel, SILENT_LOGGER } from './log.js'
 export { NO_PROGRESS, type ProgressCallback, type ProgressEvent } from './progress.js'

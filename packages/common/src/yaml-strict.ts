@@ -16,7 +16,9 @@
  *   (`maxAliasCount`) so a billion-laughs file is a clear error.
  * - Numbers are read only in decimal: a plain integer must be `[-+]?(0|[1-9][0-9]*)` (no hex,
  *   octal, binary, `_` separators or YAML 1.1 sexagesimal `1:20`) and a safe integer; a float is
- *   a decimal with `.`/exponent (or `.inf`/`.nan`, left for the schema to judge).
+ *   a decimal with `.`/exponent (or `.inf`/`.nan`, left for the schema to judge); with YAML 1.1,
+ *   only PyYAML's float form (a `.`, a signed exponent), since PyYAML reads `1e3` as a string.
+ * - Only comments may follow the document (a trailing `%YAML` directive with no document is refused).
  *
  * Outcomes are data: `{ ok: true, value }` or `{ ok: false, problem }` with a reason, message and
  * 1-based line/column; each package maps problems to its own error code.
@@ -73,6 +75,12 @@ const FORBIDDEN_CHAR =
   /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufffe\uffff]|(?<!^)\ufeff/u
 const DECIMAL_INT = /^[-+]?(?:0|[1-9][0-9]*)$/
 const DECIMAL_FLOAT = /^[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)(?:[eE][-+]?[0-9]+)?$/
+/**
+ * YAML 1.1 floats as PyYAML resolves them (`resolver.py`): a `.` is required and an exponent needs
+ * its sign, so `1e3`, `4e0` and `1.5e3` are *strings* to PyYAML. The `yaml` library reads them as
+ * numbers; such a scalar would mean two different things to the two readers, so it is refused.
+ */
+const PYYAML_FLOAT = /^[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+][0-9]+)?$/
 const SPECIAL_FLOAT = /^(?:[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/
 
 /** 1-based line and column of a UTF-16 offset in `text`. */
@@ -166,6 +174,19 @@ export function parseStrictYaml(text: string, options: Partial<StrictYamlOptions
   }
   const doc = list[0]
   if (doc === undefined) return { ok: true, value: null }
+  // After the document only comments may follow. The `yaml` library drops a trailing directive
+  // (`...` then `%YAML 1.2` with no `---` after it); YAML 1.2 §9.2 requires a directive to be
+  // followed by a document (`l-directive-document`) and PyYAML raises "expected '<document start>'".
+  const end = doc.range?.[2] ?? text.length
+  const tail = /^[ \t]*[^ \t\r\n#]/m.exec(text.slice(end))
+  if (tail) {
+    return fail(
+      text,
+      'multiple_documents',
+      'text after the end of the document (only comments may follow "...")',
+      end + tail.index + tail[0].length - 1,
+    )
+  }
 
   let problem: StrictYamlResult | undefined
   let aliases = 0
@@ -196,7 +217,8 @@ export function parseStrictYaml(text: string, options: Partial<StrictYamlOptions
       return fail(text, 'number_unsafe', `integer ${shown} is beyond ±${Number.MAX_SAFE_INTEGER}`, at)
     }
     const intPart = src.replace(/[.eE].*$/, '')
-    if (DECIMAL_FLOAT.test(src) && !/^[-+]?0[0-9]/.test(intPart)) return undefined
+    const floatForm = o.version === '1.1' ? PYYAML_FLOAT : DECIMAL_FLOAT
+    if (floatForm.test(src) && !/^[-+]?0[0-9]/.test(intPart)) return undefined
     if (SPECIAL_FLOAT.test(src)) return undefined
     return fail(
       text,

@@ -141,6 +141,11 @@ function flag(env: NodeJS.ProcessEnv, name: string): boolean {
 const ENV_INT = /^(?:0|[1-9][0-9]*)$/
 const ENV_DECIMAL = /^(?:0|[1-9][0-9]*)(?:\.[0-9]+)?$/
 
+/**
+ * A number variable: surrounding whitespace is ignored (as Python's `int()` does) and a blank
+ * value means unset; otherwise a plain decimal (`ENV_INT` / `ENV_DECIMAL`) in [min, max], the
+ * bounds being the exported `MAX_ENV_*` constants.
+ */
 function num(
   env: NodeJS.ProcessEnv,
   name: string,

@@ -235,9 +235,12 @@ export function parseConfigText(text: string, source: string, options: { root?: 
   return parsed.data
 }
 
-/** Reads and validates one config file. */
-export function loadConfigFile(path: string): PloraConfig {
-  return parseConfigText(readConfigText(path), display(path))
+/**
+ * Reads and validates one config file (strict UTF-8, size checked first). `root` is the project
+ * root that `extends` paths are resolved against (default: found from the working directory).
+ */
+export function loadConfigFile(path: string, options: { root?: string } = {}): PloraConfig {
+  return parseConfigText(readConfigText(path), display(path), options)
 }
 
 /** Options of {@link resolveConfigPath} and {@link loadActiveConfig}. */

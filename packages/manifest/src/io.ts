@@ -198,6 +198,28 @@ const PY_FLOAT_TAG: YAML.ScalarTag = {
   },
 }
 
+/**
+ * Strings the `yaml` library would write in a form another reader takes differently: a tab in a
+ * plain scalar (PyYAML's scanner raises), leading/trailing space (`domain:  ` is null to PyYAML),
+ * and characters it leaves raw inside quotes (U+0085, U+FEFF, U+2028, C1, bidi controls) that the
+ * strict reader refuses as raw text. Such strings are written double-quoted with every one of
+ * those characters escaped (`\t`, `\u0085`), which YAML 1.1, PyYAML and plora read alike.
+ */
+const NEEDS_ESCAPE =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters to escape
+  /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff\ufffe\uffff\ud800-\udfff]|^\s|\s$/
+const RAW_AFTER_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff\ufffe\uffff]/g
+
+const ESCAPED_STR_TAG: YAML.ScalarTag = {
+  tag: 'tag:yaml.org,2002:str',
+  default: true,
+  identify: (v) => typeof v === 'string' && NEEDS_ESCAPE.test(v),
+  resolve: (s) => s,
+  // JSON escapes C0, quotes, backslash and lone surrogates (all valid YAML double-quoted escapes).
+  stringify: ({ value }) =>
+    JSON.stringify(value).replace(RAW_AFTER_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+}
+
 /** Orders a manifest's keys as the schema does and drops null/undefined fields. */
 function ordered(value: unknown, shape: Record<string, unknown> | null): unknown {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return value
@@ -221,7 +243,7 @@ export function dumpManifestYaml(manifest: Manifest): string {
   const valid = parseManifest(manifest, '<manifest to dump>')
   const doc = new YAML.Document(ordered(valid, ManifestSchema.shape), {
     version: '1.1',
-    customTags: (tags) => [PY_FLOAT_TAG, ...tags],
+    customTags: (tags) => [PY_FLOAT_TAG, ESCAPED_STR_TAG, ...tags],
   })
   return doc.toString({ lineWidth: 0, minContentWidth: 0, indentSeq: false })
 }

@@ -18,7 +18,7 @@
  */
 import { lstat, readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { writeFileAtomic } from '@plora/common'
+import { isJsonIntegerLiteral, scanJsonText, writeFileAtomic } from '@plora/common'
 import { decodeSafetensors, type SafetensorsTensor, toFloat32Array, writeSafetensors } from '@plora/safetensors'
 import {
   buildPeftLoraConfig,
@@ -47,6 +47,12 @@ export const MAX_LORA_SCALE = 1e4
 export const MAX_FACTOR_ABS = 1e4
 /** Largest accepted ‖s·B·A‖_F of one module (far above any trained update, far below float32 overflow). */
 export const MAX_UPDATE_FROBENIUS = 1e4
+/**
+ * Deepest JSON nesting accepted in `adapter_config.json`. PEFT's own fields nest at most 3 deep
+ * (`rank_pattern`, `layer_replication`, `loftq_config`); the bound keeps recursive code that walks
+ * the value (the serializer, comparisons) from overflowing the stack on a hostile extra field.
+ */
+export const MAX_PEFT_CONFIG_DEPTH = 32
 
 /**
  * File names that hold model weights in some framework. A folder may hold exactly one of them,
@@ -293,6 +299,16 @@ export function loraModulesFromTensors(
  * @throws PeftError `PEFT_CONFIG_INVALID`
  */
 export function parsePeftConfigText(text: string, where = ADAPTER_CONFIG_FILE): PeftLoraConfig {
+  // Bound the nesting before anything walks the value recursively (an extra field nested 100,000
+  // deep parses, then overflows the stack of the serializer).
+  const { tooDeepAt } = scanJsonText(text, { maxDepth: MAX_PEFT_CONFIG_DEPTH })
+  if (tooDeepAt !== null) {
+    throw new PeftError(
+      PeftErrorCode.ConfigInvalid,
+      `${where} nests deeper than ${MAX_PEFT_CONFIG_DEPTH} levels (at character ${tooDeepAt})`,
+      { where, offset: tooDeepAt },
+    )
+  }
   let raw: unknown
   try {
     raw = JSON.parse(text)
@@ -306,7 +322,45 @@ export function parsePeftConfigText(text: string, where = ADAPTER_CONFIG_FILE): 
       },
     )
   }
+  // PEFT reads the file with Python's json: `"r": 4.0` is a float there (torch refuses a float
+  // rank) although JSON.parse gives 4. Integer fields must be spelled as integers.
+  let literal: { text: string; field: string } | null = null
+  scanJsonText(text, {
+    onNumber: (lit, path) => {
+      if (literal !== null || isJsonIntegerLiteral(lit)) return
+      if ((path.length === 1 && path[0] === 'r') || (path.length === 2 && path[0] === 'rank_pattern'))
+        literal = { text: lit, field: path.map(String).join('.') }
+    },
+  })
+  const found = literal as { text: string; field: string } | null
+  if (found !== null) {
+    throw new PeftError(
+      PeftErrorCode.ConfigInvalid,
+      `${where}: ${found.field}: expected an integer literal, found ${found.text} (Python reads a float; PEFT/torch refuse it)`,
+      { where, field: found.field, literal: found.text },
+    )
+  }
   return parsePeftLoraConfig(raw, where)
+}
+
+/**
+ * Decodes `adapter_config.json` bytes as Python does (strict UTF-8, a byte-order mark is not
+ * skipped: `json.load` raises on both) and parses them.
+ * @throws PeftError `PEFT_CONFIG_INVALID`
+ */
+export function parsePeftConfigBytes(bytes: Uint8Array, where = ADAPTER_CONFIG_FILE): PeftLoraConfig {
+  let text: string
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes)
+  } catch (e) {
+    throw new PeftError(
+      PeftErrorCode.ConfigInvalid,
+      `${where} is not UTF-8 text (invalid byte sequence)`,
+      { where },
+      { cause: e },
+    )
+  }
+  return parsePeftConfigText(text, where)
 }
 
 /**
@@ -435,7 +489,7 @@ export async function loadPeftAdapter(dir: string): Promise<LoraAdapter> {
   await checkAdapterFolderFiles(dir)
   const configPath = join(dir, ADAPTER_CONFIG_FILE)
   const weightsPath = join(dir, ADAPTER_WEIGHTS_FILE)
-  const config = parsePeftConfigText(await readFile(configPath, 'utf8'), configPath)
+  const config = parsePeftConfigBytes(new Uint8Array(await readFile(configPath)), configPath)
   const bytes = new Uint8Array(await readFile(weightsPath))
   return { dir, config, modules: decodePeftWeights(config, bytes, weightsPath) }
 }

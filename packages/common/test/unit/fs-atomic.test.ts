@@ -32,6 +32,17 @@ describe('writeFileAtomic', () => {
     await expect(writeFileAtomic(join(dir, 'taken'), 'x')).rejects.toMatchObject({ code: 'COMMON_FILE_WRITE_FAILED' })
     expect(await readdir(dir)).toEqual(['taken'])
   })
+  it('fails with a PloraError, not a raw mkdir error, when a parent is a regular file', async () => {
+    const dir = await tmp()
+    await writeFile(join(dir, 'plain'), 'x')
+    // mkdir -p gives EEXIST for `plain/out`, ENOTDIR for `plain/sub/out`.
+    for (const p of [join(dir, 'plain', 'out'), join(dir, 'plain', 'sub', 'out')]) {
+      await expect(writeFileAtomic(p, 'y')).rejects.toMatchObject({ code: 'COMMON_FILE_WRITE_FAILED' })
+      await expect(createStagingDir(p)).rejects.toMatchObject({ code: 'COMMON_FILE_WRITE_FAILED' })
+    }
+    expect(await readdir(dir)).toEqual(['plain'])
+    expect(await readFile(join(dir, 'plain'), 'utf8')).toBe('x')
+  })
 })
 
 describe('installDirAtomic', () => {

@@ -24,6 +24,18 @@ describe('parseStrictYaml', () => {
     expect(reason('a: 1\n---\nb: 2\n')).toBe('multiple_documents')
   })
 
+  it('refuses a directive after "..." with no document (the yaml library dropped it; PyYAML raises)', () => {
+    for (const version of ['1.1', '1.2'] as const) {
+      expect(parseStrictYaml('a: 1\n...\n%YAML 1.2\n', { version })).toMatchObject({
+        ok: false,
+        problem: { reason: 'multiple_documents', line: 3, col: 1 },
+      })
+      expect(reason('a: 1\n...\n%TAG ! tag:x,2000:\n', { version })).toBe('multiple_documents')
+      expect(reason('a: 1\n...\n# only a comment\n\n', { version })).toBe('ok')
+      expect(reason('a: 1\n# trailing comment\n', { version })).toBe('ok')
+    }
+  })
+
   it('refuses control, bidi and stray BOM characters but allows tab, CR LF and a leading BOM', () => {
     for (const c of ['\0', '\u0007', '\u000b', '\u001f', '\u007f', '\u0090', '\u202e', '\u2066', '\ufffe']) {
       expect(reason(`a: "x${c}y"\n`), JSON.stringify(c)).toBe('control_character')
@@ -61,6 +73,12 @@ describe('parseStrictYaml', () => {
     expect(parseStrictYaml('n: 1_000\n', { version: '1.2' })).toEqual({ ok: true, value: { n: '1_000' } })
     expect(reason('n: 0o17\n', { version: '1.2' })).toBe('number_form')
     expect(reason('n: 1e3\n', { version: '1.2' })).toBe('ok')
+    // PyYAML (YAML 1.1) needs a "." and a signed exponent: these are strings there, numbers in `yaml`.
+    for (const v of ['1e3', '0e0', '544355400e0', '1.5e3', '4E0']) {
+      expect(reason(`n: ${v}\n`, { version: '1.1' }), v).toBe('number_form')
+    }
+    for (const v of ['1.0e-10', '1.0e+16', '5.', '.5', '-2.5E+3'])
+      expect(reason(`n: ${v}\n`, { version: '1.1' }), v).toBe('ok')
     expect(reason('n: !!int "0x10"\n')).toBe('number_form')
     expect(reason('n: "0x10"\n')).toBe('ok')
   })

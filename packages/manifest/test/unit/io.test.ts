@@ -85,6 +85,25 @@ describe('dump and load', () => {
     expect(text).toMatch(/sha256: "1{64}"/)
   })
 
+  it('writes strings with tabs, edge spaces and C1/BOM/separator characters double-quoted and escaped', () => {
+    const m = fixture()
+    const cases: Array<[string, string]> = [
+      ['tab\there', '"tab\\there"'], // a tab in a plain scalar: PyYAML's scanner raises
+      [' ', '" "'], // written plain, `domain:  ` is null to PyYAML
+      ['trail ', '"trail "'],
+      ['\u0085', '"\\u0085"'], // left raw inside quotes, the strict reader refuses it
+      ['\ufeff', '"\\ufeff"'],
+      ['a\u2028b', '"a\\u2028b"'],
+      ['\ud800', '"\\ud800"'],
+    ]
+    for (const [v, written] of cases) {
+      const tricky = { ...m, domain: v, safety: { ...m.safety, licence: v } }
+      const text = dumpManifestYaml(tricky)
+      expect(text, JSON.stringify(v)).toContain(`domain: ${written}\n`)
+      expect(parseManifestYaml(text), JSON.stringify(v)).toEqual(tricky)
+    }
+  })
+
   it('writes floats that a YAML 1.1 reader takes for floats (1.0e-10, not 1e-10)', () => {
     const m = fixture()
     const text = dumpManifestYaml({ ...m, metrics: { val_ppl_before: 1e-10, val_ppl_after: 2e-10, delta_ppl: 1e-10 } })

@@ -28,6 +28,18 @@ describe('strict manifest YAML', () => {
     expect(parseManifestYaml(FIXTURE_YAML).plasmid_id).toBe('dummy-001')
   })
 
+  it('refuses a directive after "..." and integers spelled 4e0 (PyYAML: a parser error, a string)', async () => {
+    expect(() => parseManifestYaml(`${FIXTURE_YAML.trimEnd()}\n...\n%YAML 1.2\n`)).toThrow(
+      invalid('multiple_documents'),
+    )
+    const seed = FIXTURE_YAML.match(/seed: (\d+)/)![1]!
+    const text = FIXTURE_YAML.replace(/seed: \d+/, `seed: ${seed}e0`)
+    expect(() => parseManifestYaml(text)).toThrow(invalid('number_form'))
+    const p = join(dir, 'exp.yml')
+    await writeFile(p, text)
+    await expect(loadManifestFile(p)).rejects.toEqual(invalid('number_form'))
+  })
+
   it('refuses a second document, junk after "..." and a "---" document', () => {
     expect(() => parseManifestYaml(`${FIXTURE_YAML}...\njunk\n`)).toThrow(invalid('multiple_documents'))
     expect(() => parseManifestYaml(`${FIXTURE_YAML}---\na: 1\n`)).toThrow(invalid('multiple_documents'))

@@ -10,7 +10,10 @@ import {
   checkAdapterFolderFiles,
   decodePeftWeights,
   loadPeftAdapter,
+  MAX_PEFT_CONFIG_DEPTH,
   MAX_UPDATE_FROBENIUS,
+  parsePeftConfigBytes,
+  parsePeftConfigText,
   parsePeftTensorKey,
   peftTensorKey,
   unexpectedWeightFiles,
@@ -145,5 +148,53 @@ describe('update sanity (issue 15 point 6)', () => {
     const dir = await folder('inf-alpha', pair(7))
     await writeFile(join(dir, 'adapter_config.json'), '{"peft_type":"LORA","r":2,"lora_alpha":1e999}')
     await expect(loadPeftAdapter(dir)).rejects.toMatchObject({ code: 'PEFT_CONFIG_INVALID' })
+  })
+})
+
+describe('adapter_config.json read as PEFT reads it (Python json, strict UTF-8)', () => {
+  const base = '{"peft_type":"LORA","r":2,"lora_alpha":4,"target_modules":["c_attn"]'
+  const invalid = expect.objectContaining({ code: 'PEFT_CONFIG_INVALID' })
+
+  it('refuses bytes that are not UTF-8 and a byte-order mark, in the folder reader', async () => {
+    const dir = await folder('utf8', pair(8))
+    await loadPeftAdapter(dir)
+    const bad: number[][] = [[0xff], [0x80], [0xc0, 0x80], [0xed, 0xa0, 0x80]]
+    for (const b of bad) {
+      const bytes = Buffer.concat([
+        Buffer.from(`${base},"base_model_name_or_path":"x`),
+        Buffer.from(b),
+        Buffer.from('"}'),
+      ])
+      await writeFile(join(dir, 'adapter_config.json'), bytes)
+      await expect(loadPeftAdapter(dir), b.join(',')).rejects.toMatchObject({ code: 'PEFT_CONFIG_INVALID' })
+    }
+    await writeFile(join(dir, 'adapter_config.json'), `\ufeff${base}}`)
+    await expect(loadPeftAdapter(dir)).rejects.toMatchObject({ code: 'PEFT_CONFIG_INVALID' })
+    expect(() => parsePeftConfigBytes(Uint8Array.of(0x7b, 0xff, 0x7d))).toThrow(invalid)
+  })
+
+  it('refuses integer fields spelled as floats (Python reads 4.0 as a float; torch refuses a float rank)', () => {
+    for (const r of ['2.0', '2e0', '0.2e1', '2E+0']) {
+      expect(() => parsePeftConfigText(`{"peft_type":"LORA","r":${r},"lora_alpha":4}`), r).toThrow(
+        expect.objectContaining({ code: 'PEFT_CONFIG_INVALID', details: expect.objectContaining({ field: 'r' }) }),
+      )
+    }
+    expect(() => parsePeftConfigText(`${base},"rank_pattern":{"c_attn":4.0}}`)).toThrow(
+      expect.objectContaining({ details: expect.objectContaining({ field: 'rank_pattern.c_attn' }) }),
+    )
+    // A float where PEFT expects a float is fine; so is a float-looking key or string elsewhere.
+    expect(parsePeftConfigText(`${base},"lora_alpha_x":1.0,"alpha_pattern":{"c_attn":8.0}}`).r).toBe(2)
+    expect(
+      parsePeftConfigText(`{"peft_type":"LORA","r":2,"lora_alpha":4.0,"base_model_name_or_path":"r: 2.0"}`).r,
+    ).toBe(2)
+  })
+
+  it('refuses nesting deeper than MAX_PEFT_CONFIG_DEPTH before anything walks it (no stack overflow)', () => {
+    const deep = (d: number) => `{"fuzz_nest":${'['.repeat(d)}${']'.repeat(d)},${base.slice(1)}}`
+    expect(() => parsePeftConfigText(deep(100_000))).toThrow(invalid)
+    expect(() => parsePeftConfigText(deep(MAX_PEFT_CONFIG_DEPTH))).toThrow(invalid)
+    expect(parsePeftConfigText(deep(MAX_PEFT_CONFIG_DEPTH - 1)).r).toBe(2)
+    // Brackets inside strings do not count.
+    expect(parsePeftConfigText(`${base},"base_model_name_or_path":"${'['.repeat(1000)}"}`).r).toBe(2)
   })
 })
