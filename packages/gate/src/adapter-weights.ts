@@ -22,6 +22,7 @@ import {
   PeftErrorCode,
   type PeftLoraConfig,
   pairLoraTensors,
+  parsePeftConfigBytes,
   parsePeftConfigText,
   parsePeftTensorKey,
 } from '@plora/peft'
@@ -82,10 +83,17 @@ export function parseAdapterConfig(text: string): AdapterConfigInfo | null {
   return readAdapterConfig(text).config
 }
 
-/** Parses `adapter_config.json` text with `@plora/peft`'s schema, keeping the refusal message. */
-export function readAdapterConfig(text: string): { config: AdapterConfigInfo | null; error: string | null } {
+/**
+ * Parses `adapter_config.json` with `@plora/peft`'s schema, keeping the refusal message. Bytes are
+ * decoded as strict UTF-8 exactly as the loader does (`parsePeftConfigBytes`), so the gate never
+ * vets a lossily decoded config the loader would refuse.
+ */
+export function readAdapterConfig(input: string | Uint8Array): {
+  config: AdapterConfigInfo | null
+  error: string | null
+} {
   try {
-    return { config: parsePeftConfigText(text), error: null }
+    return { config: typeof input === 'string' ? parsePeftConfigText(input) : parsePeftConfigBytes(input), error: null }
   } catch (e) {
     return { config: null, error: (e as Error).message }
   }
@@ -184,7 +192,7 @@ export async function summarizeAdapterBytes(
   if (config === null) {
     return emptySummary(
       null,
-      `${ADAPTER_CONFIG_FILE} is missing or not a valid PEFT LoRA config`,
+      o.configError ?? `${ADAPTER_CONFIG_FILE} is missing or not a valid PEFT LoRA config`,
       PeftErrorCode.ConfigInvalid,
     )
   }
@@ -256,7 +264,7 @@ export async function summarizeAdapterWeights(
   let config: AdapterConfigInfo | null = null
   let configError: string | null = null
   try {
-    ;({ config, error: configError } = readAdapterConfig(await readFile(join(adapterDir, ADAPTER_CONFIG_FILE), 'utf8')))
+    ;({ config, error: configError } = readAdapterConfig(await readFile(join(adapterDir, ADAPTER_CONFIG_FILE))))
   } catch (e) {
     configError = `${ADAPTER_CONFIG_FILE}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`
   }

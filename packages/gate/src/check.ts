@@ -217,12 +217,11 @@ export async function checkAdapter(
   }
 
   // --- claims first (cheap): base model and the claimed ranks -------------------------------
-  let configText: string | null = null
+  let configText: Uint8Array | null = null
   try {
     const st = await lstat(join(adapterDir, ADAPTER_CONFIG_FILE))
     // a config is a few hundred bytes; a huge one is not read (and the loader's JSON would be refused too)
-    configText =
-      st.isFile() && st.size <= 1_000_000 ? await readFile(join(adapterDir, ADAPTER_CONFIG_FILE), 'utf8') : null
+    configText = st.isFile() && st.size <= 1_000_000 ? await readFile(join(adapterDir, ADAPTER_CONFIG_FILE)) : null
   } catch {
     configText = null
   }

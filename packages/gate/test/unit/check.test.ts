@@ -590,6 +590,24 @@ describe('checkAdapter: every reason string is reachable from a real situation',
     expect(d.metrics.weights.other_tensors).toHaveLength(1)
   })
 
+  it('reads adapter_config.json as strict UTF-8, like the loader (a lossy decode would vet another config)', async () => {
+    const dir = await adapter()
+    const path = join(dir, 'adapter_config.json')
+    const text = await readFile(path, 'utf8')
+    const at = text.indexOf('"peft_type"')
+    // an invalid byte inside a JSON string: Buffer.toString would turn it into U+FFFD and parse
+    const bytes = Buffer.concat([
+      Buffer.from(text.slice(0, at)),
+      Buffer.from('"x\xff": 1, ', 'latin1'),
+      Buffer.from(text.slice(at)),
+    ])
+    await writeFile(path, bytes)
+    const d = await gate(dir)
+    expect(d.passed).toBe(false)
+    expect(d.reasons).toContain('weights_unreadable')
+    expect(d.metrics.weights.error).toMatch(/not UTF-8/)
+  })
+
   it('point 3: a second weights file beside adapter_model.safetensors refuses the folder', async () => {
     const dir = await adapter()
     await writeFile(join(dir, 'adapter_model.bin'), 'pickle')
