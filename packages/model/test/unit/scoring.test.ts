@@ -76,10 +76,14 @@ describe('scoring and generation', () => {
       const { ids } = encodePair(tok, p, 256)
       const ref = referenceNlls(model, ids, 1)
       expect(all[i]!.tokenNlls.length).toBe(ids.length - 1)
-      ref.forEach((v, k) => expect(Math.abs(all[i]!.tokenNlls[k]! - v), `pair ${i} token ${k}`).toBeLessThan(1e-4))
+      ref.forEach((v, k) => {
+        expect(Math.abs(all[i]!.tokenNlls[k]! - v), `pair ${i} token ${k}`).toBeLessThan(1e-4)
+      })
       // The answer-only NLLs are the tail of the whole-text ones.
       const tail = all[i]!.tokenNlls.slice(-answer[i]!.tokenNlls.length)
-      tail.forEach((v, k) => expect(Math.abs(v - answer[i]!.tokenNlls[k]!)).toBeLessThan(1e-5))
+      tail.forEach((v, k) => {
+        expect(Math.abs(v - answer[i]!.tokenNlls[k]!)).toBeLessThan(1e-5)
+      })
     })
   })
 
