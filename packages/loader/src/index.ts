@@ -54,6 +54,18 @@ export {
   writeMergedModel,
 } from './merge.js'
 export {
+  DEFAULT_MERGE_METHOD_PARAMS,
+  DENSE_MERGE_METHODS,
+  dareKeepMask,
+  denseMergeModule,
+  dropAndRescale,
+  electSignDisjointMean,
+  MERGE_METHODS,
+  type MergeMethod,
+  type MergeMethodParams,
+  pruneByMagnitude,
+} from './merge-methods.js'
+export {
   adapterFroSum,
   DEFAULT_MERGE_PLAN_OPTIONS,
   MERGE_STRATEGIES,
@@ -61,6 +73,8 @@ export {
   type MergePlan,
   type MergePlanOptions,
   type MergeStrategy,
+  type MergeTruncation,
+  type ModuleTruncation,
   planMerge,
   resolveMergeWeights,
   type WeightSource,

@@ -314,3 +314,71 @@ export function reprojectDelta(delta: FactoredDelta, k: number): FactoredDelta {
   }
   return { path: delta.path, rank: k, inFeatures: n, outFeatures: m, a, b }
 }
+
+/**
+ * A dense `[out, in]` row-major float64 matrix as an exact factored delta of rank `min(out, in)`
+ * (the dense matrix on the long side, an identity on the short one), so dense merge results
+ * (TIES, DARE, magnitude pruning) flow through the same factor pipeline and re-projection.
+ */
+export function factoredFromDense(
+  path: string,
+  dense: Float64Array,
+  outFeatures: number,
+  inFeatures: number,
+): FactoredDelta {
+  const m = outFeatures
+  const n = inFeatures
+  if (dense.length !== m * n)
+    throw new RangeError(`factoredFromDense: ${path} has ${dense.length} values, expected ${m}×${n}`)
+  if (n <= m) {
+    // ΔW = ΔW · I_n: b = ΔW [m×n], a = I_n.
+    const a = new Float64Array(n * n)
+    for (let i = 0; i < n; i++) a[i * n + i] = 1
+    return { path, rank: n, inFeatures: n, outFeatures: m, a, b: Float64Array.from(dense) }
+  }
+  // ΔW = I_m · ΔW: b = I_m, a = ΔW [m×n].
+  const b = new Float64Array(m * m)
+  for (let i = 0; i < m; i++) b[i * m + i] = 1
+  return { path, rank: m, inFeatures: n, outFeatures: m, a: Float64Array.from(dense), b }
+}
+
+/** A rank-k re-projection and how much it lost. */
+export interface Reprojection {
+  delta: FactoredDelta
+  /** `‖ΔW‖_F` before truncation (`√Σ σ_i²`). */
+  norm: number
+  /** `‖ΔW − ΔW_k‖_F = √Σ_{i>k} σ_i²` (absolute; divide by `norm` for the relative error). */
+  error: number
+}
+
+/**
+ * {@link reprojectDelta} plus the truncation error `‖ΔW − ΔW_k‖_F`, from one SVD: by
+ * Eckart–Young the error is the root sum of squares of the discarded singular values, which is
+ * accurate to rounding of the largest one (an exact re-projection reports 0, not √ε·‖ΔW‖ as
+ * `√(‖ΔW‖² − ‖ΔW_k‖²)` would).
+ */
+export function reprojectDeltaWithError(delta: FactoredDelta, k: number): Reprojection {
+  if (!Number.isInteger(k) || k <= 0) throw new RangeError(`re-projection rank must be a positive integer, got ${k}`)
+  const { inFeatures: n, outFeatures: m } = delta
+  const svd = factoredSvd(delta)
+  const keep = Math.min(k, svd.count)
+  const a = new Float64Array(k * n)
+  const b = new Float64Array(m * k)
+  for (let t = 0; t < keep; t++) {
+    const root = Math.sqrt(Math.max(0, svd.s[t]!))
+    for (let i = 0; i < m; i++) b[i * k + t] = svd.u[i * svd.count + t]! * root
+    for (let j = 0; j < n; j++) a[t * n + j] = svd.v[j * svd.count + t]! * root
+  }
+  let total = 0
+  let tail = 0
+  for (let t = 0; t < svd.count; t++) {
+    const sq = svd.s[t]! * svd.s[t]!
+    total += sq
+    if (t >= keep) tail += sq
+  }
+  return {
+    delta: { path: delta.path, rank: k, inFeatures: n, outFeatures: m, a, b },
+    norm: Math.sqrt(total),
+    error: Math.sqrt(tail),
+  }
+}
