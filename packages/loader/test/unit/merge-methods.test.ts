@@ -1,5 +1,14 @@
 import { readFileSync } from 'node:fs'
-import { buildPeftLoraConfig, denseDelta, type LoraModule, moduleScale } from '@plora/peft'
+import { createRng } from '@plora/common'
+import {
+  buildPeftLoraConfig,
+  denseDelta,
+  factoredFromDense,
+  type LoraModule,
+  moduleScale,
+  reprojectDeltaWithError,
+  reprojectLargeDense,
+} from '@plora/peft'
 import { describe, expect, it } from 'vitest'
 import { LoaderErrorCode } from '../../src/errors.js'
 import {
@@ -225,5 +234,21 @@ describe('merge-method building blocks', () => {
     const p = planMerge(inputs, { reprojectRank: 2 })
     expect(p.method).toBe('svd')
     expect(p.truncation?.rank).toBe(2)
+  })
+
+  it('the Gram-eigenvector re-projection of large dense deltas agrees with the exact SVD path', () => {
+    const rng = createRng(9)
+    for (const [m, n, k] of [
+      [40, 30, 4],
+      [25, 45, 6],
+    ] as const) {
+      const x = Float64Array.from({ length: m * n }, () => rng.gauss(0, 1))
+      const delta = factoredFromDense('x', x, m, n)
+      const exact = reprojectDeltaWithError(delta, k)
+      const gram = reprojectLargeDense(delta, k)
+      expect(maxAbsDiff(denseDelta(gram.delta), denseDelta(exact.delta))).toBeLessThan(1e-8)
+      expect(Math.abs(gram.norm - exact.norm)).toBeLessThan(1e-9)
+      expect(Math.abs(gram.error - exact.error)).toBeLessThan(1e-7)
+    }
   })
 })
