@@ -171,9 +171,8 @@ describe('plora merge / plora placebo', () => {
       const a = await loadPeftAdapter(out)
       return [...a.modules.values()].map((m) => Array.from(m.b))
     }
-    const first = await dare('dare-a', '5')
-    expect(await dare('dare-b', '5')).toEqual(first)
-    expect(await dare('dare-c', '6')).not.toEqual(first)
+    // Same seed, same adapter (other seeds draw other masks: merge-methods.test.ts).
+    expect(await dare('dare-b', '5')).toEqual(await dare('dare-a', '5'))
   })
 
   it('fails with the library codes on bad input', async () => {

@@ -147,6 +147,20 @@ describe('merge methods against NumPy goldens (scripts/golden/merge_methods.py)'
     expect(checked).toBeGreaterThanOrEqual(4)
   })
 
+  it('DARE masks depend on the seed, module and adapter, and drop about p of the entries', () => {
+    const base = dareKeepMask(5, 'm.q', 0, 4000, 0.3)
+    expect([...dareKeepMask(5, 'm.q', 0, 4000, 0.3)]).toEqual([...base])
+    for (const other of [
+      dareKeepMask(6, 'm.q', 0, 4000, 0.3),
+      dareKeepMask(5, 'm.v', 0, 4000, 0.3),
+      dareKeepMask(5, 'm.q', 1, 4000, 0.3),
+    ]) {
+      expect([...other]).not.toEqual([...base])
+    }
+    const dropped = base.reduce((acc, x) => acc + (1 - x), 0) / base.length
+    expect(Math.abs(dropped - 0.3)).toBeLessThan(0.03)
+  })
+
   it('cat is exact in factor space: rank Σ r_i, and negating a weight negates its term', () => {
     const c = golden.cases.find((x) => x.method === 'cat')!
     const inputs = inputsOf(c)
