@@ -117,6 +117,64 @@ describe('plora merge / plora placebo', () => {
     expect(Math.sqrt(sq)).toBeLessThanOrEqual(0.01 + 1e-6)
   })
 
+  it('--method ties / dare_ties: rank-k adapter, truncation error in the summary, seeded DARE', async () => {
+    const ties = await run(
+      'merge',
+      '--base-model',
+      base,
+      '--plasmids',
+      ...adapters,
+      '--out',
+      join(tmp.dir, 'merged-ties'),
+      '--output',
+      'adapter',
+      '--method',
+      'ties',
+      '--density',
+      '0.5',
+      '--weights',
+      '0.8',
+      '-0.4',
+      '--json',
+    )
+    expect(ties.code, ties.err).toBe(0)
+    const summary = JSON.parse(ties.out)
+    expect(summary).toMatchObject({ method: 'ties', reproject_rank: 2, weights: [0.8, -0.4] })
+    expect(summary.truncation.rank).toBe(2)
+    expect(summary.truncation.relative).toBeGreaterThan(0)
+    expect(summary.truncation.relative).toBeLessThan(1)
+    expect((await loadPeftAdapter(join(tmp.dir, 'merged-ties'))).config.r).toBe(2)
+    const dare = async (name: string, seed: string) => {
+      const out = join(tmp.dir, name)
+      const r = await run(
+        'merge',
+        '--base-model',
+        base,
+        '--plasmids',
+        ...adapters,
+        '--out',
+        out,
+        '--output',
+        'adapter',
+        '--method',
+        'dare_ties',
+        '--drop-rate',
+        '0.5',
+        '--seed',
+        seed,
+        '--reproject-rank',
+        '3',
+        '--json',
+      )
+      expect(r.code, r.err).toBe(0)
+      expect(JSON.parse(r.out).truncation.rank).toBe(3)
+      const a = await loadPeftAdapter(out)
+      return [...a.modules.values()].map((m) => Array.from(m.b))
+    }
+    // Same seed, same adapter (other seeds draw other masks: merge-methods.test.ts).
+    expect(await dare('dare-b', '5')).toEqual(await dare('dare-a', '5'))
+  })
+
   it('fails with the library codes on bad input', async () => {
     const r = await run(
       'merge',

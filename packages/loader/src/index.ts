@@ -10,6 +10,8 @@
  * - Merging in factor space: weighted sum (explicit, Fisher or equal weights) or sequential, trust
  *   region, per-module caps, global scale, a line search on the true `W0 + α·Δ` that includes α = 0
  *   (fixes `[D-20]`), and rank-k re-projection by QR + small-core SVD of the stacked factors.
+ * - Merge methods (PEFT `add_weighted_adapter` / mergekit): `cat`, `svd`, `ties`, `dare_linear`,
+ *   `dare_ties`, `magnitude_prune`, with the re-projection's truncation error reported.
  *
  * @example
  * ```ts
@@ -54,6 +56,18 @@ export {
   writeMergedModel,
 } from './merge.js'
 export {
+  DEFAULT_MERGE_METHOD_PARAMS,
+  DENSE_MERGE_METHODS,
+  dareKeepMask,
+  denseMergeModule,
+  dropAndRescale,
+  electSignDisjointMean,
+  MERGE_METHODS,
+  type MergeMethod,
+  type MergeMethodParams,
+  pruneByMagnitude,
+} from './merge-methods.js'
+export {
   adapterFroSum,
   DEFAULT_MERGE_PLAN_OPTIONS,
   MERGE_STRATEGIES,
@@ -61,6 +75,8 @@ export {
   type MergePlan,
   type MergePlanOptions,
   type MergeStrategy,
+  type MergeTruncation,
+  type ModuleTruncation,
   planMerge,
   resolveMergeWeights,
   type WeightSource,

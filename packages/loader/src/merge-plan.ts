@@ -14,6 +14,14 @@
  * Only modules some adapter targets get a delta, so re-projection never touches embeddings or
  * other untargeted weights `[D-20b]`. Cap keys are matched against the module's weight name
  * `<path>.weight`, the state-dict key the original matched.
+ *
+ * `method` (issue 17; PEFT `add_weighted_adapter` / mergekit, see merge-methods.ts) chooses how
+ * the weighted task vectors of a module combine: `cat` (the exact stacked factors, what
+ * `weighted_sum` always did), `svd` (its rank-k truncation), or a dense method (`ties`,
+ * `dare_linear`, `dare_ties`, `magnitude_prune`) re-projected to rank k. `k` is `reprojectRank`,
+ * else the largest input rank (PEFT's default `svd_rank`). Re-projection runs after the trust
+ * region, caps and scale, as before; a scalar commutes with truncation, so the relative error
+ * reported in `truncation` is that of the method's own sum.
  */
 
 import {
@@ -21,11 +29,18 @@ import {
   type FactoredDelta,
   factoredDeltaOf,
   type LoraModule,
-  reprojectDelta,
+  reprojectDeltaWithError,
   scaleDeltaInPlace,
   stackDeltas,
 } from '@plora/peft'
 import { LoaderError, LoaderErrorCode } from './errors.js'
+import {
+  DEFAULT_MERGE_METHOD_PARAMS,
+  DENSE_MERGE_METHODS,
+  denseMergeModuleFactored,
+  MERGE_METHODS,
+  type MergeMethod,
+} from './merge-methods.js'
 
 /** An adapter as the merge sees it: its modules (with PEFT scaling) and, optionally, a Fisher scalar. */
 export interface MergeInput {
@@ -56,6 +71,17 @@ export interface MergePlanOptions {
   globalScale: number | null
   /** Re-project each module's merged delta to this rank (`null` = keep the stacked factors). */
   reprojectRank: number | null
+  /**
+   * How task vectors combine (merge-methods.ts). `null`: `cat`, or `svd` when `reprojectRank`
+   * is set (the behaviour before methods existed). `sequential` allows only `cat` and `svd`.
+   */
+  method: MergeMethod | null
+  /** Fraction kept by magnitude for `ties` and `magnitude_prune`, in (0, 1]. */
+  density: number
+  /** DARE drop probability in [0, 1) for `dare_linear` and `dare_ties`. */
+  dropRate: number
+  /** Seed of DARE's drop masks. */
+  seed: number
 }
 
 /** Defaults: the original's `merge_plasmids` defaults. */
@@ -67,6 +93,29 @@ export const DEFAULT_MERGE_PLAN_OPTIONS: MergePlanOptions = {
   moduleCaps: [],
   globalScale: null,
   reprojectRank: null,
+  method: null,
+  density: DEFAULT_MERGE_METHOD_PARAMS.density,
+  dropRate: DEFAULT_MERGE_METHOD_PARAMS.dropRate,
+  seed: DEFAULT_MERGE_METHOD_PARAMS.seed,
+}
+
+/** One module's loss from re-projection to rank k. */
+export interface ModuleTruncation {
+  path: string
+  /** `‖ΔW‖_F` before truncation (after trust region, caps and scale). */
+  norm: number
+  /** `‖ΔW − ΔW_k‖_F`. */
+  error: number
+  /** `error / norm` (0 when `norm` is 0). */
+  relative: number
+}
+
+/** What re-projection to rank k lost, per module and over all modules. */
+export interface MergeTruncation {
+  rank: number
+  /** `√Σ error² / √Σ norm²` over all modules (0 when the merged delta is 0). */
+  relative: number
+  modules: ModuleTruncation[]
 }
 
 /** How the weights were chosen. */
@@ -75,6 +124,8 @@ export type WeightSource = 'explicit' | 'fisher' | 'fisher-fro-fallback' | 'equa
 /** The merged delta and an account of every scaling applied. */
 export interface MergePlan {
   strategy: MergeStrategy
+  /** The method that combined the task vectors. */
+  method: MergeMethod
   /** Per-adapter weights actually used. */
   weights: number[]
   weightSource: WeightSource
@@ -90,8 +141,10 @@ export interface MergePlan {
   globalScale: number
   /** `‖Δ‖_F` after all scalings (and after re-projection when requested). */
   normAfter: number
-  /** The rank of every module delta after re-projection, when requested. */
+  /** The rank of every module delta after re-projection (`svd` and the dense methods), else null. */
   reprojectRank: number | null
+  /** The truncation error of the re-projection, when there was one. */
+  truncation: MergeTruncation | null
 }
 
 /** Σ over tensors of ‖T‖_F for an adapter's A and B tensors (the original's `fro_sum`, §6.3). */
@@ -192,6 +245,34 @@ export function planMerge(inputs: readonly MergeInput[], options: Partial<MergeP
   if (o.globalScale !== null && !Number.isFinite(o.globalScale)) {
     throw invalid(`global scale must be a finite number, got ${o.globalScale}`, { globalScale: o.globalScale })
   }
+  if (o.method !== null && !(MERGE_METHODS as readonly string[]).includes(o.method)) {
+    throw invalid(`Unknown merge method: ${String(o.method)} (expected one of ${MERGE_METHODS.join(', ')})`, {
+      method: o.method,
+    })
+  }
+  const method: MergeMethod = o.method ?? (o.reprojectRank === null ? 'cat' : 'svd')
+  const dense = DENSE_MERGE_METHODS.includes(method)
+  if (method === 'cat' && o.reprojectRank !== null) {
+    throw invalid(`merge method cat keeps the exact stacked factors; a re-projection rank needs method svd`, {
+      method,
+      reprojectRank: o.reprojectRank,
+    })
+  }
+  if (o.strategy === 'sequential' && dense) {
+    throw invalid(`strategy sequential supports only methods cat and svd, got ${method}`, {
+      strategy: o.strategy,
+      method,
+    })
+  }
+  if ((method === 'ties' || method === 'magnitude_prune') && !(o.density > 0 && o.density <= 1)) {
+    throw invalid(`density must be in (0, 1], got ${o.density}`, { density: o.density })
+  }
+  if ((method === 'dare_linear' || method === 'dare_ties') && !(o.dropRate >= 0 && o.dropRate < 1)) {
+    throw invalid(`drop rate must be in [0, 1), got ${o.dropRate}`, { dropRate: o.dropRate })
+  }
+  if (!Number.isSafeInteger(o.seed) || o.seed < 0) {
+    throw invalid(`seed must be a non-negative integer, got ${o.seed}`, { seed: o.seed })
+  }
   const sequential = o.strategy === 'sequential'
   const { weights, source } = sequential
     ? { weights: inputs.map(() => 1), source: 'sequential' as const }
@@ -201,6 +282,8 @@ export function planMerge(inputs: readonly MergeInput[], options: Partial<MergeP
 
   // Group every adapter's module deltas by path, each scaled by its weight.
   const perPath = new Map<string, FactoredDelta[]>()
+  const perPathAdapters = new Map<string, number[]>()
+  let maxRank = 0
   inputs.forEach((input, i) => {
     for (const m of input.modules.values()) {
       const list = perPath.get(m.path) ?? []
@@ -214,10 +297,20 @@ export function planMerge(inputs: readonly MergeInput[], options: Partial<MergeP
       }
       list.push(factoredDeltaOf(m, weights[i]!))
       perPath.set(m.path, list)
+      perPathAdapters.set(m.path, [...(perPathAdapters.get(m.path) ?? []), i])
+      maxRank = Math.max(maxRank, m.rank)
     }
   })
   const deltas = new Map<string, FactoredDelta>()
-  for (const path of [...perPath.keys()].sort()) deltas.set(path, stackDeltas(perPath.get(path)!))
+  const params = { density: o.density, dropRate: o.dropRate, seed: o.seed }
+  for (const path of [...perPath.keys()].sort()) {
+    const tasks = perPath.get(path)!
+    deltas.set(
+      path,
+      dense ? denseMergeModuleFactored(method, tasks, perPathAdapters.get(path)!, params) : stackDeltas(tasks),
+    )
+  }
+  const rank = method === 'cat' ? null : (o.reprojectRank ?? Math.max(1, maxRank))
 
   const norms = new NormLedger(deltas)
   const normBefore = Math.sqrt(norms.total())
@@ -252,17 +345,31 @@ export function planMerge(inputs: readonly MergeInput[], options: Partial<MergeP
     }
   }
   let normAfterSquared = norms.total()
-  if (o.reprojectRank !== null) {
+  let truncation: MergeTruncation | null = null
+  if (rank !== null) {
     normAfterSquared = 0
+    const modules: ModuleTruncation[] = []
+    let normSq = 0
+    let errorSq = 0
     for (const [path, d] of deltas) {
-      const projected = reprojectDelta(d, o.reprojectRank)
-      deltas.set(path, projected)
+      const projected = reprojectDeltaWithError(d, rank)
+      deltas.set(path, projected.delta)
       // Rank ≤ k factors: cheap to measure exactly.
-      normAfterSquared += deltaFrobeniusSquared(projected)
+      normAfterSquared += deltaFrobeniusSquared(projected.delta)
+      modules.push({
+        path,
+        norm: projected.norm,
+        error: projected.error,
+        relative: projected.norm > 0 ? projected.error / projected.norm : 0,
+      })
+      normSq += projected.norm * projected.norm
+      errorSq += projected.error * projected.error
     }
+    truncation = { rank, relative: normSq > 0 ? Math.sqrt(errorSq / normSq) : 0, modules }
   }
   return {
     strategy: o.strategy,
+    method,
     weights,
     weightSource: source,
     deltas,
@@ -271,6 +378,7 @@ export function planMerge(inputs: readonly MergeInput[], options: Partial<MergeP
     capFactors,
     globalScale,
     normAfter: Math.sqrt(normAfterSquared),
-    reprojectRank: o.reprojectRank,
+    reprojectRank: rank,
+    truncation,
   }
 }

@@ -48,7 +48,8 @@ export interface MergeResult {
 
 /**
  * Merges loaded adapters for `host` in factor space. Sequential and weighted-sum strategies,
- * explicit/Fisher/equal weights, trust region, caps, global scale, re-projection and the line
+ * the merge methods of merge-methods.ts (`cat`, `svd`, `ties`, `dare_linear`, `dare_ties`,
+ * `magnitude_prune`), explicit/Fisher/equal weights, trust region, caps, global scale, re-projection and the line
  * search all follow {@link planMerge} and {@link lineSearchScale}. The model's weights are
  * unchanged afterwards (bit-identical).
  *
@@ -70,9 +71,14 @@ export async function mergeAdapters(
   }))
   const plan = planMerge(inputs, options)
   o.logger.info(
-    `merge: ${plan.strategy}, ${adapters.length} adapter(s), weights [${plan.weights.map((w) => w.toPrecision(4)).join(', ')}] (${plan.weightSource}), ` +
+    `merge: ${plan.strategy}/${plan.method}, ${adapters.length} adapter(s), weights [${plan.weights.map((w) => w.toPrecision(4)).join(', ')}] (${plan.weightSource}), ` +
       `‖Δ‖_F ${plan.normBefore.toPrecision(4)} → ${plan.normAfter.toPrecision(4)}, ${plan.deltas.size} module(s)`,
   )
+  if (plan.truncation !== null) {
+    o.logger.info(
+      `merge: rank-${plan.truncation.rank} re-projection lost ‖ΔW − ΔW_k‖_F / ‖ΔW‖_F = ${plan.truncation.relative.toPrecision(4)}`,
+    )
+  }
   let lineSearch: LineSearchResult | null = null
   const deltas = plan.deltas
   if (o.evaluate !== null && plan.strategy === 'weighted_sum' && (o.globalScale ?? null) === null && deltas.size > 0) {

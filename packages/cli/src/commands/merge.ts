@@ -1,7 +1,10 @@
 import { type Logger, PloraError } from '@plora/common'
 import type { PloraEnv } from '@plora/config'
 import { type Command, InvalidArgumentError, Option } from 'commander'
-import { addAlias, parseFloatFlag, parseIntFlag, parsePathFlag, setLibraryDefaults } from '../flags.js'
+import { addAlias, parseEnum, parseFloatFlag, parseIntFlag, parsePathFlag, setLibraryDefaults } from '../flags.js'
+
+/** The merge methods (mirrors `MERGE_METHODS` of @plora/loader, which loads only when merge runs). */
+const METHODS = ['cat', 'svd', 'ties', 'dare_linear', 'dare_ties', 'magnitude_prune'] as const
 
 /** Flags of `plora merge` as commander parses them. */
 interface MergeFlags {
@@ -15,6 +18,10 @@ interface MergeFlags {
   moduleCap?: Array<[string, number]>
   globalScale?: number
   reprojectRank?: number
+  method?: (typeof METHODS)[number]
+  density: number
+  dropRate: number
+  seed: number
   output: 'model' | 'adapter'
   lsData?: string
   lsSamples?: number
@@ -42,6 +49,10 @@ function toMergeOptions(f: MergeFlags) {
     moduleCaps: f.moduleCap ?? [],
     globalScale: f.globalScale ?? null,
     reprojectRank: f.reprojectRank ?? null,
+    method: f.method ?? null,
+    density: f.density,
+    dropRate: f.dropRate,
+    seed: f.seed,
   }
 }
 
@@ -105,6 +116,23 @@ export function register(program: Command): void {
       're-project every merged module delta to rank k (QR + core SVD)',
       parseIntFlag({ min: 1 }),
     )
+    .option(
+      '--method <name>',
+      `how task vectors combine: ${METHODS.join('|')} (default: cat, or svd with --reproject-rank; ` +
+        'svd and the dense methods re-project to --reproject-rank, else the largest adapter rank)',
+      parseEnum(METHODS),
+    )
+    .option(
+      '--density <d>',
+      'fraction of entries kept by magnitude per task vector (ties, magnitude_prune)',
+      parseFloatFlag({ min: 0, max: 1, exclusive: 'min' }),
+    )
+    .option(
+      '--drop-rate <p>',
+      'DARE drop probability, survivors scaled by 1/(1−p) (dare_linear, dare_ties)',
+      parseFloatFlag({ min: 0, max: 1, exclusive: 'max' }),
+    )
+    .option('--seed <n>', 'seed of the DARE drop masks', parseIntFlag({ min: 0 }))
     .addOption(
       new Option('--output <kind>', 'write a merged model folder or a rank-k PEFT adapter')
         .choices(['model', 'adapter'])
@@ -120,7 +148,7 @@ export function register(program: Command): void {
   addAlias(merge, 'max_delta_fro', merge.options.find((o) => o.long === '--max-delta-fro') as Option)
   setLibraryDefaults(merge, async () => {
     const { DEFAULT_MERGE_PLAN_OPTIONS: d } = await import('@plora/loader')
-    return { strategy: d.strategy }
+    return { strategy: d.strategy, density: d.density, dropRate: d.dropRate, seed: d.seed }
   })
   merge.action(async (flags: MergeFlags) => {
     const options = toMergeOptions(flags)
@@ -164,6 +192,7 @@ export function register(program: Command): void {
             out: flags.out,
             output: flags.output,
             strategy: p.strategy,
+            method: p.method,
             weights: p.weights,
             weight_source: p.weightSource,
             modules: p.deltas.size,
@@ -173,6 +202,7 @@ export function register(program: Command): void {
             global_scale: p.globalScale,
             reproject_rank: p.reprojectRank,
             norm_after: p.normAfter,
+            truncation: p.truncation,
             line_search: result.lineSearch,
           })}\n`,
         )

@@ -5,6 +5,7 @@
 import { DEFAULT_POLICY } from '@plora/gate'
 import { DEFAULT_DEV_CERTIFICATES_OPTIONS, DEFAULT_FETCH_OPTIONS, DEFAULT_OFFER_SERVER_INIT } from '@plora/grpc'
 import { DEFAULT_NET_IT_OPTIONS } from '@plora/it-estimators'
+import { DEFAULT_MERGE_PLAN_OPTIONS } from '@plora/loader'
 import { DEFAULT_SWARM_V2_OPTIONS, DEFAULT_SWEEP_OPTIONS } from '@plora/swarm'
 import type { Command } from 'commander'
 import { afterEach, describe, expect, it, vi } from 'vitest'
@@ -43,6 +44,14 @@ describe('--help defaults come from the libraries', () => {
     const certs = await helpOf('certs')
     expect(certs('--days')).toContain(`(default: ${DEFAULT_DEV_CERTIFICATES_OPTIONS.days})`)
     expect(certs('--host')).toContain(`(default: ${DEFAULT_DEV_CERTIFICATES_OPTIONS.hosts.join(',')})`)
+  })
+
+  it('merge: @plora/loader (method parameters)', async () => {
+    const h = await helpOf('merge')
+    expect(h('--density')).toContain(`(default: ${DEFAULT_MERGE_PLAN_OPTIONS.density})`)
+    expect(h('--drop-rate')).toContain(`(default: ${DEFAULT_MERGE_PLAN_OPTIONS.dropRate})`)
+    expect(h('--seed')).toContain(`(default: ${DEFAULT_MERGE_PLAN_OPTIONS.seed})`)
+    expect(h('--strategy')).toContain(`default: "${DEFAULT_MERGE_PLAN_OPTIONS.strategy}"`)
   })
 
   it('net-it: @plora/it-estimators', async () => {
