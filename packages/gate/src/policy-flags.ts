@@ -4,7 +4,6 @@
  * {@link policyFromFlags}. A file a flag names must exist and parse — a missing `--policy-file`,
  * `--allowed-targets-file` or `--probes-calib` is an error, never silently dropped.
  */
-import { existsSync, readFileSync } from 'node:fs'
 import { GateError, GateErrorCode } from './errors.js'
 import {
   expandTargets,
@@ -12,6 +11,7 @@ import {
   type Policy,
   type PolicyConfigDefaults,
   type PolicyInput,
+  readPolicyInputFile,
   resolvePolicy,
 } from './policy.js'
 
@@ -61,17 +61,7 @@ export type ProbesCalibField = (typeof PROBES_CALIB_FIELDS)[number]
  * @throws GateError `GATE_POLICY_PATH_NOT_FOUND` (missing or unreadable), `GATE_POLICY_INVALID`
  */
 export function readProbesCalibration(path: string): Partial<Record<ProbesCalibField, number>> {
-  let text: string
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch (e) {
-    throw new GateError(
-      GateErrorCode.PolicyPathNotFound,
-      `probe calibration file ${path} ${existsSync(path) ? 'is not a readable file' : 'does not exist'}`,
-      { path },
-      { cause: e },
-    )
-  }
+  const text = readPolicyInputFile(path, 'probe calibration file')
   const invalid = (msg: string, cause?: unknown): never => {
     throw new GateError(GateErrorCode.PolicyInvalid, `probe calibration ${path}: ${msg}`, { path }, { cause })
   }

@@ -240,18 +240,24 @@ function readPolicyObject(path: string): Record<string, unknown> {
  * @throws GateError `GATE_POLICY_PATH_NOT_FOUND` (no such file), `GATE_POLICY_INVALID` (bad content)
  */
 export function readAllowedTargetsFile(path: string): string[] | null {
-  let text: string
+  return parseAllowedTargets(readPolicyInputFile(path, 'allowed-targets file'), path)
+}
+
+/**
+ * Reads a file a policy flag names (`what` says which, for the message).
+ * @throws GateError `GATE_POLICY_PATH_NOT_FOUND` when it is missing or not a readable file
+ */
+export function readPolicyInputFile(path: string, what: string): string {
   try {
-    text = readFileSync(path, 'utf8')
+    return readFileSync(path, 'utf8')
   } catch (e) {
     throw new GateError(
       GateErrorCode.PolicyPathNotFound,
-      `allowed-targets file ${path} ${existsSync(path) ? 'is not a readable file' : 'does not exist'}`,
+      `${what} ${path} ${existsSync(path) ? 'is not a readable file' : 'does not exist'}`,
       { path },
       { cause: e },
     )
   }
-  return parseAllowedTargets(text, path)
 }
 
 const TARGET_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/
