@@ -54,7 +54,6 @@ export {
   rocCurve,
   thresholdForFp,
 } from './roc.js'
-export { type RocSeries, rocSvg, rocToPlot } from './roc-svg.js'
 export {
   type CellProgress,
   cellConfig,
