@@ -1,6 +1,6 @@
 /** Security gate figures: the detectors' ROC curves and the gate's error rates (`gate_eval.json`). */
-import type { EvaluationReport } from '../gate-study.js'
-import type { RocPoint } from '../roc.js'
+import type { DetectorName, EvaluationReport } from '../gate-study.js'
+import { type RocPoint, rocCurve } from '../roc.js'
 import { colorScale } from './palette.js'
 import { BASE_CONFIG, type Figure, placeholderFigure } from './render.js'
 
@@ -14,6 +14,40 @@ export interface RocSeries {
   auc: number
   /** The operating point (FPR, TPR) at the calibrated threshold, marked with a dot. */
   operating?: { fpr: number; tpr: number }
+}
+
+/** One ROC series per detector from an evaluation's members and detector statistics. */
+export function rocSeriesOf(r: Pick<EvaluationReport, 'members' | 'detectors'>): RocSeries[] {
+  return (Object.keys(r.detectors) as DetectorName[]).flatMap((name) => {
+    const d = { name }
+    const det = r.detectors[name]
+    const score = (kind: 'clean' | 'poisoned') =>
+      r.members
+        .filter((m) => m.kind === kind)
+        .map((m) => m.scores[d.name])
+        .filter((v): v is number => typeof v === 'number' && Number.isFinite(v))
+    const pos = score('poisoned')
+    const neg = score('clean')
+    if (pos.length === 0 || neg.length === 0) return []
+    return [
+      {
+        name: d.name,
+        points: rocCurve(pos, neg),
+        auc: det.auc.all.value,
+        operating: { fpr: det.fpr.value, tpr: det.tpr.all.value },
+      },
+    ]
+  })
+}
+
+/** The ROC figure of a `gate_eval.json` (placeholder when there is none). */
+export function gateRocFigure(r: EvaluationReport | null): Figure {
+  const title = 'Security gate detectors on the held-out half'
+  if (r === null) return placeholderFigure('gate_roc', title, 'no gate_eval.json (run `plora gate eval`)')
+  return rocFigure(rocSeriesOf(r), {
+    title,
+    subtitle: `${r.population.clean} clean vs ${r.population.poisoned} poisoned adapters, base model ${r.settings.base_model}`,
+  })
 }
 
 /** The rows a ROC figure is given. */

@@ -24,7 +24,7 @@ export interface Figure {
 
 /** The SVG text of a Vega-Lite specification, rendered headless. */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
-  const compiled = compile(spec).spec
+  const compiled = compile(spec, { logger: vega.logger(vega.Error) }).spec
   const view = new vega.View(vega.parse(compiled), { renderer: 'none', logLevel: vega.Error })
   try {
     return await view.toSVG()

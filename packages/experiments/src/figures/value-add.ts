@@ -426,7 +426,7 @@ export function robustnessFigure(records: readonly ValueAddRecord[]): Figure {
       datasets: { deltas: d.deltas, pvalues: d.pvalues, lines: d.lines, cv: d.cv },
       hconcat: panels,
       resolve: { scale: { color: 'independent' } },
-    } as Figure['spec'],
+    } as unknown as Figure['spec'],
   }
 }
 
