@@ -102,7 +102,10 @@ function sampleErFigure(sweep: readonly SweepLine[]): Figure {
   const run = sweep.find((l) => l.topology === 'er' && l.N === 40 && (l.trojan_rate ?? 0) === 0)
   const title = 'Sample Erdős-Rényi run (N = 40, no trojans)'
   if (run === undefined) return placeholderFigure('sample_er_n40', title, 'no ER, N = 40, trojan-free run in the sweep')
-  const f = swarmRunFigure('sample_er_n40', { meta: { topology: 'er', N: 40, seed: run.seed }, rounds: run.rounds ?? [] })
+  const f = swarmRunFigure('sample_er_n40', {
+    meta: { topology: 'er', N: 40, seed: run.seed },
+    rounds: run.rounds ?? [],
+  })
   return { ...f, title }
 }
 

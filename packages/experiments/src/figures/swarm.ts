@@ -453,7 +453,7 @@ export function topologyComparisonFigure(lines: readonly SweepLine[]): Figure {
               mark: 'bar',
               encoding: {
                 x,
-                xOffset: { field: 'topology' },
+                xOffset: { field: 'topology', sort: topologies(rows) },
                 y: { field: 't_obs_mean', type: 'quantitative', title: 't_obs (rounds)' },
                 color,
               },
@@ -462,8 +462,8 @@ export function topologyComparisonFigure(lines: readonly SweepLine[]): Figure {
               mark: { type: 'errorbar', ticks: true },
               encoding: {
                 x,
-                xOffset: { field: 'topology' },
-                y: { field: 't_obs_lo', type: 'quantitative' },
+                xOffset: { field: 'topology', sort: topologies(rows) },
+                y: { field: 't_obs_lo', type: 'quantitative', title: 't_obs (rounds)' },
                 y2: { field: 't_obs_hi' },
               },
             },
@@ -477,7 +477,7 @@ export function topologyComparisonFigure(lines: readonly SweepLine[]): Figure {
           mark: 'bar',
           encoding: {
             x,
-            xOffset: { field: 'topology' },
+            xOffset: { field: 'topology', sort: topologies(rows) },
             y: { field: 'lambda2_mean', type: 'quantitative', title: 'mean λ₂' },
             color,
           },
