@@ -30,9 +30,10 @@ function findChromium(): string | null {
 }
 
 const CHROMIUM = findChromium()
+// the printed reason for the skip (STYLE: a skipped test says why)
 if (CHROMIUM === null)
-  console.warn(
-    'report-chromium.test.ts skipped: no Chromium binary on PATH (apt-get install -y chromium, or set CHROMIUM=/path)',
+  process.stderr.write(
+    'report-chromium.test.ts skipped: no Chromium binary on PATH (apt-get install -y chromium, or set CHROMIUM=/path)\n',
   )
 
 /** A minimal DevTools-protocol client over Chromium's pipe (fd 3 in, fd 4 out, NUL-separated JSON). */
@@ -42,10 +43,9 @@ class Cdp {
   private pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>()
   readonly events: Array<{ method: string; params: Record<string, unknown>; sessionId?: string }> = []
   private waiters: Array<{ method: string; resolve: () => void }> = []
-  constructor(
-    private readonly input: Writable,
-    output: Readable,
-  ) {
+  private readonly input: Writable
+  constructor(input: Writable, output: Readable) {
+    this.input = input
     output.setEncoding('utf8')
     output.on('data', (chunk: string) => {
       this.buf += chunk
@@ -71,7 +71,9 @@ class Cdp {
             params: msg.params ?? {},
             ...(msg.sessionId ? { sessionId: msg.sessionId } : {}),
           })
-          this.waiters = this.waiters.filter((w) => (w.method === msg.method ? (w.resolve(), false) : true))
+          const ready = this.waiters.filter((w) => w.method === msg.method)
+          this.waiters = this.waiters.filter((w) => w.method !== msg.method)
+          for (const w of ready) w.resolve()
         }
         i = this.buf.indexOf('\0')
       }
