@@ -245,7 +245,14 @@ export function miDecayFigure(lines: readonly SweepLine[]): Figure {
         },
         { calculate: 'datum.name || datum.topology', as: 'panel' },
       ],
-      facet: { column: { field: 'panel', type: 'nominal', title: null } },
+      facet: {
+        column: {
+          field: 'panel',
+          type: 'nominal',
+          title: null,
+          sort: topologies(rows).map((t) => TOPOLOGY_NAMES[t] ?? t),
+        },
+      },
       spec: {
         width: 220,
         height: 180,
@@ -369,7 +376,12 @@ export function spectralFigure(lines: readonly SweepLine[]): Figure {
               transform: [{ filter: 'datum.ratio != null' }],
               mark: 'bar',
               encoding: {
-                x: { field: 'ratio', bin: { maxbins: 15 }, type: 'quantitative', title: 't_obs / t_pred' },
+                x: {
+                  field: 'ratio',
+                  bin: { maxbins: 20, extent: [0, Math.max(1.6, ...ratios.map((r) => r.ratio!))] },
+                  type: 'quantitative',
+                  title: 't_obs / t_pred',
+                },
                 y: { aggregate: 'count', type: 'quantitative', title: 'runs' },
                 color: { value: '#2E86AB' },
               },
