@@ -41,6 +41,7 @@ export {
   rocData,
   rocFigure,
   rocSeriesOf,
+  rq2Figure,
   scalabilityFigure,
   spectralData,
   spectralFigure,

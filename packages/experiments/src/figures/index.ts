@@ -14,6 +14,7 @@ import { type Figure, placeholderFigure, renderFigure } from './render.js'
 import {
   acceptanceFigure,
   miDecayFigure,
+  rq2Figure,
   type SwarmReportLike,
   type SweepLine,
   scalabilityFigure,
@@ -125,6 +126,7 @@ export function allFigures(inputs: FigureInputs): Figure[] {
     sampleErFigure(s),
     spectralFigure(s),
     topologyComparisonFigure(s),
+    rq2Figure(s),
     swarmGateFigure(s),
     scalabilityFigure(s),
     acceptanceFigure(inputs.summary),

@@ -24,6 +24,7 @@ export {
   acceptanceFigure,
   miDecayData,
   miDecayFigure,
+  rq2Figure,
   scalabilityFigure,
   spectralData,
   spectralFigure,

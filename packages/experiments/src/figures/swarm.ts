@@ -721,3 +721,42 @@ export function acceptanceFigure(summary: ReadonlyArray<Record<string, unknown>>
     },
   }
 }
+
+/**
+ * Figure 6 (RQ2 spectral analysis): figure 4's three panels (λ₂ vs t_obs, theory vs observation,
+ * ratio histogram) plus mean t_obs by N per topology.
+ */
+export function rq2Figure(lines: readonly SweepLine[]): Figure {
+  const base = spectralFigure(lines)
+  const title = 'RQ2: spectral analysis of diffusion time'
+  if (base.placeholder)
+    return { ...placeholderFigure('rq2_spectral_analysis', title, base.caption.replace(/^No data: /, '')) }
+  const groups = topologyComparisonData(lines).filter((g) => g.t_obs_mean !== null)
+  const spec = base.spec as unknown as { datasets: Record<string, unknown[]>; hconcat: unknown[]; title: unknown }
+  return {
+    name: 'rq2_spectral_analysis',
+    title,
+    caption: `${base.caption} Last panel: mean t_obs of the runs that reached coverage, by N and topology.`,
+    placeholder: false,
+    spec: {
+      ...spec,
+      title: { text: title, subtitle: (spec.title as { subtitle?: string }).subtitle ?? '' },
+      datasets: { ...spec.datasets, groups },
+      hconcat: [
+        ...spec.hconcat,
+        {
+          width: 200,
+          height: 180,
+          data: { name: 'groups' },
+          mark: 'bar',
+          encoding: {
+            x: { field: 'N', type: 'ordinal', title: 'N (agents)' },
+            xOffset: { field: 'topology', sort: topologies(groups) },
+            y: { field: 't_obs_mean', type: 'quantitative', title: 'mean t_obs (rounds)' },
+            color: topoColor(groups),
+          },
+        },
+      ],
+    } as unknown as Figure['spec'],
+  }
+}

@@ -6,6 +6,7 @@ import {
   acceptanceData,
   dynamicsData,
   miDecayData,
+  rq2Figure,
   type SweepLine,
   spectralData,
   swarmGateData,
@@ -182,6 +183,14 @@ describe('swarm figure data (golden)', () => {
       expect.objectContaining({ topology: 'er', N: 10, runs: 2, t_obs_mean: 2.5, reached: 2, lambda2_mean: 0.5 }),
     ])
     expect(datasets(topologyComparisonFigure(SWEEP)).groups).toEqual(rows)
+  })
+
+  it('RQ2 adds t_obs by N over the runs that reached coverage to the spectral panels', () => {
+    const d = datasets(rq2Figure(SWEEP))
+    expect(d.groups).toEqual(topologyComparisonData(SWEEP).filter((g) => g.t_obs_mean !== null))
+    // the spectral panels only get runs with t_pred > 0
+    expect((d.runs as Array<{ topology: string }>).map((r) => r.topology)).toEqual(['er', 'er'])
+    expect(rq2Figure([]).placeholder).toBe(true)
   })
 
   it('swarm gate: FP = rejected clean / clean, FN = accepted trojan / trojan, per group; no offers → no rate', () => {
