@@ -99,7 +99,7 @@ export function rocFigure(series: readonly RocSeries[], o: { title: string; subt
       title: o.subtitle === undefined ? o.title : { text: o.title, subtitle: o.subtitle },
       width: 360,
       height: 360,
-      config: BASE_CONFIG,
+      config: { ...BASE_CONFIG, legend: { ...BASE_CONFIG.legend, labelLimit: 320 } },
       datasets: {
         curves: d.curves,
         operating: d.operating,
@@ -129,19 +129,22 @@ export function rocFigure(series: readonly RocSeries[], o: { title: string; subt
   }
 }
 
-/** The rows of {@link gatePerformanceFigure}: each error rate with its 95 % interval. */
-export function gatePerformanceData(
-  r: EvaluationReport,
-): Array<{ verdict: string; rate: string; subset: string; value: number; lo: number; hi: number; n: number }> {
-  const rows: Array<{
-    verdict: string
-    rate: string
-    subset: string
-    value: number
-    lo: number
-    hi: number
-    n: number
-  }> = []
+/** One bar of {@link gatePerformanceFigure}. */
+export interface GatePerformanceRow {
+  verdict: string
+  rate: string
+  subset: string
+  value: number
+  lo: number
+  hi: number
+  n: number
+  /** The goal for this rate (target FP or FN). */
+  goal: number
+}
+
+/** The rows of {@link gatePerformanceFigure}: each error rate with its 95 % interval and goal. */
+export function gatePerformanceData(r: EvaluationReport): GatePerformanceRow[] {
+  const rows: GatePerformanceRow[] = []
   const families = [
     ['combined', r.combined],
     ['weights only', r.weights_only],
@@ -151,13 +154,13 @@ export function gatePerformanceData(
     for (const subset of ['all', 'known', 'unknown'] as const) {
       const v = rates[subset]
       if (v === undefined) continue
-      for (const [rate, e] of [
-        ['FP rate (clean rejected)', v.fpr],
-        ['FN rate (poisoned passed)', v.fnr],
+      for (const [rate, e, goal] of [
+        ['FP rate (clean rejected)', v.fpr, r.settings.target_fp],
+        ['FN rate (poisoned passed)', v.fnr, r.settings.target_fn],
       ] as const) {
         // a subset without adapters has no rate: missing, not 0
         if (!Number.isFinite(e.value) || e.n === 0) continue
-        rows.push({ verdict, rate, subset, value: e.value, lo: e.lo, hi: e.hi, n: e.n })
+        rows.push({ verdict, rate, subset, value: e.value, lo: e.lo, hi: e.hi, n: e.n, goal })
       }
     }
   }
@@ -170,10 +173,6 @@ export function gatePerformanceFigure(r: EvaluationReport | null): Figure {
   if (r === null) return placeholderFigure('gate_performance', title, 'no gate_eval.json (run `plora gate eval`)')
   const rows = gatePerformanceData(r)
   if (rows.length === 0) return placeholderFigure('gate_performance', title, 'gate_eval.json has no finite rates')
-  const goals = [
-    { rate: 'FP rate (clean rejected)', goal: r.settings.target_fp },
-    { rate: 'FN rate (poisoned passed)', goal: r.settings.target_fn },
-  ]
   return {
     name: 'gate_performance',
     title,
@@ -185,7 +184,7 @@ export function gatePerformanceFigure(r: EvaluationReport | null): Figure {
       $schema: SCHEMA,
       title: { text: title, subtitle: `${r.population.clean} clean vs ${r.population.poisoned} poisoned adapters` },
       config: BASE_CONFIG,
-      datasets: { rates: rows, goals },
+      datasets: { rates: rows },
       facet: { column: { field: 'rate', type: 'nominal', title: null } },
       data: { name: 'rates' },
       spec: {
@@ -211,7 +210,6 @@ export function gatePerformanceFigure(r: EvaluationReport | null): Figure {
             },
           },
           {
-            transform: [{ lookup: 'rate', from: { data: { name: 'goals' }, key: 'rate', fields: ['goal'] } }],
             mark: { type: 'rule', color: '#e74c3c', strokeDash: [4, 3] },
             encoding: { y: { aggregate: 'max', field: 'goal', type: 'quantitative' } },
           },

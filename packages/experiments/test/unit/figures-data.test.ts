@@ -1,6 +1,9 @@
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { gatePerformanceData } from '../../src/figures/gate.js'
+import { gatePerformanceData, gatePerformanceFigure } from '../../src/figures/gate.js'
+import { writeFigures } from '../../src/figures/index.js'
 import { DOMAIN_COLORS, TOPOLOGY_COLORS } from '../../src/figures/palette.js'
 import {
   acceptanceData,
@@ -220,11 +223,13 @@ describe('swarm figure data (golden)', () => {
 })
 
 describe('gate performance data (golden)', () => {
-  it('keeps finite rates with their intervals and leaves out empty subsets', () => {
+  it('keeps finite rates with their intervals and goals, leaves out empty subsets, and renders', async () => {
     const e = (value: number, n: number) => ({ value, lo: value / 2, hi: Math.min(1, value * 2), n })
     const rates = { fpr: e(0.1, 20), fnr: e(0.2, 10) }
     const empty = { fpr: e(0.1, 20), fnr: { value: Number.NaN, lo: Number.NaN, hi: Number.NaN, n: 0 } }
     const r = {
+      settings: { target_fp: 0.05, target_fn: 0.1 },
+      population: { clean: 20, poisoned: 10 },
       combined: { all: rates, known: rates, unknown: empty },
       weights_only: { all: rates, known: rates, unknown: empty },
       probes_only: { all: rates, known: rates, unknown: empty },
@@ -236,6 +241,9 @@ describe('gate performance data (golden)', () => {
       'FP rate (clean rejected)',
       'FP rate (clean rejected)',
     ])
+    expect(rows.filter((x) => x.rate.startsWith('FN')).every((x) => x.goal === 0.1)).toBe(true)
+    const written = await writeFigures([gatePerformanceFigure(r)], mkdtempSync(join(tmpdir(), 'plora-gate-fig-')))
+    expect(written[0]!.placeholder).toBe(false)
     expect(rows[0]).toEqual({
       verdict: 'combined',
       rate: 'FP rate (clean rejected)',
@@ -244,6 +252,7 @@ describe('gate performance data (golden)', () => {
       lo: 0.05,
       hi: 0.2,
       n: 20,
+      goal: 0.05,
     })
   })
 })
