@@ -185,17 +185,19 @@ export function gatePerformanceFigure(r: EvaluationReport | null): Figure {
       title: { text: title, subtitle: `${r.population.clean} clean vs ${r.population.poisoned} poisoned adapters` },
       config: BASE_CONFIG,
       datasets: { rates: rows },
-      facet: { column: { field: 'rate', type: 'nominal', title: null } },
+      facet: {
+        row: { field: 'rate', type: 'nominal', title: null },
+        column: { field: 'verdict', type: 'nominal', title: null, sort: ['combined', 'weights only', 'probes only'] },
+      },
       data: { name: 'rates' },
       spec: {
-        width: 260,
-        height: 220,
+        width: 150,
+        height: 150,
         layer: [
           {
             mark: 'bar',
             encoding: {
-              x: { field: 'verdict', type: 'nominal', title: null },
-              xOffset: { field: 'subset', type: 'nominal' },
+              x: { field: 'subset', type: 'nominal', title: null, sort: ['all', 'known', 'unknown'] },
               y: { field: 'value', type: 'quantitative', title: 'rate', scale: { domain: [0, 1] } },
               color: { field: 'subset', type: 'nominal', scale: colorScale(['all', 'known', 'unknown'], {}) },
             },
@@ -203,9 +205,8 @@ export function gatePerformanceFigure(r: EvaluationReport | null): Figure {
           {
             mark: { type: 'errorbar', ticks: true },
             encoding: {
-              x: { field: 'verdict', type: 'nominal' },
-              xOffset: { field: 'subset', type: 'nominal' },
-              y: { field: 'lo', type: 'quantitative' },
+              x: { field: 'subset', type: 'nominal', sort: ['all', 'known', 'unknown'] },
+              y: { field: 'lo', type: 'quantitative', title: 'rate' },
               y2: { field: 'hi' },
             },
           },
