@@ -3,7 +3,9 @@
  * calibration and evaluation on populations of clean and poisoned adapters (`plora probes
  * calibrate`, `plora gate eval`) and the ROC statistics they report; the value-add experiment
  * (`plora value-add run`: trained adapters vs the pristine base and two placebos, paired statistics
- * with run-wide Holm/BH correction, JSONL + Markdown).
+ * with run-wide Holm/BH correction, JSONL + Markdown); the figures of a results folder (Vega-Lite
+ * specifications rendered headless to SVG by vega and to PNG by resvg; `plora figures`) and the
+ * self-contained `results/report.html` (`plora report`).
  *
  * @example
  * ```ts
