@@ -102,7 +102,7 @@ describe('plora probes calibrate / plora gate eval', () => {
     )
     expect(evaluation.members).toHaveLength(5)
     expect(readFileSync(out('eval.md'), 'utf8')).toContain('](roc.svg)')
-    expect(readFileSync(out('roc.svg'), 'utf8')).toContain('<polyline ')
+    expect(readFileSync(out('roc.svg'), 'utf8')).toContain('(AUC ')
     expect(ev.out).toContain('# Security gate evaluation')
   }, 300_000)
 })

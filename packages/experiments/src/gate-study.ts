@@ -40,9 +40,10 @@ import {
 } from '@plora/gate'
 import { normalQuantile } from '@plora/metrics'
 import { ExperimentsError, ExperimentsErrorCode } from './errors.js'
+import { gateRocFigure } from './figures/gate.js'
+import { renderSvg } from './figures/render.js'
 import { memberDir, type PopulationMember, type PopulationPlan } from './gate-population.js'
-import { aucEstimate, type Estimate, rateEstimate, rocCurve, thresholdForFp } from './roc.js'
-import { rocSvg } from './roc-svg.js'
+import { aucEstimate, type Estimate, rateEstimate, thresholdForFp } from './roc.js'
 
 /** The detectors of the gate, the threshold each is compared with, and the reason it raises. */
 export const DETECTORS = [
@@ -514,19 +515,7 @@ export async function evaluateGate(o: EvaluateGateOptions): Promise<EvaluationRe
     members: out,
   }
   if (o.svgOut !== undefined) {
-    const series = DETECTORS.map((d) => ({
-      name: d.name,
-      points: rocCurve(
-        out.filter((m) => m.kind === 'poisoned').map((m) => m.scores[d.name]),
-        out.filter((m) => m.kind === 'clean').map((m) => m.scores[d.name]),
-      ),
-      auc: detectors[d.name].auc.all.value,
-      operating: { fpr: detectors[d.name].fpr.value, tpr: detectors[d.name].tpr.all.value },
-    }))
-    const svg = rocSvg(series, {
-      title: 'Security gate detectors on the held-out half',
-      subtitle: `${report.population.clean} clean vs ${report.population.poisoned} poisoned adapters, base model ${o.baseModel}`,
-    })
+    const svg = await renderSvg(gateRocFigure(report).spec)
     await writeFileAtomic(o.svgOut, svg)
   }
   await writeJsonAtomic(o.reportOut, report)

@@ -3,7 +3,9 @@
  * calibration and evaluation on populations of clean and poisoned adapters (`plora probes
  * calibrate`, `plora gate eval`) and the ROC statistics they report; the value-add experiment
  * (`plora value-add run`: trained adapters vs the pristine base and two placebos, paired statistics
- * with run-wide Holm/BH correction, JSONL + Markdown).
+ * with run-wide Holm/BH correction, JSONL + Markdown); the figures of a results folder (Vega-Lite
+ * specifications rendered headless to SVG by vega and to PNG by resvg; `plora figures`) and the
+ * self-contained `results/report.html` (`plora report`).
  *
  * @example
  * ```ts
@@ -13,6 +15,58 @@
  * ```
  */
 export { ExperimentsError, ExperimentsErrorCode } from './errors.js'
+export {
+  acceptanceFigure,
+  allFigures,
+  BASE_CONFIG,
+  COLORS,
+  colorScale,
+  DOMAIN_COLORS,
+  FIGURE_INPUTS,
+  type Figure,
+  type FigureInputs,
+  gatePerformanceData,
+  gatePerformanceFigure,
+  gateRocFigure,
+  loadFigureInputs,
+  markdownToHtml,
+  miDecayData,
+  miDecayFigure,
+  placeholderFigure,
+  type ReportOptions,
+  type ReportResult,
+  type RocSeries,
+  renderFigure,
+  renderSvg,
+  robustnessData,
+  robustnessFigure,
+  rocData,
+  rocFigure,
+  rocSeriesOf,
+  rq2Figure,
+  scalabilityFigure,
+  spectralData,
+  spectralFigure,
+  svgToPng,
+  swarmDynamicsFigure,
+  swarmGateData,
+  swarmGateFigure,
+  swarmRunFigure,
+  sweepSummaryMarkdown,
+  TOPOLOGY_COLORS,
+  TOPOLOGY_NAMES,
+  topologyComparisonData,
+  topologyComparisonFigure,
+  trainedVsPlaceboData,
+  trainedVsPlaceboFigure,
+  transferData,
+  transferFigure,
+  valueAddSummaryData,
+  valueAddSummaryFigure,
+  type WrittenFigure,
+  writeFigures,
+  writeReport,
+} from './figures/public.js'
 export {
   baseWeightsDigest,
   DEFAULT_POPULATION_TRAINING,
@@ -54,7 +108,6 @@ export {
   rocCurve,
   thresholdForFp,
 } from './roc.js'
-export { type RocSeries, rocSvg, rocToPlot } from './roc-svg.js'
 export {
   type CellProgress,
   cellConfig,

@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import { register as registerConfig } from './config.js'
 import { register as registerData } from './data.js'
+import { register as registerFigures } from './figures.js'
 import { register as registerGate } from './gate.js'
 import { registerProbes } from './gate-study.js'
 import { register as registerGrpc } from './grpc.js'
@@ -32,4 +33,5 @@ export const COMMAND_GROUPS: ReadonlyArray<(program: Command) => void> = [
   registerSwarm,
   registerTrain,
   registerValueAdd,
+  registerFigures,
 ]

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
+import { rocData, rocFigure } from '../../src/figures/gate.js'
+import { renderSvg } from '../../src/figures/render.js'
 import { aucEstimate, rateEstimate, rocAuc, rocCurve, thresholdForFp } from '../../src/roc.js'
-import { rocSvg, rocToPlot } from '../../src/roc-svg.js'
 
 describe('rocAuc', () => {
   it('is P(pos > neg) + ½ P(tie), counted by hand', () => {
@@ -76,38 +77,42 @@ describe('thresholdForFp', () => {
   })
 })
 
-describe('rocSvg', () => {
-  it('draws each curve through the plot coordinates of its ROC points, with legend and operating point', () => {
+describe('rocFigure', () => {
+  it("is given each curve's ROC points in threshold order, the operating points and AUC labels", () => {
     const points = rocCurve([0.9, 0.8, 0.4], [0.5, 0.3, 0.2, 0.8])
-    const svg = rocSvg(
-      [
-        {
-          name: 'mahalanobis',
-          points,
-          auc: rocAuc([0.9, 0.8, 0.4], [0.5, 0.3, 0.2, 0.8]),
-          operating: { fpr: 0, tpr: 1 / 3 },
-        },
-        { name: 'a<b', points: rocCurve([1], [0]), auc: Number.NaN },
-      ],
-      { title: 'T & U', subtitle: 's' },
-    )
-    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true)
-    expect(svg.trimEnd().endsWith('</svg>')).toBe(true)
-    expect(svg.match(/<polyline /g)).toHaveLength(2)
-    // the first curve starts at (0, 0) and ends at (1, 1): bottom-left and top-right plot corners
-    const first = svg.match(/<polyline [^>]*points="([^"]+)"/)![1]!.split(' ')
-    const at = (fpr: number, tpr: number) => {
-      const p = rocToPlot(fpr, tpr)
-      return `${p.x.toFixed(1)},${p.y.toFixed(1)}`
-    }
-    expect(first[0]).toBe(at(0, 0))
-    expect(first.at(-1)).toBe(at(1, 1))
+    const series = [
+      {
+        name: 'mahalanobis',
+        points,
+        auc: rocAuc([0.9, 0.8, 0.4], [0.5, 0.3, 0.2, 0.8]),
+        operating: { fpr: 0, tpr: 1 / 3 },
+      },
+      { name: 'a<b', points: rocCurve([1], [0]), auc: Number.NaN },
+    ]
+    const d = rocData(series)
+    const first = d.curves.filter((c) => c.detector === 'mahalanobis (AUC 0.792)')
+    expect(first.map((c) => c.order)).toEqual(first.map((_, i) => i))
+    expect(first[0]).toMatchObject({ fpr: 0, tpr: 0 })
+    expect(first.at(-1)).toMatchObject({ fpr: 1, tpr: 1 })
     // score > 0.8 flags 0.9 only (the tied 0.8s stay below); score > 0.5 flags 0.9, 0.8 and the clean 0.8
-    expect(first).toContain(at(0, 1 / 3))
-    expect(first).toContain(at(0.25, 2 / 3))
-    expect(svg).toContain(`cx="${rocToPlot(0, 1 / 3).x.toFixed(1)}" cy="${rocToPlot(0, 1 / 3).y.toFixed(1)}"`)
-    expect(svg).toContain('mahalanobis 0.792')
-    expect(svg).toContain('a&lt;b n/a')
+    expect(first.map((c) => [c.fpr, c.tpr])).toContainEqual([0, 1 / 3])
+    expect(first.map((c) => [c.fpr, c.tpr])).toContainEqual([0.25, 2 / 3])
+    expect(d.curves.some((c) => c.detector === 'a<b (AUC n/a)')).toBe(true)
+    expect(d.operating).toEqual([{ detector: 'mahalanobis (AUC 0.792)', fpr: 0, tpr: 1 / 3 }])
+    const f = rocFigure(series, { title: 'T & U', subtitle: 's' })
+    expect(f.placeholder).toBe(false)
+    expect((f.spec as { datasets: Record<string, unknown> }).datasets.curves).toEqual(d.curves)
+  })
+  it('renders to an SVG with the legend labels escaped', async () => {
+    const f = rocFigure([{ name: 'a<b', points: rocCurve([1, 0.2], [0, 0.5]), auc: 0.75 }], { title: 'T & U' })
+    const svg = await renderSvg(f.spec)
+    expect(svg.startsWith('<svg')).toBe(true)
+    expect(svg).toContain('a&lt;b (AUC 0.750)')
     expect(svg).toContain('T &amp; U')
+  })
+  it('is a labelled placeholder without curves', () => {
+    const f = rocFigure([], { title: 'T' })
+    expect(f.placeholder).toBe(true)
+    expect(f.name).toBe('gate_roc')
   })
 })
