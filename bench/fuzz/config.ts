@@ -11,7 +11,7 @@
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { isDeepStrictEqual } from 'node:util'
-import { attempt, type Corpus, type Expect, int, type Mutant, pick, type Verdict } from './engine.js'
+import { attempt, type Corpus, type Expect, int, type Mutant, pick, type Verdict, verdictOf } from './engine.js'
 import { byteMutation, concat, enc, invalidUtf8 } from './mutate.js'
 import {
   buildPeftLoraConfig,
@@ -155,16 +155,7 @@ export function configCorpus(root: string, options: { light?: boolean } = {}): C
       }
       if (a.value && ctx.equal && !isDeepStrictEqual(a.value, ctx.seed))
         violations.push('a formatting-only change altered the config')
-      return {
-        outcome: a.outcome,
-        ...(a.code ? { code: a.code } : {}),
-        ...(a.error ? { error: a.error } : {}),
-        ...(a.stack ? { stack: a.stack } : {}),
-        expect,
-        ...(reason ? { reason } : {}),
-        violations,
-        ms,
-      }
+      return verdictOf(a, expect, reason, violations, ms)
     },
   }
 }
@@ -541,16 +532,7 @@ export function adapterConfigCorpus(scratch: string): Corpus {
             violations.push('write(read(x)) reads back differently')
         }
       }
-      return {
-        outcome: a.outcome,
-        ...(a.code ? { code: a.code } : {}),
-        ...(a.error ? { error: a.error } : {}),
-        ...(a.stack ? { stack: a.stack } : {}),
-        expect,
-        ...(reason ? { reason } : {}),
-        violations,
-        ms: a.ms,
-      }
+      return verdictOf(a, expect, reason, violations, a.ms)
     },
   }
 }

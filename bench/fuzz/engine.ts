@@ -78,6 +78,26 @@ export async function attempt<T>(
   }
 }
 
+/** The verdict of a case from the attempt that decides its outcome (see {@link attempt}). */
+export function verdictOf(
+  head: { outcome: Outcome; code?: string; error?: string; stack?: string },
+  expect: Expect,
+  reason: string | undefined,
+  violations: string[],
+  ms: number,
+): Verdict {
+  return {
+    outcome: head.outcome,
+    ...(head.code ? { code: head.code } : {}),
+    ...(head.error ? { error: head.error } : {}),
+    ...(head.stack ? { stack: head.stack } : {}),
+    expect,
+    ...(reason ? { reason } : {}),
+    violations,
+    ms,
+  }
+}
+
 export function classify(v: Verdict): CaseClass {
   if (v.outcome === 'crashed') return 'crashed'
   if (v.outcome === 'accepted') return v.expect === 'reject' || v.violations.length > 0 ? 'wrongly_accepted' : 'ok'

@@ -9,7 +9,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { isDeepStrictEqual } from 'node:util'
-import { attempt, type Corpus, int, type Mutant, pick, type Verdict } from './engine.js'
+import { attempt, type Corpus, int, type Mutant, pick, type Verdict, verdictOf } from './engine.js'
 import { dec, enc, invalidUtf8 } from './mutate.js'
 import { normForPy, type PyYaml } from './pyyaml.js'
 import { dumpManifestYaml, loadManifestFile, parseManifest, parseManifestYaml, type Rng } from './targets.js'
@@ -166,16 +166,7 @@ export function manifestCorpus(scratch: string, py: PyYaml | null, options: { li
       if (a.value && ctx.equal && !isDeepStrictEqual(a.value, ctx.seed))
         violations.push('a formatting-only change altered the parsed manifest')
       const head = a.outcome === 'crashed' ? a : b.outcome === 'crashed' ? b : a
-      return {
-        outcome: head.outcome,
-        ...(head.code ? { code: head.code } : {}),
-        ...(head.error ? { error: head.error } : {}),
-        ...(head.stack ? { stack: head.stack } : {}),
-        expect,
-        ...(reason ? { reason } : {}),
-        violations,
-        ms: utf8 ? a.ms + b.ms : a.ms,
-      }
+      return verdictOf(head, expect, reason, violations, utf8 ? a.ms + b.ms : a.ms)
     },
   }
 }

@@ -7,7 +7,7 @@
  */
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { attempt, type Corpus, int, type Mutant, pick, type Verdict } from './engine.js'
+import { attempt, type Corpus, int, type Mutant, pick, type Verdict, verdictOf } from './engine.js'
 import { byteMutation, concat, dec, enc, flipBits } from './mutate.js'
 import {
   decodeSafetensors,
@@ -911,16 +911,7 @@ export function safetensorsCorpus(scratch: string): Corpus {
       }
       const crash = runs.find(([, r]) => r.outcome === 'crashed')?.[1]
       const head = crash ?? a
-      return {
-        outcome: head.outcome,
-        ...(head.code ? { code: head.code } : {}),
-        ...(head.error ? { error: head.error } : {}),
-        ...(head.stack ? { stack: head.stack } : {}),
-        expect,
-        reason,
-        violations,
-        ms: a.ms + b.ms + c.ms,
-      }
+      return verdictOf(head, expect, reason, violations, a.ms + b.ms + c.ms)
     },
   }
 }

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { sha256Hex } from '@plora/common'
 import { dumpManifestYaml, type Manifest } from '@plora/manifest'
+import * as tar from 'tar-stream'
 
 /** Deterministic pseudo-random bytes: SHA-256 in counter mode over `seed`. */
 export function seededBytes(n: number, seed: string): Buffer {
@@ -80,4 +81,32 @@ export async function listTree(dir: string): Promise<string[]> {
   } catch {
     return []
   }
+}
+
+/** A tar entry for {@link buildTar}: any header, malformed on purpose if need be. */
+export type TarEntry = { header: tar.Header | (Partial<tar.Header> & { name: string }); body?: Buffer }
+
+/**
+ * Builds a tar archive with tar-stream's packer (so malformed entries can be made on purpose);
+ * `cut` bytes are dropped from the end (a truncated archive).
+ */
+export async function buildTar(entries: TarEntry[], cut = 0): Promise<Buffer> {
+  const pack = tar.pack()
+  const parts: Buffer[] = []
+  const done = new Promise<void>((res, rej) => {
+    pack.on('data', (c: unknown) => {
+      parts.push(c as Buffer)
+    })
+    pack.on('end', () => res())
+    pack.on('error', rej)
+  })
+  for (const e of entries) {
+    await new Promise<void>((res, rej) =>
+      pack.entry(e.header, e.body ?? Buffer.alloc(0), (err) => (err ? rej(err) : res())),
+    )
+  }
+  pack.finalize()
+  await done
+  const all = Buffer.concat(parts)
+  return cut > 0 ? all.subarray(0, all.length - cut) : all
 }

@@ -19,7 +19,6 @@ import { fileURLToPath } from 'node:url'
 import * as grpc from '@grpc/grpc-js'
 import { parseTempName } from '@plora/common'
 import { generateKeyPair } from '@plora/signer'
-import * as tar from 'tar-stream'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import {
   type FetchPlasmidChunk,
@@ -28,36 +27,14 @@ import {
   GrpcErrorCode,
   loadPloraServices,
 } from '../../src/index.js'
-import { cleanup, listTree, makeAdapter, seededBytes, tempDir } from '../helpers.js'
+import { buildTar, cleanup, listTree, makeAdapter, seededBytes, type TarEntry, tempDir } from '../helpers.js'
 import { serveHostile } from '../hostile.js'
 
 const keys = generateKeyPair({ type: 'ed25519' })
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
 const MB = 1 << 20
 
-type Entry = { header: Partial<tar.Header> & { name: string }; body?: Buffer }
-
-/** A tar made by tar-stream's packer; `cut` bytes are dropped from the end (a truncated archive). */
-async function buildTar(entries: Entry[], cut = 0): Promise<Buffer> {
-  const pack = tar.pack()
-  const parts: Buffer[] = []
-  const done = new Promise<void>((res, rej) => {
-    pack.on('data', (c: unknown) => {
-      parts.push(c as Buffer)
-    })
-    pack.on('end', () => res())
-    pack.on('error', rej)
-  })
-  for (const e of entries) {
-    await new Promise<void>((res, rej) =>
-      pack.entry(e.header, e.body ?? Buffer.alloc(0), (err) => (err ? rej(err) : res())),
-    )
-  }
-  pack.finalize()
-  await done
-  const all = Buffer.concat(parts)
-  return cut > 0 ? all.subarray(0, all.length - cut) : all
-}
+type Entry = TarEntry
 
 /** A tar whose last entry header claims `claimed` bytes but only `body` follows (no trailer). */
 async function lyingTar(good: Entry[], name: string, claimed: number, body: Buffer): Promise<Buffer> {

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import * as grpc from '@grpc/grpc-js'
 import { ADAPTER_TAG, generateKeyPair, signSha256Hex } from '@plora/signer'
-import * as tar from 'tar-stream'
+import type * as tar from 'tar-stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   type FetchPlasmidChunk,
@@ -22,7 +22,7 @@ import {
   PlasmidStore,
   readTarRange,
 } from '../../src/index.js'
-import { cleanup, listTree, makeAdapter, tempDir } from '../helpers.js'
+import { buildTar, cleanup, listTree, makeAdapter, tempDir } from '../helpers.js'
 
 const keys = generateKeyPair({ type: 'ed25519' })
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
@@ -52,29 +52,6 @@ async function hostile(
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))),
   )
   return { port, close: () => server.forceShutdown() }
-}
-
-/** Builds a tar archive with tar-stream's packer (so malformed entries can be made on purpose). */
-async function buildTar(
-  entries: Array<{ header: tar.Header | (Partial<tar.Header> & { name: string }); body?: Buffer }>,
-): Promise<Buffer> {
-  const pack = tar.pack()
-  const parts: Buffer[] = []
-  const done = new Promise<void>((res, rej) => {
-    pack.on('data', (c: unknown) => {
-      parts.push(c as Buffer)
-    })
-    pack.on('end', () => res())
-    pack.on('error', rej)
-  })
-  for (const e of entries) {
-    await new Promise<void>((res, rej) =>
-      pack.entry(e.header, e.body ?? Buffer.alloc(0), (err) => (err ? rej(err) : res())),
-    )
-  }
-  pack.finalize()
-  await done
-  return Buffer.concat(parts)
 }
 
 function header(payload: Buffer, over: Partial<FetchPlasmidChunk['header']> = {}): FetchPlasmidChunk {
