@@ -25,20 +25,11 @@ const out = mkdtempSync(join(tmpdir(), 'plora-bench-value-add-'))
 try {
   const times: string[] = []
   const t0 = performance.now()
+  // The dry config's cells are the library defaults (DEFAULT_VALUE_ADD_OPTIONS).
   const r = await runValueAdd({
     modelDir,
-    domains: ['arithmetic', 'legal', 'medical'],
-    ranks: [1],
-    schemes: ['attention'],
-    seeds: [41],
-    samples: 32,
-    devSize: 256,
     output: out,
-    evalSplit: 'validation',
-    placeboBRank: 1,
-    latencyBudgetMs: 5000,
     ignoreLatencyGuard: true,
-    training: { epochs: 1, lr: 2e-4, maxLen: 128, dropout: 0.1, batchSize: 1, valSamples: 16 },
     placeboMinEffect: Number.POSITIVE_INFINITY, // measure, never abort
     onCell: (p) => times.push(`${p.label} ${p.seconds.toFixed(1)} s`),
   })
