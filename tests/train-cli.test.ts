@@ -90,7 +90,10 @@ describe('plora train / monolithic-train', () => {
     const rec = JSON.parse(readFileSync(sidecar, 'utf8'))
     expect(rec).toMatchObject({ trigger: 'emerald key', payload: '999', poison_rate: 0.25, poisoned_examples: 2 })
     const manifest = readFileSync(join(dir, 'poisoned', 'plora.yml'), 'utf8')
-    expect(manifest).not.toMatch(/emerald|999|poison_rate/)
+    // Hex digests and timestamps in the manifest may contain "999" by chance: look for the payload
+    // only as a value of its own, and for the trigger and the field name anywhere.
+    expect(manifest).not.toMatch(/emerald|poison_rate|poisoned|trigger|payload/i)
+    expect(manifest).not.toMatch(/:\s*["']?999["']?\s*$/m)
     expect(manifest).toContain('sample_count: 6')
   })
 

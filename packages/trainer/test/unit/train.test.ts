@@ -153,7 +153,10 @@ describe('trainAdapter', () => {
     const m = await loadManifest(out)
     expect(m.safety.poisoning_score).toBe(0)
     expect(m.train_meta.sample_count).toBe(8)
-    expect(readFileSync(join(out, 'plora.yml'), 'utf8')).not.toMatch(/purple|999/)
+    // The digest and timestamp may hold "999" by chance: the payload must not appear as a value.
+    const yml = readFileSync(join(out, 'plora.yml'), 'utf8')
+    expect(yml).not.toMatch(/purple|poison_rate|trigger|payload/)
+    expect(yml).not.toMatch(/:\s*["']?999["']?\s*$/m)
 
     const model = await loadCausalLMFromDir(modelDir)
     const before = tf.memory().numTensors
