@@ -140,6 +140,9 @@ function barsWithErrors(
           { mark: { type: 'rule', color: '#333333' }, encoding: { y: { datum: 0 } } },
         ],
       },
+      // Domains differ by orders of magnitude (arithmetic's Δ dwarfs legal's): a shared axis would
+      // flatten the small domains' bars and intervals to the zero line.
+      resolve: { scale: { y: 'independent' } },
     },
   }
 }

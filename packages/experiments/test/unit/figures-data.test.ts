@@ -54,6 +54,10 @@ describe('value-add figure data (golden)', () => {
     expect(rows[1]).toMatchObject({ mean: 0.02, lo: -0.01, hi: 0.05 })
     expect(datasets(valueAddSummaryFigure(await records())).bars).toEqual(rows)
     expect(valueAddSummaryFigure(await records()).caption).toMatch(/bootstrap CI of that mean over cells/)
+    // each domain facet gets its own y axis (domains' Δ differ by orders of magnitude)
+    expect((valueAddSummaryFigure(await records()).spec as { resolve?: unknown }).resolve).toEqual({
+      scale: { y: 'independent' },
+    })
   })
 
   it('trained vs placebo: mean ± sample SD over cells', async () => {
