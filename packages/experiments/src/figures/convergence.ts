@@ -27,6 +27,8 @@ export interface ConvergenceNllRow {
   cycle: number
   domain: string
   nll: number
+  /** `nll` minus the base's (cycle 0) NLL of the domain; null without a base value. */
+  delta_vs_base: number | null
 }
 
 /** One bar of the parameter-delta panel. */
@@ -55,10 +57,12 @@ export function isConvergenceLike(v: unknown): v is ConvergenceLike {
 export function convergenceNllData(r: ConvergenceLike): ConvergenceNllRow[] {
   const rows: ConvergenceNllRow[] = []
   const domains = r.domains ?? Object.keys(r.base?.heldout_nll ?? {})
+  const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v)
   const add = (cycle: number, nll: Record<string, number>) => {
     for (const domain of domains) {
       const v = nll[domain]
-      if (typeof v === 'number' && Number.isFinite(v)) rows.push({ cycle, domain, nll: v })
+      const b = r.base?.heldout_nll[domain]
+      if (finite(v)) rows.push({ cycle, domain, nll: v, delta_vs_base: finite(b) ? v - b : null })
     }
   }
   if (r.base) add(0, r.base.heldout_nll)
@@ -94,7 +98,7 @@ export function convergenceFigure(r: ConvergenceLike | null): Figure {
       'no results/alt_train_merge/convergence.json with cycles (run `make alt-train-merge`)',
     )
   }
-  const nll = convergenceNllData(r)
+  const nll = convergenceNllData(r).filter((x) => x.delta_vs_base !== null)
   const deltas = convergenceDeltaData(r)
   const domains = [...new Set(nll.map((x) => x.domain))]
   const split = r.splits?.eval ?? 'held-out'
@@ -103,7 +107,13 @@ export function convergenceFigure(r: ConvergenceLike | null): Figure {
     {
       mark: { type: 'bar' as const, color: '#6B7280' },
       encoding: {
-        x: { field: 'transition', type: 'nominal' as const, title: 'cycle (merged c−1 → c)', sort: null },
+        x: {
+          field: 'transition',
+          type: 'nominal' as const,
+          title: 'cycle (merged c−1 → c)',
+          sort: null,
+          axis: { labelAngle: 0 },
+        },
         y: { field: 'param_delta_fro', type: 'quantitative' as const, title: '‖W_c − W_{c−1}‖_F' },
         tooltip: [
           { field: 'param_delta_fro', type: 'quantitative' as const, format: '.6f' },
@@ -131,17 +141,18 @@ export function convergenceFigure(r: ConvergenceLike | null): Figure {
   const nllPanel = {
     width: 300,
     height: 240,
-    title: `Held-out NLL (${split} split) per domain`,
+    title: `Held-out NLL − base NLL (${split} split)`,
     data: { name: 'nll' },
     mark: { type: 'line' as const, point: true },
     encoding: {
-      x: { field: 'cycle', type: 'ordinal' as const, title: 'cycle (0 = base)' },
-      y: { field: 'nll', type: 'quantitative' as const, title: 'mean NLL (nats)', scale: { zero: false } },
+      x: { field: 'cycle', type: 'ordinal' as const, title: 'cycle (0 = base)', axis: { labelAngle: 0 } },
+      y: { field: 'delta_vs_base', type: 'quantitative' as const, title: 'NLL − base NLL (nats)' },
       color: { field: 'domain', type: 'nominal' as const, scale: colorScale(domains, DOMAIN_COLORS) },
       tooltip: [
         { field: 'domain', type: 'nominal' as const },
         { field: 'cycle', type: 'ordinal' as const },
         { field: 'nll', type: 'quantitative' as const, format: '.4f' },
+        { field: 'delta_vs_base', type: 'quantitative' as const, format: '+.5f' },
       ],
     },
   }
@@ -150,7 +161,7 @@ export function convergenceFigure(r: ConvergenceLike | null): Figure {
     title: TITLE,
     caption:
       nll.length > 0
-        ? `Left: mean per-example NLL on the ${split} split of each domain under merged model c (cycle 0 = the base model). ` +
+        ? `Left: mean per-example NLL on the ${split} split of each domain under merged model c minus the base model's (cycle 0); the absolute values are in the data and tooltips. ` +
           'Right: Frobenius norm of the change of the merged weights in each cycle (0 when the line search rejected the merge, α = 0), labelled with the chosen α.'
         : 'Frobenius norm of the change of the merged weights per cycle transition (the original format has no held-out NLL).',
     placeholder: false,

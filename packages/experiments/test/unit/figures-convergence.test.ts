@@ -25,16 +25,16 @@ async function loadFixture() {
 }
 
 describe('convergence figure data (golden)', () => {
-  it('NLL per domain and cycle from cycle 0 (the base); a missing value is left out, not 0', async () => {
+  it('NLL per domain and cycle from cycle 0 (the base) and its change from the base; a missing value is left out, not 0', async () => {
     const r = (await loadFixture()).convergence!
     expect(convergenceNllData(r)).toEqual([
-      { cycle: 0, domain: 'legal', nll: 4.4 },
-      { cycle: 0, domain: 'medical', nll: 4.3 },
-      { cycle: 1, domain: 'legal', nll: 4.2 },
-      { cycle: 1, domain: 'medical', nll: 4.25 },
-      { cycle: 2, domain: 'legal', nll: 4.2 },
-      { cycle: 2, domain: 'medical', nll: 4.25 },
-      { cycle: 3, domain: 'legal', nll: 4.1 },
+      { cycle: 0, domain: 'legal', nll: 4.4, delta_vs_base: 0 },
+      { cycle: 0, domain: 'medical', nll: 4.3, delta_vs_base: 0 },
+      { cycle: 1, domain: 'legal', nll: 4.2, delta_vs_base: 4.2 - 4.4 },
+      { cycle: 1, domain: 'medical', nll: 4.25, delta_vs_base: 4.25 - 4.3 },
+      { cycle: 2, domain: 'legal', nll: 4.2, delta_vs_base: 4.2 - 4.4 },
+      { cycle: 2, domain: 'medical', nll: 4.25, delta_vs_base: 4.25 - 4.3 },
+      { cycle: 3, domain: 'legal', nll: 4.1, delta_vs_base: 4.1 - 4.4 },
     ])
   })
 
@@ -49,7 +49,7 @@ describe('convergence figure data (golden)', () => {
     expect(f.placeholder).toBe(false)
     expect(datasets(f)).toEqual({ nll: convergenceNllData(r), deltas: convergenceDeltaData(r) })
     expect(f.caption).toContain('test split')
-    expect(await renderSvg(f.spec)).toContain('Held-out NLL (test split) per domain')
+    expect(await renderSvg(f.spec)).toContain('Held-out NLL − base NLL (test split)')
   })
 
   it('draws only the deltas for the original format, and a placeholder without a file', async () => {
