@@ -3,7 +3,9 @@
  * calibration and evaluation on populations of clean and poisoned adapters (`plora probes
  * calibrate`, `plora gate eval`) and the ROC statistics they report; the value-add experiment
  * (`plora value-add run`: trained adapters vs the pristine base and two placebos, paired statistics
- * with run-wide Holm/BH correction, JSONL + Markdown); the figures of a results folder (Vega-Lite
+ * with run-wide Holm/BH correction, JSONL + Markdown); the alternating train–merge study (`plora
+ * alt-train-merge`: each cycle trains on fresh data on top of the previous merged model and merges
+ * at the α of a held-out line search; `convergence.json`/`.md`); the figures of a results folder (Vega-Lite
  * specifications rendered headless to SVG by vega and to PNG by resvg; `plora figures`) and the
  * self-contained `results/report.html` (`plora report`).
  *
@@ -14,13 +16,36 @@
  * const { reference } = await calibrateGate({ plan, dir, harness, probeSet, ... })
  * ```
  */
+
+export {
+  type AltTrainMergeOptions,
+  type AltTrainMergeProgress,
+  type AltTrainMergeResult,
+  type AltTrainMergeTraining,
+  CONVERGENCE_JSON,
+  CONVERGENCE_MD,
+  type ConvergenceReport,
+  type CycleAdapterRecord,
+  type CycleRecord,
+  convergenceMarkdown,
+  cycleTrainBlock,
+  cycleTrainSeed,
+  DEFAULT_ALT_TRAIN_MERGE_OPTIONS,
+  runAltTrainMerge,
+} from './alt-train-merge.js'
 export { ExperimentsError, ExperimentsErrorCode } from './errors.js'
 export {
   acceptanceFigure,
   allFigures,
   BASE_CONFIG,
   COLORS,
+  type ConvergenceDeltaRow,
+  type ConvergenceLike,
+  type ConvergenceNllRow,
   colorScale,
+  convergenceDeltaData,
+  convergenceFigure,
+  convergenceNllData,
   DOMAIN_COLORS,
   FIGURE_INPUTS,
   type Figure,

@@ -106,7 +106,11 @@ export interface TrainAdapterOptions {
   licence: string
   /** Clock (seconds since the epoch) for `plasmid_id` and `timestamp_unix`. */
   now: () => number
-  /** A model already loaded from `modelDir` (reused, not disposed; LoRA never changes its weights). */
+  /**
+   * A model already loaded (reused, not disposed; LoRA never changes its weights). Its *current*
+   * weights are trained on, so it may differ from `modelDir`'s, e.g. a base with merged deltas
+   * injected (the alternating train–merge study); `modelDir` then only supplies the tokenizer.
+   */
   model: CausalLM | undefined
   onProgress: ProgressCallback | undefined
   signal: AbortSignal | undefined

@@ -53,7 +53,7 @@ interface RunFlags {
 }
 
 /** Dataset options as `plora train` / `plora data` build them (config data.sources, split fractions, hub). */
-async function datasetOptions(rt: import('../runtime.js').Runtime, hub: boolean) {
+export async function datasetOptions(rt: import('../runtime.js').Runtime, hub: boolean) {
   const { getConfigValue } = await import('@plora/config')
   const ds = await import('@plora/datasets')
   let sources: Record<string, import('@plora/datasets').DatasetSource> = { ...ds.DEFAULT_DOMAIN_SOURCES }

@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { type Logger, SILENT_LOGGER, writeFileAtomic } from '@plora/common'
 import type { EvaluationReport } from '../gate-study.js'
 import { readValueAddRecords, type ValueAddRecord } from '../value-add-records.js'
+import { type ConvergenceLike, convergenceFigure, isConvergenceLike } from './convergence.js'
 import { gatePerformanceFigure, gateRocFigure } from './gate.js'
 import { type Figure, placeholderFigure, renderFigure } from './render.js'
 import {
@@ -43,6 +44,8 @@ export interface FigureInputs {
   reports: Array<{ file: string; report: SwarmReportLike }>
   summary: Array<Record<string, unknown>> | null
   gateEval: EvaluationReport | null
+  /** `alt_train_merge/convergence.json`, when it has `param_delta_fro`. */
+  convergence: ConvergenceLike | null
   /** Files that were present but unreadable, with the reason (drawn as placeholders). */
   problems: string[]
 }
@@ -85,6 +88,7 @@ export async function loadFigureInputs(resultsDir: string): Promise<FigureInputs
   }
   const summary = await readJson(join(resultsDir, FIGURE_INPUTS.summary), problems)
   const gate = await readJson(join(resultsDir, FIGURE_INPUTS.gateEval), problems)
+  const convergence = await readJson(join(resultsDir, FIGURE_INPUTS.convergence), problems)
   return {
     valueAdd,
     sweep,
@@ -94,6 +98,7 @@ export async function loadFigureInputs(resultsDir: string): Promise<FigureInputs
       typeof gate === 'object' && gate !== null && (gate as { schema?: unknown }).schema === 'plora.gate-eval/v1'
         ? (gate as EvaluationReport)
         : null,
+    convergence: isConvergenceLike(convergence) ? convergence : null,
     problems,
   }
 }
@@ -131,11 +136,7 @@ export function allFigures(inputs: FigureInputs): Figure[] {
     scalabilityFigure(s),
     acceptanceFigure(inputs.summary),
     ...inputs.reports.map((x) => swarmRunFigure(x.file.replace(/^swarm_v2_report_/, 'swarm_run_'), x.report)),
-    placeholderFigure(
-      'convergence_analysis',
-      'Convergence of alternating train–merge cycles',
-      `plora does not write ${FIGURE_INPUTS.convergence} yet (the original's alt_train_merge experiment)`,
-    ),
+    convergenceFigure(inputs.convergence),
     placeholderFigure('ablation', 'Ablation', 'plora does not run the ablation experiment yet'),
   ]
 }

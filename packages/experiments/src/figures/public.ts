@@ -1,5 +1,13 @@
 /** The public API of the figures (re-exported by the package index). */
 export {
+  type ConvergenceDeltaRow,
+  type ConvergenceLike,
+  type ConvergenceNllRow,
+  convergenceDeltaData,
+  convergenceFigure,
+  convergenceNllData,
+} from './convergence.js'
+export {
   gatePerformanceData,
   gatePerformanceFigure,
   gateRocFigure,
