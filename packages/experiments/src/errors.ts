@@ -21,6 +21,8 @@ export const ExperimentsErrorCode = {
   ArtifactsMissing: 'EXPERIMENTS_ARTIFACTS_MISSING',
   /** The builder found no artefact configuration after filtering (value-add build: exit 3). */
   NoConfigs: 'EXPERIMENTS_NO_CONFIGS',
+  /** The output folder already holds this experiment's outputs and neither replace nor resume was asked for (ablation: exit 3). */
+  OutputExists: 'EXPERIMENTS_OUTPUT_EXISTS',
 } as const
 /** A {@link ExperimentsErrorCode} value. */
 export type ExperimentsErrorCode = (typeof ExperimentsErrorCode)[keyof typeof ExperimentsErrorCode]

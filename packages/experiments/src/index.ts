@@ -5,7 +5,8 @@
  * (`plora value-add run`: trained adapters vs the pristine base and two placebos, paired statistics
  * with run-wide Holm/BH correction, JSONL + Markdown); the figures of a results folder (Vega-Lite
  * specifications rendered headless to SVG by vega and to PNG by resvg; `plora figures`) and the
- * self-contained `results/report.html` (`plora report`).
+ * self-contained `results/report.html` (`plora report`); the rank × scheme ablation (`plora ablation`:
+ * per-cell perplexity, ΔNLL with value-add statistics, parameters, bytes, train time, latency).
  *
  * @example
  * ```ts
@@ -14,8 +15,31 @@
  * const { reference } = await calibrateGate({ plan, dir, harness, probeSet, ... })
  * ```
  */
+export {
+  ABLATION_ALPHA,
+  ABLATION_DIR_RE,
+  ABLATION_JSONL,
+  ABLATION_MD,
+  type AblationOptions,
+  type AblationProgress,
+  type AblationRecord,
+  type AblationResult,
+  type AblationTraining,
+  ablationDirName,
+  ablationMarkdown,
+  adjustAblationPValues,
+  bestAblationCell,
+  DEFAULT_ABLATION_OPTIONS,
+  existingAblationOutputs,
+  readAblationRecords,
+  runAblation,
+  trainableParams,
+} from './ablation.js'
 export { ExperimentsError, ExperimentsErrorCode } from './errors.js'
 export {
+  type AblationRow,
+  ablationData,
+  ablationFigure,
   acceptanceFigure,
   allFigures,
   BASE_CONFIG,

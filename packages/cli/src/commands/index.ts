@@ -1,4 +1,5 @@
 import type { Command } from 'commander'
+import { register as registerAblation } from './ablation.js'
 import { register as registerConfig } from './config.js'
 import { register as registerData } from './data.js'
 import { register as registerFigures } from './figures.js'
@@ -33,5 +34,6 @@ export const COMMAND_GROUPS: ReadonlyArray<(program: Command) => void> = [
   registerSwarm,
   registerTrain,
   registerValueAdd,
+  registerAblation,
   registerFigures,
 ]

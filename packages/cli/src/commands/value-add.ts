@@ -53,7 +53,7 @@ interface RunFlags {
 }
 
 /** Dataset options as `plora train` / `plora data` build them (config data.sources, split fractions, hub). */
-async function datasetOptions(rt: import('../runtime.js').Runtime, hub: boolean) {
+export async function datasetOptions(rt: import('../runtime.js').Runtime, hub: boolean) {
   const { getConfigValue } = await import('@plora/config')
   const ds = await import('@plora/datasets')
   let sources: Record<string, import('@plora/datasets').DatasetSource> = { ...ds.DEFAULT_DOMAIN_SOURCES }
@@ -80,7 +80,7 @@ async function datasetOptions(rt: import('../runtime.js').Runtime, hub: boolean)
   }
 }
 
-function formatEta(seconds: number): string {
+export function formatEta(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?'
   const s = Math.round(seconds)
   return s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`

@@ -7,8 +7,10 @@ import { existsSync } from 'node:fs'
 import { mkdir, readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type Logger, SILENT_LOGGER, writeFileAtomic } from '@plora/common'
+import { type AblationRecord, readAblationRecords } from '../ablation.js'
 import type { EvaluationReport } from '../gate-study.js'
 import { readValueAddRecords, type ValueAddRecord } from '../value-add-records.js'
+import { ablationFigure } from './ablation.js'
 import { gatePerformanceFigure, gateRocFigure } from './gate.js'
 import { type Figure, placeholderFigure, renderFigure } from './render.js'
 import {
@@ -33,6 +35,7 @@ export const FIGURE_INPUTS = {
   summary: 'summary_v2.json',
   gateEval: 'gate_eval.json',
   convergence: 'alt_train_merge/convergence.json',
+  ablation: 'ablation.jsonl',
 } as const
 
 /** What the figures are drawn from (each part absent when its file is). */
@@ -43,6 +46,8 @@ export interface FigureInputs {
   reports: Array<{ file: string; report: SwarmReportLike }>
   summary: Array<Record<string, unknown>> | null
   gateEval: EvaluationReport | null
+  /** `ablation.jsonl` records (empty when absent or unreadable). */
+  ablation: AblationRecord[]
   /** Files that were present but unreadable, with the reason (drawn as placeholders). */
   problems: string[]
 }
@@ -85,6 +90,12 @@ export async function loadFigureInputs(resultsDir: string): Promise<FigureInputs
   }
   const summary = await readJson(join(resultsDir, FIGURE_INPUTS.summary), problems)
   const gate = await readJson(join(resultsDir, FIGURE_INPUTS.gateEval), problems)
+  let ablation: AblationRecord[] = []
+  try {
+    ablation = await readAblationRecords(join(resultsDir, FIGURE_INPUTS.ablation))
+  } catch (e) {
+    problems.push((e as Error).message)
+  }
   return {
     valueAdd,
     sweep,
@@ -94,6 +105,7 @@ export async function loadFigureInputs(resultsDir: string): Promise<FigureInputs
       typeof gate === 'object' && gate !== null && (gate as { schema?: unknown }).schema === 'plora.gate-eval/v1'
         ? (gate as EvaluationReport)
         : null,
+    ablation,
     problems,
   }
 }
@@ -136,7 +148,7 @@ export function allFigures(inputs: FigureInputs): Figure[] {
       'Convergence of alternating train–merge cycles',
       `plora does not write ${FIGURE_INPUTS.convergence} yet (the original's alt_train_merge experiment)`,
     ),
-    placeholderFigure('ablation', 'Ablation', 'plora does not run the ablation experiment yet'),
+    ablationFigure(inputs.ablation),
   ]
 }
 
