@@ -21,12 +21,13 @@ import { existsSync, readdirSync, statSync } from 'node:fs'
 import { readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { isPloraError, type Logger, pythonJsonDumps, SILENT_LOGGER, sha256Hex, writeFileAtomic } from '@plora/common'
-import { type LoadDatasetOptions, loadDomainDataset, type SplitName } from '@plora/datasets'
+import type { LoadDatasetOptions, SplitName } from '@plora/datasets'
 import { assertPristineBase, baseFingerprint, createLoraBranches, injectAdapters } from '@plora/loader'
 import { type PairedStat, pairedStat } from '@plora/metrics'
-import { type CausalLM, loadCausalLMFromDir, loadTokenizer, type QaPair, type Tokenizer } from '@plora/model'
+import { type CausalLM, loadCausalLMFromDir, loadTokenizer, type Tokenizer } from '@plora/model'
 import { type LoraAdapter, loadPeftAdapter, type TargetScheme } from '@plora/peft'
 import { trainAdapter } from '@plora/trainer'
+import { datasetFailed, loadDevSets, median } from './dev-sets.js'
 import { ExperimentsError, ExperimentsErrorCode } from './errors.js'
 import { exampleNlls, type NllOn } from './value-add-nll.js'
 import { adjustRunPValues } from './value-add-records.js'
@@ -226,12 +227,6 @@ function dirBytes(dir: string): number {
   return total
 }
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
-}
-
 /** Trainable parameters of an adapter: the entries of every LoRA factor. */
 export function trainableParams(adapter: Pick<LoraAdapter, 'modules'>): number {
   let n = 0
@@ -370,16 +365,6 @@ export async function readAblationRecords(path: string): Promise<AblationRecord[
   return out
 }
 
-function datasetFailed(domain: string, split: string, e: unknown): ExperimentsError {
-  const why = e instanceof Error ? e.message : String(e)
-  return new ExperimentsError(
-    ExperimentsErrorCode.DatasetFailed,
-    `ablation: cannot load the ${split} split of domain "${domain}": ${why}`,
-    { domain, split },
-    { cause: e },
-  )
-}
-
 /**
  * Runs the ablation: for every domain × rank × scheme, trains an adapter into
  * `<output>/abl_<d>_r<r>_<scheme>/` (a PEFT folder with `plora.yml`), evaluates it and rewrites
@@ -415,19 +400,12 @@ export async function runAblation(
   }
 
   // Dev sets first: a dataset failure stops the run before anything is deleted or trained.
-  const dev = new Map<string, QaPair[]>()
-  for (const d of o.domains) {
-    let pairs: QaPair[]
-    try {
-      const ds = await loadDomainDataset(d, { ...o.dataset, split: o.evalSplit, samples: o.devSize })
-      for (const w of ds.warnings) log.warn(w)
-      pairs = ds.pairs.map((p) => ({ prompt: p.question, answer: p.answer }))
-    } catch (e) {
-      throw datasetFailed(d, o.evalSplit, e)
-    }
-    if (pairs.length === 0) throw datasetFailed(d, o.evalSplit, new Error('the split has no pairs'))
-    dev.set(d, pairs)
-  }
+  const dev = await loadDevSets('ablation', o.domains, {
+    dataset: o.dataset,
+    split: o.evalSplit,
+    devSize: o.devSize,
+    logger: log,
+  })
 
   const model: CausalLM = await loadCausalLMFromDir(o.modelDir)
   const tok: Tokenizer = await loadTokenizer(o.modelDir)
@@ -521,7 +499,8 @@ export async function runAblation(
           logger: log,
         })
       } catch (e) {
-        if (isPloraError(e) && String(e.code).startsWith('DATASETS_')) throw datasetFailed(c.domain, 'train', e)
+        if (isPloraError(e) && String(e.code).startsWith('DATASETS_'))
+          throw datasetFailed('ablation', c.domain, 'train', e)
         throw e
       }
       const trainSeconds = (o.clock() - tTrain) / 1000

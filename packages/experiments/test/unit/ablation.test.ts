@@ -149,6 +149,12 @@ describe('runAblation', () => {
     await expect(runAblation({ ...opts, replace: true, resume: true })).rejects.toMatchObject({
       code: 'EXPERIMENTS_INPUT_INVALID',
     })
+    // a dev set that cannot be loaded stops even a --replace run before anything is deleted
+    await expect(runAblation({ ...opts, replace: true, domains: ['legal', 'nosuchdomain'] })).rejects.toMatchObject({
+      code: 'EXPERIMENTS_DATASET_FAILED',
+      message: expect.stringContaining('validation split of domain "nosuchdomain"'),
+    })
+    expect(readFileSync(first.jsonlPath, 'utf8')).toBe(before)
   })
 
   it('resumes finished cells of the same settings, refuses records of other settings', async () => {
