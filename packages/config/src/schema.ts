@@ -56,6 +56,11 @@ export const PloraConfigSchema = z.strictObject({
     tau_tensor_z: z.number().positive(),
   }),
   alt_train_merge: z.strictObject({ cycles: positiveInt, samples: positiveInt, rank: positiveInt }),
+  ablation: z.strictObject({
+    ranks: uniqueList(positiveInt),
+    schemes: uniqueList(z.enum(TARGET_SCHEMES)),
+    samples: positiveInt,
+  }),
   // Where each domain's question/answer pairs come from. The entries are validated in full by
   // @plora/datasets (a higher layer) when a command uses them; here only their outline is checked.
   data: z

@@ -21,7 +21,7 @@ export const ExperimentsErrorCode = {
   ArtifactsMissing: 'EXPERIMENTS_ARTIFACTS_MISSING',
   /** The builder found no artefact configuration after filtering (value-add build: exit 3). */
   NoConfigs: 'EXPERIMENTS_NO_CONFIGS',
-  /** An experiment's output folder exists and is not empty, and replacing it was not asked for. */
+  /** An experiment's output folder already holds its outputs and neither replace nor resume was asked for. */
   OutputExists: 'EXPERIMENTS_OUTPUT_EXISTS',
 } as const
 /** A {@link ExperimentsErrorCode} value. */

@@ -7,7 +7,8 @@
  * alt-train-merge`: each cycle trains on fresh data on top of the previous merged model and merges
  * at the α of a held-out line search; `convergence.json`/`.md`); the figures of a results folder (Vega-Lite
  * specifications rendered headless to SVG by vega and to PNG by resvg; `plora figures`) and the
- * self-contained `results/report.html` (`plora report`).
+ * self-contained `results/report.html` (`plora report`); the rank × scheme ablation (`plora ablation`:
+ * per-cell perplexity, ΔNLL with value-add statistics, parameters, bytes, train time, latency).
  *
  * @example
  * ```ts
@@ -17,6 +18,26 @@
  * ```
  */
 
+export {
+  ABLATION_ALPHA,
+  ABLATION_DIR_RE,
+  ABLATION_JSONL,
+  ABLATION_MD,
+  type AblationOptions,
+  type AblationProgress,
+  type AblationRecord,
+  type AblationResult,
+  type AblationTraining,
+  ablationDirName,
+  ablationMarkdown,
+  adjustAblationPValues,
+  bestAblationCell,
+  DEFAULT_ABLATION_OPTIONS,
+  existingAblationOutputs,
+  readAblationRecords,
+  runAblation,
+  trainableParams,
+} from './ablation.js'
 export {
   type AltTrainMergeOptions,
   type AltTrainMergeProgress,
@@ -35,6 +56,9 @@ export {
 } from './alt-train-merge.js'
 export { ExperimentsError, ExperimentsErrorCode } from './errors.js'
 export {
+  type AblationRow,
+  ablationData,
+  ablationFigure,
   acceptanceFigure,
   allFigures,
   BASE_CONFIG,

@@ -44,10 +44,10 @@ import {
   writeFileAtomic,
   writeJsonAtomic,
 } from '@plora/common'
-import { type LoadDatasetOptions, loadDomainDataset, type SplitName } from '@plora/datasets'
+import type { LoadDatasetOptions, SplitName } from '@plora/datasets'
 import { assertPristineBase, baseFingerprint, createLoraBranches, injectAdapters } from '@plora/loader'
 import { type PairedStat, pairedStat } from '@plora/metrics'
-import { type CausalLM, loadCausalLMFromDir, loadTokenizer, type QaPair, type Tokenizer } from '@plora/model'
+import { type CausalLM, loadCausalLMFromDir, loadTokenizer, type Tokenizer } from '@plora/model'
 import {
   createPlaceboAdapter,
   type LoraAdapter,
@@ -56,6 +56,7 @@ import {
   writePeftAdapter,
 } from '@plora/peft'
 import { trainAdapter } from '@plora/trainer'
+import { datasetFailed, loadDevSets, median } from './dev-sets.js'
 import { ExperimentsError, ExperimentsErrorCode } from './errors.js'
 import { exampleNlls, type NllOn } from './value-add-nll.js'
 import {
@@ -256,16 +257,6 @@ export function resumeKey(config: Record<string, unknown>): string {
   return sha256Hex(pythonJsonDumps(config))
 }
 
-function datasetFailed(domain: string, split: string, e: unknown): ExperimentsError {
-  const why = e instanceof Error ? e.message : String(e)
-  return new ExperimentsError(
-    ExperimentsErrorCode.DatasetFailed,
-    `value-add: cannot load the ${split} split of domain "${domain}": ${why}`,
-    { domain, split },
-    { cause: e },
-  )
-}
-
 function invalid(message: string, details: Record<string, unknown>): ExperimentsError {
   return new ExperimentsError(ExperimentsErrorCode.InputInvalid, message, details)
 }
@@ -294,12 +285,6 @@ function validate(o: ValueAddOptions): void {
     throw invalid(`value-add: latencyTrials must be ≥ 3 (a median), found ${o.latencyTrials}`, {})
   if (o.placeboBRank !== 'cell') posInt('placeboBRank', o.placeboBRank)
   if (!(o.latencyBudgetMs > 0)) throw invalid(`value-add: latencyBudgetMs must be > 0, found ${o.latencyBudgetMs}`, {})
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
 }
 
 interface NllCache {
@@ -381,19 +366,12 @@ export async function runValueAdd(
   const cache = await readCache(cachePath)
 
   // Dev sets first: a dataset failure stops the run before any training (§9.2 step 6).
-  const dev = new Map<string, QaPair[]>()
-  for (const d of o.domains) {
-    let pairs: QaPair[]
-    try {
-      const ds = await loadDomainDataset(d, { ...o.dataset, split: o.evalSplit, samples: o.devSize })
-      for (const w of ds.warnings) log.warn(w)
-      pairs = ds.pairs.map((p) => ({ prompt: p.question, answer: p.answer }))
-    } catch (e) {
-      throw datasetFailed(d, o.evalSplit, e)
-    }
-    if (pairs.length === 0) throw datasetFailed(d, o.evalSplit, new Error('the split has no pairs'))
-    dev.set(d, pairs)
-  }
+  const dev = await loadDevSets('value-add', o.domains, {
+    dataset: o.dataset,
+    split: o.evalSplit,
+    devSize: o.devSize,
+    logger: log,
+  })
 
   const model: CausalLM = await loadCausalLMFromDir(o.modelDir)
   const tok: Tokenizer = await loadTokenizer(o.modelDir)
@@ -497,7 +475,8 @@ export async function runValueAdd(
           logger: log,
         })
       } catch (e) {
-        if (isPloraError(e) && String(e.code).startsWith('DATASETS_')) throw datasetFailed(domain, 'train', e)
+        if (isPloraError(e) && String(e.code).startsWith('DATASETS_'))
+          throw datasetFailed('value-add', domain, 'train', e)
         throw e
       }
       await writeJsonAtomic(sidecar, settings)

@@ -1,4 +1,5 @@
 import type { Command } from 'commander'
+import { register as registerAblation } from './ablation.js'
 import { register as registerAltTrainMerge } from './alt-train-merge.js'
 import { register as registerConfig } from './config.js'
 import { register as registerData } from './data.js'
@@ -35,5 +36,6 @@ export const COMMAND_GROUPS: ReadonlyArray<(program: Command) => void> = [
   registerTrain,
   registerValueAdd,
   registerAltTrainMerge,
+  registerAblation,
   registerFigures,
 ]

@@ -80,7 +80,7 @@ export async function datasetOptions(rt: import('../runtime.js').Runtime, hub: b
   }
 }
 
-function formatEta(seconds: number): string {
+export function formatEta(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?'
   const s = Math.round(seconds)
   return s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`

@@ -33,6 +33,9 @@ describe('shipped presets', () => {
     expect(full.value_add.schemes).toEqual(['all', 'attention', 'mlp'])
     expect(full.train.lr).toBe(0.0001)
     expect(Object.keys(dry).sort()).toEqual(Object.keys(full).sort())
+    // the ablation grid crosses ≥ 2 ranks with ≥ 2 schemes even in the dry preset (numbers must differ across ranks)
+    expect(dry.ablation).toEqual({ ranks: [1, 4], schemes: ['attention', 'mlp'], samples: 32 })
+    expect(full.ablation).toEqual({ ranks: [2, 4, 8, 16], schemes: ['attention', 'mlp', 'all'], samples: 1000 })
   })
 })
 

@@ -7,8 +7,10 @@ import { existsSync } from 'node:fs'
 import { mkdir, readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type Logger, SILENT_LOGGER, writeFileAtomic } from '@plora/common'
+import { type AblationRecord, readAblationRecords } from '../ablation.js'
 import type { EvaluationReport } from '../gate-study.js'
 import { readValueAddRecords, type ValueAddRecord } from '../value-add-records.js'
+import { ablationFigure } from './ablation.js'
 import { type ConvergenceLike, convergenceFigure, isConvergenceLike } from './convergence.js'
 import { gatePerformanceFigure, gateRocFigure } from './gate.js'
 import { type Figure, placeholderFigure, renderFigure } from './render.js'
@@ -34,6 +36,7 @@ export const FIGURE_INPUTS = {
   summary: 'summary_v2.json',
   gateEval: 'gate_eval.json',
   convergence: 'alt_train_merge/convergence.json',
+  ablation: 'ablation.jsonl',
 } as const
 
 /** What the figures are drawn from (each part absent when its file is). */
@@ -46,6 +49,8 @@ export interface FigureInputs {
   gateEval: EvaluationReport | null
   /** `alt_train_merge/convergence.json`, when it has `param_delta_fro`. */
   convergence: ConvergenceLike | null
+  /** `ablation.jsonl` records (empty when absent or unreadable). */
+  ablation: AblationRecord[]
   /** Files that were present but unreadable, with the reason (drawn as placeholders). */
   problems: string[]
 }
@@ -89,6 +94,12 @@ export async function loadFigureInputs(resultsDir: string): Promise<FigureInputs
   const summary = await readJson(join(resultsDir, FIGURE_INPUTS.summary), problems)
   const gate = await readJson(join(resultsDir, FIGURE_INPUTS.gateEval), problems)
   const convergence = await readJson(join(resultsDir, FIGURE_INPUTS.convergence), problems)
+  let ablation: AblationRecord[] = []
+  try {
+    ablation = await readAblationRecords(join(resultsDir, FIGURE_INPUTS.ablation))
+  } catch (e) {
+    problems.push((e as Error).message)
+  }
   return {
     valueAdd,
     sweep,
@@ -99,6 +110,7 @@ export async function loadFigureInputs(resultsDir: string): Promise<FigureInputs
         ? (gate as EvaluationReport)
         : null,
     convergence: isConvergenceLike(convergence) ? convergence : null,
+    ablation,
     problems,
   }
 }
@@ -137,7 +149,7 @@ export function allFigures(inputs: FigureInputs): Figure[] {
     acceptanceFigure(inputs.summary),
     ...inputs.reports.map((x) => swarmRunFigure(x.file.replace(/^swarm_v2_report_/, 'swarm_run_'), x.report)),
     convergenceFigure(inputs.convergence),
-    placeholderFigure('ablation', 'Ablation', 'plora does not run the ablation experiment yet'),
+    ablationFigure(inputs.ablation),
   ]
 }
 

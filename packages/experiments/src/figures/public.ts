@@ -1,4 +1,5 @@
 /** The public API of the figures (re-exported by the package index). */
+export { type AblationRow, ablationData, ablationFigure } from './ablation.js'
 export {
   type ConvergenceDeltaRow,
   type ConvergenceLike,

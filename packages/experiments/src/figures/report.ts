@@ -108,6 +108,8 @@ export async function writeReport(o: ReportOptions): Promise<ReportResult> {
       ? evaluationMarkdown(inputs.gateEval)
       : null
   const sweepMd = sweepSummaryMarkdown(inputs)
+  const ablationMdPath = join(o.resultsDir, 'ablation.md')
+  const ablationMd = existsSync(ablationMdPath) ? await readFile(ablationMdPath, 'utf8') : null
   const table = (id: string, title: string, md: string | null, base: string, missing: string) => {
     if (md !== null) tables.push(id)
     sections.push(
@@ -124,9 +126,9 @@ export async function writeReport(o: ReportOptions): Promise<ReportResult> {
   table(
     'ablation',
     'Ablation and convergence',
-    null,
+    ablationMd,
     '',
-    'plora does not run the ablation or the alternating train–merge experiment yet: no tables.',
+    'No ablation (run `make ablation`); plora does not run the alternating train–merge experiment yet.',
   )
 
   // figures
