@@ -99,6 +99,14 @@ export {
   type VerdictRates,
 } from './gate-study.js'
 export {
+  type GatedMerge,
+  type GateMergedOptions,
+  gateMergedDeltas,
+  MERGED_DOMAIN,
+  type MergedPlasmidOptions,
+  writeMergedPlasmid,
+} from './merge-gate.js'
+export {
   aucEstimate,
   type BootstrapEstimateOptions,
   type Estimate,
