@@ -14,6 +14,13 @@
  * const { reference } = await calibrateGate({ plan, dir, harness, probeSet, ... })
  * ```
  */
+export {
+  type AdapterComparisonReport,
+  adapterComparisonMarkdown,
+  type CompareAdaptersOptions,
+  type ComparisonRow,
+  compareAdapters,
+} from './adapter-comparison.js'
 export { ExperimentsError, ExperimentsErrorCode } from './errors.js'
 export {
   acceptanceFigure,
@@ -106,6 +113,20 @@ export {
   type MergedPlasmidOptions,
   writeMergedPlasmid,
 } from './merge-gate.js'
+export {
+  DEFAULT_MERGE_GATE_STUDY_TRAINING,
+  type GatedInputRecord,
+  type GatedMergeRecord,
+  MERGE_GATE_STUDY_METHODS,
+  type MergeGateStudyMethod,
+  type MergeGateStudyOptions,
+  type MergeGateStudyReport,
+  type MethodSummary,
+  mergeGateStudyMarkdown,
+  type PlannedMerge,
+  planMergeGateMerges,
+  runMergeGateStudy,
+} from './merge-gate-study.js'
 export {
   aucEstimate,
   type BootstrapEstimateOptions,
