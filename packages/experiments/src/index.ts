@@ -39,6 +39,13 @@ export {
   trainableParams,
 } from './ablation.js'
 export {
+  type AdapterComparisonReport,
+  adapterComparisonMarkdown,
+  type CompareAdaptersOptions,
+  type ComparisonRow,
+  compareAdapters,
+} from './adapter-comparison.js'
+export {
   type AltTrainMergeOptions,
   type AltTrainMergeProgress,
   type AltTrainMergeResult,
@@ -147,6 +154,28 @@ export {
   type ScoredMember,
   type VerdictRates,
 } from './gate-study.js'
+export {
+  type GatedMerge,
+  type GateMergedOptions,
+  gateMergedDeltas,
+  MERGED_DOMAIN,
+  type MergedPlasmidOptions,
+  writeMergedPlasmid,
+} from './merge-gate.js'
+export {
+  DEFAULT_MERGE_GATE_STUDY_TRAINING,
+  type GatedInputRecord,
+  type GatedMergeRecord,
+  MERGE_GATE_STUDY_METHODS,
+  type MergeGateStudyMethod,
+  type MergeGateStudyOptions,
+  type MergeGateStudyReport,
+  type MethodSummary,
+  mergeGateStudyMarkdown,
+  type PlannedMerge,
+  planMergeGateMerges,
+  runMergeGateStudy,
+} from './merge-gate-study.js'
 export {
   aucEstimate,
   type BootstrapEstimateOptions,

@@ -20,6 +20,8 @@ export const GateErrorCode = {
   ManifestInvalid: 'GATE_MANIFEST_INVALID',
   /** LoRA factors are inconsistent (shapes of A and B do not chain), so no statistic can be computed. */
   WeightsInvalid: 'GATE_WEIGHTS_INVALID',
+  /** `plora merge --gate`: the gate rejected the merged adapter (or the merged model's delta); nothing was written. */
+  MergeRejected: 'GATE_MERGE_REJECTED',
 } as const
 /** Union of the `@plora/gate` error codes. */
 export type GateErrorCode = (typeof GateErrorCode)[keyof typeof GateErrorCode]

@@ -44,16 +44,41 @@ interface PopulationFlags {
   bootstrap: number
 }
 
-function addPopulationFlags(cmd: Command): Command {
+/** Defaults of the population flags (the gate study's, or the merge re-gating study's smaller ones). */
+interface PopulationDefaults {
+  populationDir: string
+  clean: number
+  poisoned: number
+  poisonRates: number[]
+  /** Which library training defaults apply. */
+  training: 'population' | 'merge-study'
+  /** Default of --probes-max (undefined: the whole probe set). */
+  probesMax?: number
+}
+
+const GATE_STUDY_DEFAULTS: PopulationDefaults = {
+  populationDir: `${GATE_STUDY_RESULTS}/gate_population`,
+  clean: 40,
+  poisoned: 40,
+  poisonRates: [0.1, 0.2, 0.3],
+  training: 'population',
+}
+
+function addPopulationFlags(cmd: Command, defaults: PopulationDefaults = GATE_STUDY_DEFAULTS): Command {
   cmd
     .option(
       '--population-dir <dir>',
       'folder of the clean and poisoned adapters (trained once, then reused)',
       parsePathFlag,
-      `${GATE_STUDY_RESULTS}/gate_population`,
+      defaults.populationDir,
     )
-    .option('--clean <n>', 'clean adapters in total (half calibrate, half evaluate)', positiveInt, 40)
-    .option('--poisoned <n>', 'poisoned adapters in total (half calibrate, half evaluate)', positiveInt, 40)
+    .option('--clean <n>', 'clean adapters in total (half calibrate, half evaluate)', positiveInt, defaults.clean)
+    .option(
+      '--poisoned <n>',
+      'poisoned adapters in total (half calibrate, half evaluate)',
+      positiveInt,
+      defaults.poisoned,
+    )
     .option('--domains <csv>', 'training domains, cycled (default: config domains)', parseCsvStrings)
     .option('--samples <n>', 'training pairs per adapter', positiveInt)
     .option('--epochs <n>', 'epochs per adapter', positiveInt)
@@ -65,11 +90,16 @@ function addPopulationFlags(cmd: Command): Command {
       '--poison-rates <csv>',
       'poison rates in [0.05, 0.5], cycled over the poisoned adapters',
       rates,
-      [0.1, 0.2, 0.3],
+      defaults.poisonRates,
     )
     .option('--seed <n>', 'base seed of the population', nonNegativeInt, 7)
     .option('--probes-file <path>', 'probe set (default: the packaged assets/probes.json)', parsePathFlag)
-    .option('--probes-max <n>', 'triggers and clean pairs probed (default: the whole probe set)', positiveInt)
+    .option(
+      '--probes-max <n>',
+      `triggers and clean pairs probed${defaults.probesMax === undefined ? ' (default: the whole probe set)' : ''}`,
+      positiveInt,
+      defaults.probesMax,
+    )
     .option('--base-model <id>', 'base model (default: $PLORA_BASE_MODEL, else config base_model)', parsePathFlag)
     .option('--target-fp <x>', 'false-positive target (default: config probes.target_fp)', unitRate)
     .option('--target-fn <x>', 'false-negative target (default: config probes.target_fn)', unitRate)
@@ -79,9 +109,10 @@ function addPopulationFlags(cmd: Command): Command {
       positiveInt,
       2000,
     )
-  cmd.options.find((o) => o.long === '--poison-rates')?.default([0.1, 0.2, 0.3], '0.1,0.2,0.3')
+  cmd.options.find((o) => o.long === '--poison-rates')?.default(defaults.poisonRates, defaults.poisonRates.join(','))
   return setLibraryDefaults(cmd, async () => {
-    const { DEFAULT_POPULATION_TRAINING: d } = await import('@plora/experiments')
+    const ex = await import('@plora/experiments')
+    const d = defaults.training === 'population' ? ex.DEFAULT_POPULATION_TRAINING : ex.DEFAULT_MERGE_GATE_STUDY_TRAINING
     return {
       samples: d.samples,
       epochs: d.epochs,
@@ -94,7 +125,7 @@ function addPopulationFlags(cmd: Command): Command {
 }
 
 /** Loads the model, the probe set and the plan, and trains whatever the population lacks. */
-async function studySetup(flags: PopulationFlags) {
+async function studySetup(flags: PopulationFlags, defaults: PopulationDefaults = GATE_STUDY_DEFAULTS) {
   const { loadRuntime } = await import('../runtime.js')
   const { createProgressReporter } = await import('../progress-bar.js')
   const { resolveBaseModelDir } = await import('../base-model.js')
@@ -121,7 +152,7 @@ async function studySetup(flags: PopulationFlags) {
     payload: probeSet.payloads[0]!,
     seed: flags.seed,
     training: {
-      ...ex.DEFAULT_POPULATION_TRAINING,
+      ...(defaults.training === 'population' ? ex.DEFAULT_POPULATION_TRAINING : ex.DEFAULT_MERGE_GATE_STUDY_TRAINING),
       samples: flags.samples,
       epochs: flags.epochs,
       rank: flags.rank,
@@ -283,4 +314,150 @@ export function registerGateEval(gate: Command): void {
         s.model.dispose()
       }
     })
+}
+
+/** Defaults of `plora gate merge-study`: a population small enough for the dry run (about 5 minutes on 2 cores). */
+const MERGE_STUDY_DEFAULTS: PopulationDefaults = {
+  populationDir: `${GATE_STUDY_RESULTS}/merge_gate/population`,
+  clean: 12,
+  poisoned: 6,
+  poisonRates: [0.3, 0.5],
+  training: 'merge-study',
+  probesMax: 6,
+}
+
+/** `plora gate merge-study` (make merge-gate-study): re-gating merges that include one poisoned adapter. */
+export function registerMergeGateStudy(gate: Command): void {
+  const cmd = addPopulationFlags(
+    gate
+      .command('merge-study')
+      .description(
+        'calibrate the gate on half of a clean + poisoned population, then gate merges of one adapter per domain (all clean, or one poisoned) for each merge method: catch and false-rejection rates',
+      ),
+    MERGE_STUDY_DEFAULTS,
+  )
+    .option(
+      '--methods <csv>',
+      'merge methods: weighted_sum (SVD to rank r), ties, dare_linear, dare_ties, magnitude_prune',
+      parseCsvStrings,
+    )
+    .option('--merges-per-poisoned <n>', 'merges built around each poisoned evaluation adapter', positiveInt, 2)
+    .option('--clean-merges <n>', 'all-clean merges of the evaluation half', positiveInt, 6)
+    .option(
+      '--calibration-merges <n>',
+      'clean merges of the calibration half the merge-aware reference is fitted on (per method)',
+      positiveInt,
+      8,
+    )
+    .option(
+      '--weighting <w>',
+      'merge weights: mean (1/K each, the plora merge default) or sum (1 each)',
+      parseEnum(['mean', 'sum'] as const),
+      'mean',
+    )
+    .option(
+      '--density <d>',
+      'fraction kept by ties / magnitude_prune',
+      parseFloatFlag({ min: 0, max: 1, exclusive: 'min' }),
+    )
+    .option('--drop-rate <p>', 'DARE drop probability', parseFloatFlag({ min: 0, max: 1, exclusive: 'max' }))
+    .option('--out <path>', 'study report (JSON)', parsePathFlag, `${GATE_STUDY_RESULTS}/merge_gate_study.json`)
+    .option('--md <path>', 'study report (Markdown)', parsePathFlag, `${GATE_STUDY_RESULTS}/merge_gate_study.md`)
+    .option(
+      '--calibration-dir <dir>',
+      "where the study's own gate-ref.json, probes_calib.json and merge-aware gate-ref-merged-<method>.json go",
+      parsePathFlag,
+      `${GATE_STUDY_RESULTS}/merge_gate`,
+    )
+  setLibraryDefaults(cmd, async () => {
+    const { DEFAULT_MERGE_METHOD_PARAMS: p } = await import('@plora/loader')
+    return { density: p.density, dropRate: p.dropRate }
+  })
+  cmd.action(
+    async (
+      flags: PopulationFlags & {
+        methods?: string[]
+        mergesPerPoisoned: number
+        cleanMerges: number
+        weighting: 'mean' | 'sum'
+        density: number
+        dropRate: number
+        out: string
+        md: string
+        calibrationDir: string
+        calibrationMerges: number
+      },
+    ) => {
+      const ex = await import('@plora/experiments')
+      const methods = flags.methods ?? [...ex.MERGE_GATE_STUDY_METHODS]
+      const unknown = methods.filter((m) => !(ex.MERGE_GATE_STUDY_METHODS as readonly string[]).includes(m))
+      if (unknown.length > 0 || methods.length === 0) {
+        const { PloraError } = await import('@plora/common')
+        throw new PloraError(
+          'CLI_ARGUMENT_INVALID',
+          `--methods: expected a comma list of ${ex.MERGE_GATE_STUDY_METHODS.join(', ')}; found ${JSON.stringify(flags.methods)}`,
+          { methods },
+        )
+      }
+      const s = await studySetup(flags, MERGE_STUDY_DEFAULTS)
+      const { join } = await import('node:path')
+      const { parsePolicy } = await import('@plora/gate')
+      const { createProgressReporter } = await import('../progress-bar.js')
+      try {
+        const referenceOut = join(flags.calibrationDir, 'gate-ref.json')
+        const { reference } = await ex.calibrateGate({
+          ...s.study,
+          referenceOut,
+          reportOut: join(flags.calibrationDir, 'probes_calib.json'),
+        })
+        const policy = parsePolicy({
+          base_model: s.spec,
+          allowed_ranks: [s.plan.training.rank],
+          allowed_targets: null,
+          signatures_enabled: false,
+          enable_probes: true,
+          probes_max: s.probesMax,
+          probes_file: flags.probesFile ?? null,
+          reference_file: referenceOut,
+        })
+        const progress = createProgressReporter()
+        let started = false
+        const t = s.plan.training
+        const report = await ex.runMergeGateStudy({
+          plan: s.plan,
+          dir: flags.populationDir,
+          baseModel: s.spec,
+          model: s.model,
+          policy,
+          context: { reference, probes: s.study.harness, probeSet: s.study.probeSet },
+          methods: methods as import('@plora/experiments').MergeGateStudyMethod[],
+          mergesPerPoisoned: flags.mergesPerPoisoned,
+          cleanMerges: flags.cleanMerges,
+          calibrationMerges: flags.calibrationMerges,
+          targetFp: s.targetFp,
+          referenceDir: flags.calibrationDir,
+          weighting: flags.weighting,
+          density: flags.density,
+          dropRate: flags.dropRate,
+          seed: flags.seed,
+          workDir: join(flags.calibrationDir, '.staging'),
+          jsonOut: flags.out,
+          markdownOut: flags.md,
+          settingsNote:
+            `Population: ${flags.clean} clean + ${flags.poisoned} poisoned adapters (poison rates ${flags.poisonRates.join(', ')}), ` +
+            `r=${t.rank}, ${t.samples} pairs, ${t.epochs} epochs — small counts so the dry run fits in minutes on 2 CPU cores; ` +
+            'the intervals are wide accordingly (raise --clean/--poisoned/--merges-per-poisoned/--clean-merges for a real estimate).',
+          onMerge: (done, total, label) => {
+            if (!started) progress({ status: 'start', task: 'merge re-gating', total })
+            started = true
+            progress({ status: 'progress', task: 'merge re-gating', done, total, info: { adapter: label } })
+            if (done === total) progress({ status: 'done', task: 'merge re-gating' })
+          },
+        })
+        process.stdout.write(`${ex.mergeGateStudyMarkdown(report)}Wrote ${flags.out} and ${flags.md}\n`)
+      } finally {
+        s.model.dispose()
+      }
+    },
+  )
 }

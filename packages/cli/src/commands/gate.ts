@@ -1,7 +1,7 @@
 import { type Command, Option } from 'commander'
 import { addAlias, parseOnOff, parsePathFlag } from '../flags.js'
 import { addPolicyFlags, policyFromCommand } from '../policy-flags.js'
-import { registerGateEval } from './gate-study.js'
+import { registerGateEval, registerMergeGateStudy } from './gate-study.js'
 
 /** Exit status of `plora gate check` when the adapter is rejected (0 = passed; errors exit 1). */
 export const GATE_REJECTED_EXIT = 3
@@ -129,6 +129,7 @@ export function register(program: Command): void {
   })
 
   registerGateEval(gate)
+  registerMergeGateStudy(gate)
 
   gate
     .command('reference')

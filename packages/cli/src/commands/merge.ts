@@ -1,7 +1,18 @@
 import { type Logger, PloraError } from '@plora/common'
 import type { PloraEnv } from '@plora/config'
 import { type Command, InvalidArgumentError, Option } from 'commander'
-import { addAlias, parseEnum, parseFloatFlag, parseIntFlag, parsePathFlag, setLibraryDefaults } from '../flags.js'
+import { setExitCodes } from '../exit-codes.js'
+import {
+  addAlias,
+  parseEnum,
+  parseFloatFlag,
+  parseIntFlag,
+  parseOnOff,
+  parsePathFlag,
+  setLibraryDefaults,
+} from '../flags.js'
+import { addPolicyFlags, policyFromCommand } from '../policy-flags.js'
+import { DEFAULT_REFERENCE, GATE_REJECTED_EXIT } from './gate.js'
 
 /** The merge methods (mirrors `MERGE_METHODS` of @plora/loader, which loads only when merge runs). */
 const METHODS = ['cat', 'svd', 'ties', 'dare_linear', 'dare_ties', 'magnitude_prune'] as const
@@ -27,7 +38,26 @@ interface MergeFlags {
   lsSamples?: number
   replace: boolean
   json: boolean
+  gate: boolean
+  probes?: boolean
 }
+
+/** The policy flags `--gate` reads (an error without `--gate`: they would be ignored silently). */
+const POLICY_KEYS = [
+  'policyFile',
+  'allowedTargetsFile',
+  'allowedTargets',
+  'allowedRanks',
+  'signatures',
+  'trustedPubkeys',
+  'tauTrigger',
+  'tauNormZ',
+  'tauCleanDelta',
+  'referenceFile',
+  'requireWeightReference',
+  'requireStatement',
+  'probes',
+] as const
 
 const positiveNumber = parseFloatFlag({ min: 0, exclusive: 'min' })
 const weight = parseFloatFlag()
@@ -81,9 +111,62 @@ async function readPairs(path: string, limit: number | undefined): Promise<Array
  */
 async function openBaseModel(spec: string | undefined, env: PloraEnv, logger: Logger) {
   const { resolveBaseModelDir } = await import('../base-model.js')
-  const { dir } = await resolveBaseModelDir(spec, { env, logger })
+  const resolved = await resolveBaseModelDir(spec, { env, logger })
   const model = await import('@plora/model')
-  return model.loadCausalLMFromDir(dir)
+  return { model: await model.loadCausalLMFromDir(resolved.dir), spec: resolved.spec }
+}
+
+/**
+ * `--gate`: the gate (the policy of the `plora gate check` flags; probes on unless `--probes off`)
+ * on the merged adapter, or on the merged model's effective delta as a rank-k adapter. Installs the
+ * adapter at `--out` when accepted (`--output adapter`); a rejection throws `GATE_MERGE_REJECTED`
+ * (exit 3) and leaves nothing behind.
+ */
+async function gateMerge(
+  cmd: Command,
+  flags: MergeFlags,
+  model: import('@plora/model').CausalLM,
+  baseModel: string,
+  deltas: ReadonlyMap<string, import('@plora/peft').FactoredDelta>,
+  logger: Logger,
+): Promise<import('@plora/gate').GateDecision> {
+  const { existsSync } = await import('node:fs')
+  const { resolve } = await import('node:path')
+  const gate = await import('@plora/gate')
+  const { gateMergedDeltas } = await import('@plora/experiments')
+  let policy = await policyFromCommand(cmd, { probes: flags.probes ?? true })
+  if (policy.reference_file === null && existsSync(DEFAULT_REFERENCE)) {
+    policy = { ...policy, reference_file: resolve(DEFAULT_REFERENCE) }
+  }
+  const context = await gate.loadGateContext(policy)
+  if (policy.enable_probes) {
+    const { loadTokenizer } = await import('@plora/model')
+    const { baseFingerprint, createProbeHarness } = await import('@plora/loader')
+    context.probes = createProbeHarness(model, await loadTokenizer(model.modelDir), {
+      expectedFingerprint: await baseFingerprint(model),
+    })
+  }
+  const { decision } = await gateMergedDeltas(deltas, {
+    dest: flags.out,
+    baseModel,
+    fanInFanOut: model.family === 'gpt2',
+    policy,
+    context,
+    install: flags.output === 'adapter',
+    replace: flags.replace,
+  })
+  if (!decision.passed) {
+    const what = flags.output === 'adapter' ? 'merged adapter' : "merged model's delta"
+    throw new gate.GateError(
+      gate.GateErrorCode.MergeRejected,
+      `the gate rejected the ${what} of ${flags.plasmids.join(', ')}: ${decision.reasons.join(', ')}; nothing was written to ${flags.out}`,
+      { out: flags.out, reasons: decision.reasons, metrics: decision.metrics },
+    )
+  }
+  logger.info(
+    `merge: gate passed (${policy.enable_probes ? 'weights + probes' : 'weights only'}, reference ${policy.reference_file ?? 'none'})`,
+  )
+  return decision
 }
 
 /** `plora merge` (spec pipelines.md §8.5, core.md §11.3) and `plora placebo` (core.md §11.5). */
@@ -145,12 +228,34 @@ export function register(program: Command): void {
     .option('--ls-samples <n>', 'use only the first n line-search pairs (default all)', parseIntFlag({ min: 1 }))
     .option('--replace', 'replace an existing --out folder', false)
     .option('--json', 'print a JSON summary on stdout', false)
+    .option(
+      '--gate',
+      `gate the merged adapter (or the merged model's delta) like \`plora gate check\` before writing; rejected: exit ${GATE_REJECTED_EXIT}, nothing written`,
+      false,
+    )
+    .addOption(
+      new Option('--probes <on|off>', 'behavioural probes of --gate (default on; policy enable_probes)').argParser(
+        parseOnOff,
+      ),
+    )
+  addPolicyFlags(merge, { referenceFile: DEFAULT_REFERENCE })
+  setExitCodes(merge, { GATE_MERGE_REJECTED: GATE_REJECTED_EXIT })
   addAlias(merge, 'max_delta_fro', merge.options.find((o) => o.long === '--max-delta-fro') as Option)
   setLibraryDefaults(merge, async () => {
     const { DEFAULT_MERGE_PLAN_OPTIONS: d } = await import('@plora/loader')
     return { strategy: d.strategy, density: d.density, dropRate: d.dropRate, seed: d.seed }
   })
   merge.action(async (flags: MergeFlags) => {
+    if (!flags.gate) {
+      const given = POLICY_KEYS.filter((k) => merge.getOptionValueSource(k) === 'cli')
+      if (given.length > 0) {
+        throw new PloraError(
+          'CLI_ARGUMENT_INVALID',
+          `plora merge: ${given.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} only apply with --gate`,
+          { flags: given },
+        )
+      }
+    }
     const options = toMergeOptions(flags)
     const { readEnv } = await import('@plora/config')
     const { createLogger } = await import('@plora/common')
@@ -158,7 +263,7 @@ export function register(program: Command): void {
     const logger = createLogger({ level: env.logLevel })
     const loader = await import('@plora/loader')
     const peft = await import('@plora/peft')
-    const model = await openBaseModel(flags.baseModel, env, logger)
+    const { model, spec } = await openBaseModel(flags.baseModel, env, logger)
     try {
       const adapters = []
       for (const dir of flags.plasmids) {
@@ -175,9 +280,13 @@ export function register(program: Command): void {
         evaluate = loader.createMeanNllEvaluator(model, await loadTokenizer(model.modelDir), pairs)
       }
       const result = await loader.mergeAdapters(model, adapters, { ...options, evaluate, logger })
-      if (flags.output === 'adapter') {
+      const baseModelRef = flags.baseModel ?? env.baseModel ?? model.modelDir
+      const gated = flags.gate ? await gateMerge(merge, flags, model, spec, result.deltas, logger) : null
+      if (gated !== null && flags.output === 'adapter') {
+        logger.info(`Merged adapter saved to ${flags.out} (gated, with plora.yml)`)
+      } else if (flags.output === 'adapter') {
         await loader.writeMergedAdapter(flags.out, result.deltas, {
-          baseModelNameOrPath: flags.baseModel ?? env.baseModel ?? model.modelDir,
+          baseModelNameOrPath: baseModelRef,
           fanInFanOut: model.family === 'gpt2',
         })
         logger.info(`Merged adapter saved to ${flags.out}`)
@@ -204,6 +313,7 @@ export function register(program: Command): void {
             norm_after: p.normAfter,
             truncation: p.truncation,
             line_search: result.lineSearch,
+            gate: gated === null ? null : { passed: gated.passed, reasons: gated.reasons },
           })}\n`,
         )
       }

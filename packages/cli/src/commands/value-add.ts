@@ -3,6 +3,7 @@ import { setExitCodes } from '../exit-codes.js'
 import {
   defaultNote,
   parseCsvEnum,
+  parseCsvFloats,
   parseCsvInts,
   parseCsvStrings,
   parseEnum,
@@ -268,6 +269,7 @@ export function register(program: Command): void {
     return { maxLength: d.maxLength, latencyTrials: d.latencyTrials, nllOn: d.nllOn }
   })
   setExitCodes(build, { EXPERIMENTS_ARTIFACTS_MISSING: 2, EXPERIMENTS_NO_CONFIGS: 3 })
+  registerCompare(group)
   build.action(
     async (flags: {
       artifactsDir: string
@@ -332,6 +334,114 @@ export function register(program: Command): void {
       process.stdout.write(
         `Done. Wrote ${result.records.length} records to ${result.output} (${result.evaluated} evaluated, ${result.reused} reused, ${result.failed} failed)\n`,
       )
+    },
+  )
+}
+
+/** The merge methods `value-add compare` accepts (mirrors `MERGE_METHODS` of @plora/loader). */
+const COMPARE_METHODS = ['cat', 'svd', 'ties', 'dare_linear', 'dare_ties', 'magnitude_prune'] as const
+
+/** `plora value-add compare` (make compare-adapters): per-domain vs monolithic vs merged adapters. */
+function registerCompare(group: Command): void {
+  const compare = group
+    .command('compare')
+    .description(
+      "per domain, on the same eval_split examples: ΔNLL vs the base model of the domain's adapter, the monolithic adapter and each merge method's merge of the per-domain adapters (CI, Holm/BH-adjusted p)",
+    )
+    .option('--adapters-dir <dir>', 'folder of the per-domain adapters <dir>/<domain>', parsePathFlag, 'out')
+    .option('--monolithic <dir>', 'monolithic adapter folder', parsePathFlag, DEFAULT_MONOLITHIC_DIR)
+    .option('--no-monolithic', 'no monolithic row')
+    .option('--domains <csv>', 'domains (default: config domains)', parseCsvStrings)
+    .option(
+      '--methods <csv>',
+      `merge methods compared: ${COMPARE_METHODS.join(',')} (cat = the exact weighted sum; default all)`,
+      parseCsvEnum(COMPARE_METHODS),
+    )
+    .option('--weights <csv>', 'merge weights, one per domain (default 1/K each)', parseCsvFloats())
+    .option(
+      '--density <d>',
+      'fraction kept by ties / magnitude_prune',
+      parseFloatFlag({ min: 0, max: 1, exclusive: 'min' }),
+    )
+    .option('--drop-rate <p>', 'DARE drop probability', parseFloatFlag({ min: 0, max: 1, exclusive: 'max' }))
+    .option('--seed <n>', 'seed of the DARE masks', parseIntFlag({ min: 0 }))
+    .option('--dev-size <n>', 'evaluation pairs per domain (default: config value_add.dev_size)', positiveInt)
+    .option('--max-length <n>', 'longest scored sequence in tokens', positiveInt)
+    .option(
+      '--eval-split <split>',
+      'held-out split evaluated (default: config eval_split)',
+      parseEnum(['train', 'validation', 'test'] as const),
+    )
+    .option('--nll-on <what>', 'tokens the NLL averages over: answer | all', parseEnum(['answer', 'all'] as const))
+    .option('--base-model <id|dir>', 'base model (default: $PLORA_BASE_MODEL, else config base_model)', parsePathFlag)
+    .option('--bootstrap <n>', 'bootstrap resamples of the paired CI', positiveInt, 1000)
+    .option('--out <path>', 'report (JSON)', parsePathFlag, 'results/adapter_comparison.json')
+    .option('--md <path>', 'report (Markdown)', parsePathFlag, 'results/adapter_comparison.md')
+    .option('--hub', "use the original's Hugging Face datasets for arithmetic, legal and medical")
+  setLibraryDefaults(compare, async () => {
+    const { DEFAULT_MERGE_METHOD_PARAMS: p } = await import('@plora/loader')
+    const { DEFAULT_BUILD_VALUE_ADD_OPTIONS: d } = await import('@plora/experiments')
+    return { density: p.density, dropRate: p.dropRate, seed: p.seed, maxLength: d.maxLength, nllOn: d.nllOn }
+  })
+  compare.action(
+    async (flags: {
+      adaptersDir: string
+      monolithic: string | false
+      domains?: string[]
+      methods?: Array<(typeof COMPARE_METHODS)[number]>
+      weights?: number[]
+      density: number
+      dropRate: number
+      seed: number
+      devSize?: number
+      maxLength: number
+      evalSplit?: 'train' | 'validation' | 'test'
+      nllOn: 'answer' | 'all'
+      baseModel?: string
+      bootstrap: number
+      out: string
+      md: string
+      hub?: boolean
+    }) => {
+      const { join } = await import('node:path')
+      const { loadRuntime } = await import('../runtime.js')
+      const { resolveBaseModelDir } = await import('../base-model.js')
+      const ex = await import('@plora/experiments')
+      const { loadCausalLMFromDir, loadTokenizer } = await import('@plora/model')
+      const rt = await loadRuntime()
+      const domains = flags.domains ?? rt.config.domains
+      const { dir } = await resolveBaseModelDir(flags.baseModel, {
+        env: rt.env,
+        logger: rt.logger,
+        configBaseModel: rt.config.base_model,
+      })
+      const model = await loadCausalLMFromDir(dir)
+      try {
+        const report = await ex.compareAdapters({
+          model,
+          tok: await loadTokenizer(dir),
+          domains,
+          perDomain: new Map(domains.map((d) => [d, join(flags.adaptersDir, d)])),
+          monolithic: flags.monolithic === false ? null : flags.monolithic,
+          methods: flags.methods ?? [...COMPARE_METHODS],
+          weights: flags.weights ?? null,
+          density: flags.density,
+          dropRate: flags.dropRate,
+          seed: flags.seed,
+          evalSplit: flags.evalSplit ?? rt.config.eval_split,
+          devSize: flags.devSize ?? rt.config.value_add.dev_size,
+          maxLength: flags.maxLength,
+          nllOn: flags.nllOn,
+          dataset: await datasetOptions(rt, flags.hub === true),
+          bootstrap: { nResamples: flags.bootstrap, seed: 42 },
+          jsonOut: flags.out,
+          markdownOut: flags.md,
+          onRow: (k, n, label) => process.stderr.write(`[${k}/${n}] ${label}\n`),
+        })
+        process.stdout.write(`${ex.adapterComparisonMarkdown(report)}Wrote ${flags.out} and ${flags.md}\n`)
+      } finally {
+        model.dispose()
+      }
     },
   )
 }
