@@ -108,8 +108,10 @@ export async function writeReport(o: ReportOptions): Promise<ReportResult> {
       ? evaluationMarkdown(inputs.gateEval)
       : null
   const sweepMd = sweepSummaryMarkdown(inputs)
-  const ablationMdPath = join(o.resultsDir, 'ablation.md')
-  const ablationMd = existsSync(ablationMdPath) ? await readFile(ablationMdPath, 'utf8') : null
+  const mdOf = async (...parts: string[]) => {
+    const path = join(o.resultsDir, ...parts)
+    return existsSync(path) ? await readFile(path, 'utf8') : null
+  }
   const table = (id: string, title: string, md: string | null, base: string, missing: string) => {
     if (md !== null) tables.push(id)
     sections.push(
@@ -123,12 +125,27 @@ export async function writeReport(o: ReportOptions): Promise<ReportResult> {
   table('value-add', 'Value-add', vaMd, 'value_add', 'No value-add records (run `make value-add-smoke`).')
   table('gate-eval', 'Security gate evaluation', gateMd, '', 'No gate evaluation (run `make gate-eval`).')
   table('sweep', 'Swarm sweep summary', sweepMd, '', 'No sweep (run `make thesis-sweep`).')
+  table('ablation', 'Rank × scheme ablation', await mdOf('ablation.md'), '', 'No ablation (run `make ablation`).')
   table(
-    'ablation',
-    'Ablation and convergence',
-    ablationMd,
+    'convergence',
+    'Alternating train–merge convergence',
+    await mdOf('alt_train_merge', 'convergence.md'),
+    'alt_train_merge',
+    'No alternating train–merge run (run `make alt-train-merge`).',
+  )
+  table(
+    'adapter-comparison',
+    'Per-domain vs monolithic vs merged adapters',
+    await mdOf('adapter_comparison.md'),
     '',
-    'No ablation (run `make ablation`); plora does not run the alternating train–merge experiment yet.',
+    'No adapter comparison (run `make compare-adapters`).',
+  )
+  table(
+    'merge-gate',
+    'Re-gating merged adapters',
+    await mdOf('merge_gate_study.md'),
+    '',
+    'No merge re-gating study (run `make merge-gate-study`).',
   )
 
   // figures

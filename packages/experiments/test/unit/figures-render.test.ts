@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { copyFile, mkdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -74,5 +74,22 @@ describe('writeReport', () => {
     expect(html).toMatch(/<table>[\s\S]*<th>topology<\/th>/)
     const placeholders = r.figures.filter((f) => f.placeholder).map((f) => f.name)
     expect(placeholders).toEqual(['gate_roc', 'gate_performance', 'sample_er_n40', 'convergence_analysis', 'ablation'])
+  })
+
+  it("shows each study's Markdown table where the study wrote one, a placeholder line where not", async () => {
+    const dir = tmp()
+    await fixtureResults(dir)
+    await mkdir(join(dir, 'alt_train_merge'), { recursive: true })
+    writeFileSync(join(dir, 'alt_train_merge', 'convergence.md'), '| cycle | α |\n| --- | --- |\n| 1 | 0.75 |\n')
+    writeFileSync(join(dir, 'merge_gate_study.md'), '| method | catch rate |\n| --- | --- |\n| ties | 4/6 |\n')
+    const r = await writeReport({ resultsDir: dir, config: { path: 'c.yml', value: {} } })
+    expect(r.tables).toEqual(['value-add', 'sweep', 'convergence', 'merge-gate'])
+    const html = readFileSync(r.path, 'utf8')
+    expect(html).toMatch(/<section id="convergence">[\s\S]*<td>0\.75<\/td>/)
+    expect(html).toMatch(/<section id="merge-gate">[\s\S]*<td>4\/6<\/td>/)
+    expect(html).toMatch(
+      /<section id="ablation">[\s\S]*run `make ablation`|<section id="ablation">[\s\S]*run <code>make ablation<\/code>/,
+    )
+    expect(html).toContain('make compare-adapters')
   })
 })
