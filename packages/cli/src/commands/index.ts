@@ -9,6 +9,7 @@ import { register as registerIt } from './it.js'
 import { register as registerKeys } from './keys.js'
 import { register as registerMerge } from './merge.js'
 import { register as registerModel } from './model.js'
+import { register as registerPipeline } from './pipeline.js'
 import { register as registerSwarm } from './swarm.js'
 import { register as registerTrain } from './train.js'
 import { register as registerTrust } from './trust.js'
@@ -34,4 +35,5 @@ export const COMMAND_GROUPS: ReadonlyArray<(program: Command) => void> = [
   registerTrain,
   registerValueAdd,
   registerFigures,
+  registerPipeline,
 ]
