@@ -97,7 +97,7 @@ export interface PipelineProfile {
   /** Step 4: sizes of `validate-bounds`. */
   boundsNs: readonly number[]
   /** Step 5: probe-calibration population and its training. */
-  probes: { clean: number; poisoned: number; epochs?: number; samples?: number }
+  probes: { clean: number; poisoned: number; epochs?: number; samples?: number; probesMax?: number }
   /** Step 8: swarm v2 smoke size. */
   swarmSmoke: { agents: number; rounds: number }
   /** Step 12: thesis sweep grid; `seeds: 'config'` = the config's value_add.seeds. */
@@ -346,6 +346,7 @@ export function pipelineSteps(
           `results/gate_population_${name}`,
           ...(pr.epochs !== undefined ? ['--epochs', pr.epochs] : []),
           ...(pr.samples !== undefined ? ['--samples', pr.samples] : []),
+          ...(pr.probesMax !== undefined ? ['--probes-max', pr.probesMax] : []),
         ),
       ],
     },
@@ -883,6 +884,8 @@ export interface RunPipelineOptions {
   overrides?: Readonly<Record<number, Partial<PipelineStep>>>
   /** Also write figures + report.html after step 19 (default true). */
   report?: boolean
+  /** Stop the running step on SIGINT/SIGTERM (default true; the run then fails at that step). */
+  handleSignals?: boolean
   /** Console sink for progress and step output (default: stderr). */
   echo?: (text: string) => void
   /** Clock (tests). */
@@ -960,6 +963,21 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunPipel
     steps: previous?.pipeline === options.name ? { ...previous.steps } : {},
   }
 
+  // SIGINT/SIGTERM stop the running step's children (a terminal's Ctrl-C reaches them anyway; a
+  // `kill <pid>` of the runner alone would leave them writing after the runner is gone), so the
+  // step fails, is not recorded, and the next run resumes at it.
+  const active = new Set<ReturnType<typeof spawn>>()
+  let interrupted: NodeJS.Signals | null = null
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupted = signal
+    write(`\ninterrupted by ${signal}: stopping the running step\n`)
+    for (const child of active) child.kill(signal)
+  }
+  const handleSignals = options.handleSignals !== false
+  if (handleSignals) {
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+  }
   const argvOf = (c: StepCommand): string[] =>
     c.argv[0] === 'plora' ? [...options.plora, ...c.argv.slice(1)] : [...c.argv]
   const cwdOf = (c: StepCommand) => (c.cwd === 'repo' ? options.repoRoot : cwd)
@@ -973,11 +991,18 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunPipel
   const spawnCommand = (c: StepCommand, onLine?: (line: string) => void) => {
     const argv = argvOf(c)
     write(`  $ ${c.argv.join(' ')}\n`, false)
+    if (interrupted) {
+      throw new ExperimentsError(ExperimentsErrorCode.StepFailed, `interrupted by ${interrupted}`, {
+        signal: interrupted,
+      })
+    }
     const child = spawn(argv[0] as string, argv.slice(1), {
       cwd: cwdOf(c),
       env: envOf(c),
       stdio: ['ignore', 'pipe', 'pipe'],
     })
+    active.add(child)
+    child.on('close', () => active.delete(child))
     let pending = ''
     const onData = (chunk: Buffer) => {
       const text = chunk.toString()
@@ -1075,6 +1100,10 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunPipel
   const finish = async (
     result: Omit<RunPipelineResult, 'ran' | 'skipped' | 'seconds' | 'totalSeconds' | 'logFile'>,
   ) => {
+    if (handleSignals) {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+    }
     const totalSeconds = (Date.now() - started) / 1000
     say(`total ${fmtSeconds(totalSeconds)} (${ran.size} ran, ${skipped.length} skipped)`)
     await new Promise<void>((res) => log.end(res))
@@ -1088,7 +1117,10 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunPipel
       continue
     }
     if (step.k > TOTAL_STEPS) {
-      const missing = steps.filter((s) => s.k <= TOTAL_STEPS && !state.steps[String(s.k)]).map((s) => s.k)
+      // After all 19 steps, or all but those left out explicitly with --skip.
+      const missing = steps
+        .filter((s) => s.k <= TOTAL_STEPS && !state.steps[String(s.k)] && !skipSet.has(s.k))
+        .map((s) => s.k)
       if (missing.length > 0) {
         say(`${label} ${step.desc} - SKIPPED (needs all ${TOTAL_STEPS} steps; not done: ${missing.join(', ')})`)
         skipped.push(step.k)
@@ -1103,6 +1135,11 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunPipel
       continue
     }
     say(`${label} ${step.desc}${state.steps[String(step.k)] ? ` (re-run: ${reason})` : ''}`)
+    // A step that starts is no longer done: a run killed inside it resumes at it.
+    if (state.steps[String(step.k)]) {
+      delete state.steps[String(step.k)]
+      await writeJsonAtomic(sPath, state)
+    }
     const t0 = Date.now()
     try {
       if (step.requires && !options.hasCommand(step.requires)) {

@@ -188,6 +188,32 @@ describe('runPipeline (stand-in steps)', () => {
     expect(state!.steps['12']).toBeDefined()
   })
 
+  it('on SIGTERM stops the running step’s child, fails that step, and forgets its old record', async () => {
+    const cwd = tmp()
+    await writeFile(join(cwd, 'plora.ci.yml'), 'samples: 4\n')
+    const calls: number[] = []
+    expect((await runPipeline(options(cwd, standIns(calls)))).ok).toBe(true)
+    // Step 12 must re-run (its input changed); its command hangs until the runner is signalled.
+    await writeFile(join(cwd, 'results/c_calib_er.json'), '{"changed": true}')
+    const overrides = standIns(calls)
+    overrides[12] = {
+      action: async (ctx) => {
+        setTimeout(() => process.emit('SIGTERM', 'SIGTERM'), 300)
+        await ctx.run({ argv: [process.execPath, '-e', 'setTimeout(() => {}, 60000)'] })
+      },
+    }
+    const t0 = Date.now()
+    const r = await runPipeline(options(cwd, overrides))
+    expect(Date.now() - t0).toBeLessThan(20_000)
+    expect(r.ok).toBe(false)
+    expect(r.failedStep).toBe(12)
+    expect(r.error).toMatch(/killed by SIGTERM/)
+    const state = await readPipelineState(statePath('dry', cwd))
+    expect(state!.steps['12']).toBeUndefined()
+    expect(state!.steps['11']).toBeDefined()
+    expect(process.listenerCount('SIGTERM')).toBe(0)
+  })
+
   it('refuses a state file it did not write instead of starting over silently', async () => {
     const cwd = tmp()
     await mkdir(join(cwd, 'results'), { recursive: true })
