@@ -130,6 +130,7 @@ export {
   type StepFingerprint,
   type StepRecord,
   type StepStatus,
+  settingsChanged,
   staleReason,
   statePath,
   stepFingerprint,

@@ -172,6 +172,12 @@ export interface PipelineStep {
   commands: readonly StepCommand[]
   /** A `plora` subcommand the step needs; missing → the step fails with "not available". */
   requires?: string
+  /**
+   * Arguments appended to the last command when the step re-runs because its config fields or
+   * commands changed (not after a failure or a kill): the command's own resume would otherwise
+   * keep records of the old settings (value-add `--no-resume`, sweep `--resume off`).
+   */
+  fresh?: readonly string[]
   /** Replaces running `commands` one by one. */
   action?: (ctx: StepContext) => Promise<void>
 }
@@ -493,6 +499,7 @@ export function pipelineSteps(
           'results/value_add',
         ),
       ],
+      fresh: ['--no-resume'],
     },
     {
       k: 12,
@@ -526,6 +533,7 @@ export function pipelineSteps(
           'on',
         ),
       ],
+      fresh: ['--resume', 'off'],
     },
     {
       k: 13,
@@ -856,6 +864,16 @@ export function staleReason(
   return null
 }
 
+/** Whether a step's config fields or commands differ from its record (not merely its inputs). */
+export function settingsChanged(record: StepFingerprint | undefined, now: StepFingerprint): boolean {
+  if (!record || record.hash === now.hash) return false
+  const cfg = Object.keys(now.config).some(
+    (k) => canonicalJson(now.config[k]) !== canonicalJson(record.config?.[k] ?? null),
+  )
+  const inputs = Object.keys(now.inputs).some((k) => now.inputs[k] !== record.inputs?.[k])
+  return cfg || !inputs
+}
+
 // ---------------------------------------------------------------------------------------------
 // Running
 
@@ -1135,6 +1153,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunPipel
       continue
     }
     say(`${label} ${step.desc}${state.steps[String(step.k)] ? ` (re-run: ${reason})` : ''}`)
+    const previousRecord = state.steps[String(step.k)]
     // A step that starts is no longer done: a run killed inside it resumes at it.
     if (state.steps[String(step.k)]) {
       delete state.steps[String(step.k)]
@@ -1149,8 +1168,14 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunPipel
           { step: step.k, command: step.requires },
         )
       }
+      const changed = settingsChanged(previousRecord, fp)
       if (step.action) await step.action(ctx)
-      else for (const c of step.commands) await runCommand(c)
+      else {
+        for (const [i, c] of step.commands.entries()) {
+          const last = i === step.commands.length - 1
+          await runCommand(last && changed && step.fresh ? { ...c, argv: [...c.argv, ...step.fresh] } : c)
+        }
+      }
       const missing = step.outputs.filter((o) => !existsSync(join(cwd, o)))
       if (missing.length > 0) {
         throw new ExperimentsError(

@@ -214,6 +214,31 @@ describe('runPipeline (stand-in steps)', () => {
     expect(process.listenerCount('SIGTERM')).toBe(0)
   })
 
+  it('starts the command afresh (fresh args) only when the step re-runs for a config change', async () => {
+    const cwd = tmp()
+    await writeFile(join(cwd, 'plora.ci.yml'), 'samples: 4\n')
+    const calls: number[] = []
+    const file = join(cwd, 'argv.txt')
+    const script = `require('fs').appendFileSync(${JSON.stringify(file)}, process.argv.slice(1).join(' ') + '|')`
+    const withSweep = (config: PipelineConfig) => {
+      const o = standIns(calls)
+      const real = pipelineSteps('dry', config).find((s) => s.k === 12)!
+      const { action: _a, ...rest } = o[12]!
+      o[12] = { ...rest, outputs: [], commands: [{ argv: [process.execPath, '-e', script, '--'] }], fresh: real.fresh! }
+      return o
+    }
+    const r1 = await runPipeline(options(cwd, withSweep(CONFIG)))
+    expect(r1.ok, r1.error).toBe(true)
+    // An input change: the sweep resumes its own file.
+    await writeFile(join(cwd, 'results/c_calib_er.json'), '{"changed": true}')
+    expect((await runPipeline(options(cwd, withSweep(CONFIG)))).ok).toBe(true)
+    // A config change (graph.p): it starts over.
+    const g = { ...CONFIG, graph: { p: 0.5 } }
+    const r3 = await runPipeline(options(cwd, withSweep(g), g))
+    expect(r3.ok, r3.error).toBe(true)
+    expect(await readFile(file, 'utf8')).toBe('||--resume off|')
+  })
+
   it('refuses a state file it did not write instead of starting over silently', async () => {
     const cwd = tmp()
     await mkdir(join(cwd, 'results'), { recursive: true })
