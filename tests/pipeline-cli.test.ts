@@ -48,6 +48,13 @@ describe('plora pipeline (built bin)', () => {
     expect(fail.stderr).toContain("FAILED at step 15. Re-run 'make dry-run-lite' to resume.")
     expect(fail.stderr).toMatch(/value_add\.jsonl is missing/)
 
+    // Step 17 without keys or adapters: the signing server cannot start, so the step fails (the
+    // original swallowed every gRPC failure) and no server is left behind.
+    const grpc = plora(cwd, 'pipeline', 'run', 'dry', '--only', '17')
+    expect(grpc.status).toBe(1)
+    expect(grpc.stderr).toMatch(/`plora offer .*` stopped before it was ready/)
+    expect(grpc.stderr).toContain("FAILED at step 17. Re-run 'make dry-run-lite' to resume.")
+
     expect(plora(cwd, 'pipeline', 'status', 'dry').stdout).toBe('Completed steps: 1/19\nNext step: 1\n')
     const check = plora(cwd, 'pipeline', 'check', 'dry')
     expect(check.status).toBe(1)

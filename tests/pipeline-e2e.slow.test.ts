@@ -1,5 +1,6 @@
+import { spawnSync } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -165,9 +166,28 @@ describe('the dry pipeline end to end (reduced config)', () => {
 
     // A tampered signature is caught by the check.
     const manifest = join(cwd, 'out/legal/plora.yml')
-    await writeFile(manifest, (await readFile(manifest, 'utf8')).replace(/domain: legal/, 'domain: legal2'))
+    const signed = await readFile(manifest, 'utf8')
+    await writeFile(manifest, signed.replace(/domain: legal/, 'domain: legal2'))
     const bad = await checkArtefacts({ ...base, overrides })
     expect(bad.ok).toBe(false)
     expect(bad.problems.join('\n')).toMatch(/out\/legal: plora verify failed/)
+
+    await writeFile(manifest, signed)
+
+    // Step 17 fails when the fetch fails: here the trusted public key is not the server's.
+    const kg = spawnSync(process.execPath, [BIN, 'keygen', '--private-key', 'other.pem', '--public-key', 'other.pub'], {
+      cwd,
+      encoding: 'utf8',
+    })
+    expect(kg.status, kg.stderr).toBe(0)
+    await copyFile(join(cwd, 'other.pub'), join(cwd, 'keys/temp_pub.pem'))
+    out.length = 0
+    const fetchFails = await runPipeline({ ...base, overrides, only: [17] })
+    expect(fetchFails.ok).toBe(false)
+    expect(fetchFails.failedStep).toBe(17)
+    expect(out.join('')).toMatch(
+      /\[17\/19\] gRPC offer\/fetch demo \(signed\) \(re-run: input changed \(keys\/temp_pub\.pem\)\)/,
+    )
+    expect(out.join('')).toMatch(/`plora fetch .*` exited with status [1-9]/)
   }, 600_000)
 })
