@@ -262,6 +262,22 @@ export function pipelineSteps(
   const sw = profile.sweep
   const cs = profile.consensus
   const modelKeys = ['base_model', 'train', 'data.sources']
+  // Step 17: a signing server on a free loopback port; the fetch verifies with the public key.
+  const offerCommand = plora('offer', '--root', 'out', '--host', '127.0.0.1', '--port', 0, '--private-key', PRIV)
+  const fetchCommand = (port: string) =>
+    plora(
+      'fetch',
+      '--domain',
+      grpcDomain,
+      '--dest',
+      'fetched',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      port,
+      '--public-key',
+      PUB,
+    )
   const gateKeys = ['gate', 'allowed_ranks', 'allowed_targets', 'probes']
   const steps: PipelineStep[] = [
     {
@@ -636,47 +652,15 @@ export function pipelineSteps(
       inputs: [PUB, `out/${grpcDomain}`],
       outputs: [`fetched/${grpcDomain}/adapter_model.safetensors`],
       deps: [7],
-      commands: [
-        plora('offer', '--root', 'out', '--host', '127.0.0.1', '--port', 0, '--private-key', PRIV),
-        plora(
-          'fetch',
-          '--domain',
-          grpcDomain,
-          '--dest',
-          'fetched',
-          '--host',
-          '127.0.0.1',
-          '--port',
-          '<port>',
-          '--public-key',
-          PUB,
-        ),
-      ],
+      commands: [offerCommand, fetchCommand('<port>')],
       action: async (ctx) => {
         await rm(join(ctx.cwd, 'fetched', grpcDomain), { recursive: true, force: true })
-        const server = ctx.start(
-          plora('offer', '--root', 'out', '--host', '127.0.0.1', '--port', 0, '--private-key', PRIV),
-          /Offer server running on \S*:(\d+)/,
-        )
+        const server = ctx.start(offerCommand, /Offer server running on \S*:(\d+)/)
         try {
           const m = await server.ready
           const port = m[1] ?? ''
           ctx.say(`  offer server listening on 127.0.0.1:${port}`)
-          await ctx.run(
-            plora(
-              'fetch',
-              '--domain',
-              grpcDomain,
-              '--dest',
-              'fetched',
-              '--host',
-              '127.0.0.1',
-              '--port',
-              port,
-              '--public-key',
-              PUB,
-            ),
-          )
+          await ctx.run(fetchCommand(port))
         } finally {
           await server.stop()
         }
