@@ -26,8 +26,10 @@ $(PNPM_STAMP):
 	@rm -rf .tools && npm install --no-save --no-package-lock --no-audit --no-fund --loglevel=error --prefix .tools pnpm@$(PNPM_VERSION)
 	@touch $(PNPM_STAMP)
 
+# The optional native GPU backend's install script fails offline with a stack trace; the filter
+# turns that into one explanatory line (pnpm's exit status is kept).
 $(SETUP_STAMP): $(PNPM_STAMP) $(WORKSPACE_MANIFESTS)
-	$(PNPM) install --frozen-lockfile
+	@set -o pipefail; $(PNPM) install --frozen-lockfile 2>&1 | node scripts/pnpm-install-filter.mjs
 	@touch $(SETUP_STAMP)
 
 setup: $(SETUP_STAMP) build ## install pnpm and the locked dependencies, then build
@@ -59,7 +61,7 @@ config-use-dry: build ## make config/plora.dry.yml the active config
 config-use-full: build ## make config/plora.full.yml the active config
 	$(PLORA) config use full
 
-clean: ## remove build outputs (keeps results/ and out/)
+clean: ## remove build outputs (keeps results/ and out/; afterwards `make setup` or `make build`)
 	rm -rf packages/*/dist packages/*/dist-test
 
 -include mk/*.mk

@@ -23,6 +23,12 @@ export const ExperimentsErrorCode = {
   NoConfigs: 'EXPERIMENTS_NO_CONFIGS',
   /** An experiment's output folder already holds its outputs and neither replace nor resume was asked for. */
   OutputExists: 'EXPERIMENTS_OUTPUT_EXISTS',
+  /** A pipeline step's command exited non-zero or its check failed. */
+  StepFailed: 'EXPERIMENTS_PIPELINE_STEP_FAILED',
+  /** A pipeline step needs a `plora` command that this build does not have. */
+  StepUnavailable: 'EXPERIMENTS_PIPELINE_STEP_UNAVAILABLE',
+  /** A pipeline state file exists but is not one this version wrote. */
+  StateInvalid: 'EXPERIMENTS_PIPELINE_STATE_INVALID',
 } as const
 /** A {@link ExperimentsErrorCode} value. */
 export type ExperimentsErrorCode = (typeof ExperimentsErrorCode)[keyof typeof ExperimentsErrorCode]

@@ -70,6 +70,13 @@ export {
 export {
   DEFAULT_DOMAINS,
   DEFAULT_SWARM_V2_OPTIONS,
+  DETECTOR_FAMILIES,
+  type DetectorCoverage,
+  type DetectorFamily,
+  type DetectorJudgement,
+  detectorCoverage,
+  detectorCoverageLines,
+  detectorJudgement,
   historySnapshots,
   type RoundEntry,
   runSwarmV2,

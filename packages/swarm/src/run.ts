@@ -11,13 +11,14 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Logger, type ProgressCallback, SILENT_LOGGER, sha256Hex, writeFileAtomic } from '@plora/common'
-import type { GateContext, Policy } from '@plora/gate'
+import type { GateContext, GateMetrics, Policy } from '@plora/gate'
 import { type AdapterSource, drawTrojans, prepareAdapters } from './adapters.js'
 import { ConsensusEngine } from './consensus.js'
 import { requireOption } from './errors.js'
 import { buildGraph, type GraphKind, topologyName } from './graph.js'
 import { binaryEntropy, mutualInformationFromMasks } from './metrics.js'
 import {
+  type ArtefactInfo,
   type ExchangeProtocol,
   type RoundMode,
   type SimulationResult,
@@ -273,6 +274,7 @@ export async function runSwarmV2(options: Partial<SwarmV2Options> = {}): Promise
     }
     // Verdict cache per (policy, artefact digest).
     let gateEvaluations = 0
+    let detectors: DetectorCoverage | null = null
     let verdictOf: ((receiver: number, artefact: number) => Verdict) | undefined
     if (o.policy) {
       const { checkAdapter } = await import('@plora/gate')
@@ -285,12 +287,17 @@ export async function runSwarmV2(options: Partial<SwarmV2Options> = {}): Promise
         if (!v) {
           const decision = await checkAdapter(prepared.dirs[a]!, o.policy, o.gateContext)
           gateEvaluations++
-          v = { passed: decision.passed, reasons: decision.reasons }
+          v = { passed: decision.passed, reasons: decision.reasons, judged: detectorJudgement(decision.metrics) }
           cache.set(key, v)
         }
         table.push(v)
       }
       verdictOf = (_receiver, artefact) => table[artefact]!
+      detectors = detectorCoverage(table, prepared.artefacts)
+      for (const line of detectorCoverageLines(detectors)) {
+        if (line.startsWith('!')) o.logger.warn(`[sim_v2] ${line.slice(1)}`)
+        else o.logger.info(`[sim_v2] ${line}`)
+      }
     }
     const engine =
       o.policy && o.consensus ? new ConsensusEngine(Math.max(1, o.quorum), { requireProposal: true }) : undefined
@@ -327,7 +334,7 @@ export async function runSwarmV2(options: Partial<SwarmV2Options> = {}): Promise
           ? n / (n - 1)
           : 0
         : fiedler(adj, { normalized: true }).lambda2
-    const report = buildReport(o, sim, domains, lambda2, trojan, gateEvaluations, engine)
+    const report = buildReport(o, sim, domains, lambda2, trojan, gateEvaluations, engine, detectors)
     let reportPath: string | null = null
     let historyPath: string | null = null
     if (o.reportDir !== null) {
@@ -356,6 +363,7 @@ function buildReport(
   trojan: Uint8Array,
   gateEvaluations: number,
   engine: ConsensusEngine | undefined,
+  detectors: DetectorCoverage | null,
 ): SwarmV2Report {
   const n = sim.n
   const D = domains.length
@@ -415,6 +423,7 @@ function buildReport(
       unique_pairs: sim.unique,
       detector: o.policy ? 'plora-gate' : 'none',
       gate_evaluations: gateEvaluations,
+      ...(detectors ? { detectors } : {}),
     },
     bytes_per_offer: bytesOnWire > 0 && sim.accepted > 0 ? bytesOnWire / sim.accepted : 0,
     bytes_offered: bytesOffered,
@@ -464,4 +473,69 @@ function buildReport(
     rounds,
     final,
   }
+}
+
+/** The gate's detector families whose coverage a swarm report states (issue 19 point 5). */
+export const DETECTOR_FAMILIES = ['weight_reference', 'module_z', 'probes', 'signatures'] as const
+export type DetectorFamily = (typeof DETECTOR_FAMILIES)[number]
+
+/** Per detector family: null = it judged the artefact, else why it could not. */
+export type DetectorJudgement = Record<DetectorFamily, string | null>
+
+/** What one gate decision says about which detectors could judge the artefact. */
+export function detectorJudgement(m: GateMetrics): DetectorJudgement {
+  return {
+    weight_reference:
+      m.reference.mahalanobis !== null ? null : (m.reference.note ?? m.weights.error ?? 'no reference population'),
+    module_z:
+      m.modules.length > 0 ? null : (m.weights.error ?? m.weights.skipped ?? 'no LoRA modules read from the weights'),
+    probes: m.probes.ran ? null : m.probes.note,
+    signatures: m.signatures !== null ? null : 'signatures not required by the policy (not checked)',
+  }
+}
+
+/** Per detector family over the distinct artefacts gated: how many it judged, split clean/trojan, and why not. */
+export type DetectorCoverage = Record<
+  DetectorFamily,
+  { judged: number; not_judged: number; trojans_judged: number; trojans_total: number; why_not: string[] }
+>
+
+/** Coverage of every detector family over the gated artefacts (`table[a]` is artefact `a`'s verdict). */
+export function detectorCoverage(table: readonly Verdict[], artefacts: readonly ArtefactInfo[]): DetectorCoverage {
+  const out = {} as DetectorCoverage
+  for (const f of DETECTOR_FAMILIES) {
+    const why = new Set<string>()
+    let judged = 0
+    let trojansJudged = 0
+    let trojans = 0
+    table.forEach((v, a) => {
+      const j = v.judged?.[f]
+      const isTrojan = artefacts[a]?.trojan === true
+      if (isTrojan) trojans++
+      if (j === null) {
+        judged++
+        if (isTrojan) trojansJudged++
+      } else why.add(j ?? 'not gated')
+    })
+    out[f] = {
+      judged,
+      not_judged: table.length - judged,
+      trojans_judged: trojansJudged,
+      trojans_total: trojans,
+      why_not: [...why],
+    }
+  }
+  return out
+}
+
+/** One line per detector family; lines starting with `!` are warnings (a family judged nothing, or no trojan). */
+export function detectorCoverageLines(c: DetectorCoverage): string[] {
+  return DETECTOR_FAMILIES.map((f) => {
+    const x = c[f]
+    const total = x.judged + x.not_judged
+    const head = `gate detector ${f}: judged ${x.judged}/${total} artefacts (${x.trojans_judged}/${x.trojans_total} trojans)`
+    if (x.not_judged === 0) return head
+    const line = `${head}; could not judge ${x.not_judged}: ${x.why_not.join('; ')}`
+    return x.judged === 0 || x.trojans_judged < x.trojans_total ? `!${line}` : line
+  })
 }

@@ -53,6 +53,8 @@ export interface ArtefactInfo {
 export interface Verdict {
   passed: boolean
   reasons: readonly string[]
+  /** Per detector family: null = it judged the artefact, else why it could not (reports only). */
+  judged?: Readonly<Record<string, string | null>>
 }
 
 /** Inputs of {@link simulateSwarm}. */

@@ -3,7 +3,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ATTENTION_SUFFIXES, parsePolicy } from '@plora/gate'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { historySnapshots, runSwarmV2, type SwarmV2Options } from '../../src/index.js'
+import {
+  type DetectorCoverage,
+  detectorCoverageLines,
+  historySnapshots,
+  runSwarmV2,
+  type SwarmV2Options,
+} from '../../src/index.js'
 
 let dir: string
 beforeAll(async () => {
@@ -229,6 +235,20 @@ describe('runSwarmV2 with synthetic adapters and the real gate', () => {
     expect(r.simulation.gate.accepted_trojan_total).toBeGreaterThan(0)
     expect(r.simulation.unique.false_negatives).toBeGreaterThan(0)
     expect(r.report.meta.adapters).toBe('dir')
+    // The report says which detectors could judge those adapters (issue 19 point 5): the weights
+    // were read (per-module z) but no reference population and no probes judged them.
+    const det = (r.report.final.gate as { detectors: DetectorCoverage }).detectors
+    const total = r.gateEvaluations
+    expect(det.module_z).toMatchObject({ judged: total, not_judged: 0 })
+    expect(det.weight_reference).toMatchObject({ judged: 0, not_judged: total })
+    expect(det.weight_reference.why_not.join(' ')).toMatch(/no reference population/)
+    expect(det.probes).toMatchObject({ judged: 0, not_judged: total, why_not: ['enable_probes is off'] })
+    expect(det.probes.trojans_total).toBeGreaterThan(0)
+    const lines = detectorCoverageLines(det)
+    expect(lines.find((l) => l.includes('probes'))).toMatch(
+      /^!gate detector probes: judged 0\/\d+ artefacts \(0\/\d+ trojans\); could not judge \d+: enable_probes is off$/,
+    )
+    expect(lines.find((l) => l.includes('module_z'))).toMatch(/^gate detector module_z: judged (\d+)\/\1 artefacts/)
   })
 
   it('rejects bad options with SWARM_OPTION_INVALID', async () => {
