@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises'
+import { copyFile, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -20,10 +20,7 @@ import {
 // The whole 19-step dry pipeline (issue 19) on a reduced config with seconds-scale sizes, in a
 // temporary project folder, through the real `plora` CLI (built by the global setup). Slow (a
 // minute or two on 2 cores), hence *.slow.test.ts: `make test-fast` leaves it out.
-//
-// Steps 13 and 14 (`plora ablation`, `plora alt-train-merge`) come from other branches: until they
-// are merged, stand-ins write the artefacts the step table promises, so the runner and the
-// artefacts check are exercised on them; delete STAND_INS' entries once the commands exist.
+
 const REPO = resolve(import.meta.dirname, '..')
 const BIN = join(REPO, 'packages/cli/bin/plora.js')
 
@@ -43,31 +40,6 @@ let cwd: string
 let configPath: string
 const savedEnv = { ...process.env }
 
-function standIns(config: ReturnType<typeof loadConfigFile>): Record<number, Partial<PipelineStep>> {
-  return {
-    13: {
-      requires: 'ablation-stand-in',
-      action: async (ctx) => {
-        const lines: string[] = []
-        for (const d of config.domains)
-          for (const r of config.value_add.ranks)
-            for (const s of config.value_add.schemes) {
-              await mkdir(join(ctx.cwd, `results/abl_${d}_r${r}_${s}`), { recursive: true })
-              lines.push(JSON.stringify({ domain: d, rank: r, scheme: s, stand_in: true }))
-            }
-        await writeFile(join(ctx.cwd, 'results/ablation.jsonl'), `${lines.join('\n')}\n`)
-      },
-    },
-    14: {
-      requires: 'alt-train-merge-stand-in',
-      action: async (ctx) => {
-        await mkdir(join(ctx.cwd, 'results/alt_train_merge'), { recursive: true })
-        await writeFile(join(ctx.cwd, 'results/alt_train_merge/convergence.json'), '{"stand_in": true}\n')
-      },
-    },
-  }
-}
-
 beforeAll(async () => {
   cwd = mkdtempSync(join(tmpdir(), 'plora-pipeline-e2e-'))
   const dry = await readFile(join(REPO, 'config/plora.dry.yml'), 'utf8')
@@ -77,6 +49,11 @@ beforeAll(async () => {
     .replace(/^ {2}dev_size: 256$/m, '  dev_size: 8')
     .replace(/^ {2}samples: 16$/m, '  samples: 4')
     .replace(/^ {2}max_len: 128$/m, '  max_len: 48')
+    .replace(
+      /^ablation:\n {2}ranks: \[1, 4\]\n {2}schemes: \[attention, mlp\]\n {2}samples: 32$/m,
+      'ablation:\n  ranks: [1, 2]\n  schemes: [attention]\n  samples: 4',
+    )
+  expect(ci).toMatch(/^ablation:\n {2}ranks: \[1, 2\]/m)
   expect(ci).not.toBe(dry)
   configPath = join(cwd, 'plora.ci.yml')
   await writeFile(configPath, ci)
@@ -105,13 +82,12 @@ describe('the dry pipeline end to end (reduced config)', () => {
       config,
       configPath,
       plora: [process.execPath, BIN],
-      hasCommand: (c: string) => c.endsWith('-stand-in'),
       profile: PROFILE,
       echo: (t: string) => {
         out.push(t)
       },
     }
-    const overrides = standIns(config)
+    const overrides: Record<number, Partial<PipelineStep>> = {}
 
     // A forced failure at step 9: the run stops, exits non-zero (ok false), names the step.
     const failing = {
@@ -151,7 +127,12 @@ describe('the dry pipeline end to end (reduced config)', () => {
     expect(check.problems).toEqual([])
     expect(check.ok).toBe(true)
     expect(check.checks).toBeGreaterThan(40)
-    expect(ablationCells(config)).toBe(2)
+    expect(ablationCells(config)).toBe(4)
+    const ablation = (await readFile(join(cwd, 'results/ablation.jsonl'), 'utf8')).trim().split('\n')
+    expect(ablation).toHaveLength(4)
+    const convergence = JSON.parse(await readFile(join(cwd, 'results/alt_train_merge/convergence.json'), 'utf8'))
+    expect(convergence.cycle_records).toHaveLength(2)
+    expect(convergence.param_delta_fro).toHaveLength(2)
 
     // Third run: nothing to do, quickly.
     out.length = 0

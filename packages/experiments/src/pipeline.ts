@@ -178,6 +178,8 @@ export interface PipelineStep {
    * keep records of the old settings (value-add `--no-resume`, sweep `--resume off`).
    */
   fresh?: readonly string[]
+  /** Like {@link fresh}, for a command whose resume flag must be swapped rather than extended. */
+  freshArgv?: (argv: readonly string[]) => string[]
   /** Replaces running `commands` one by one. */
   action?: (ctx: StepContext) => Promise<void>
 }
@@ -563,6 +565,8 @@ export function pipelineSteps(
       // Ranks, schemes and samples come from the command's config defaults (ablation.*);
       // --resume keeps the cells an interrupted run finished.
       commands: [plora('ablation', '--domains', csv(d), '--epochs', 1, '--out', 'results', '--resume')],
+      // After a settings change the old cells are of other settings: start over (`--replace`).
+      freshArgv: (argv) => argv.map((a) => (a === '--resume' ? '--replace' : a)),
     },
     {
       k: 14,
@@ -873,8 +877,11 @@ export interface RunPipelineOptions {
   configPath: string
   /** argv prefix that runs the `plora` CLI (e.g. `[process.execPath, 'packages/cli/bin/plora.js']`). */
   plora: readonly string[]
-  /** Whether this build has a top-level `plora` command (steps 13/14 need `ablation`/`alt-train-merge`). */
-  hasCommand: (name: string) => boolean
+  /**
+   * Whether the `plora` that runs the steps has a top-level command (steps 13/14 need `ablation` /
+   * `alt-train-merge`); the CLI passes its own command list. Default: every command exists.
+   */
+  hasCommand?: (name: string) => boolean
   /** Environment of the steps (default `process.env`); `PLORA_CONFIG` is set to `configPath`. */
   env?: NodeJS.ProcessEnv
   profile?: PipelineProfile
@@ -1145,7 +1152,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunPipel
     }
     const t0 = Date.now()
     try {
-      if (step.requires && !options.hasCommand(step.requires)) {
+      if (step.requires && options.hasCommand && !options.hasCommand(step.requires)) {
         throw new ExperimentsError(
           ExperimentsErrorCode.StepUnavailable,
           `step ${step.k} (${step.desc}) needs \`plora ${step.requires}\`, which is not available in this build (make target '${step.make}'); update plora or leave the step out with --skip ${step.k}`,
@@ -1157,7 +1164,9 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunPipel
       else {
         for (const [i, c] of step.commands.entries()) {
           const last = i === step.commands.length - 1
-          await runCommand(last && changed && step.fresh ? { ...c, argv: [...c.argv, ...step.fresh] } : c)
+          const fresh = last && changed
+          if (fresh && step.freshArgv) await runCommand({ ...c, argv: step.freshArgv(c.argv) })
+          else await runCommand(fresh && step.fresh ? { ...c, argv: [...c.argv, ...step.fresh] } : c)
         }
       }
       const missing = step.outputs.filter((o) => !existsSync(join(cwd, o)))
