@@ -73,7 +73,11 @@ describe('plora pipeline (built bin)', () => {
   it('mk/pipeline.mk wraps the CLI (status, reset, artefacts-check exit status)', async () => {
     const work = mkdtempSync(join(tmpdir(), 'plora-pipeline-mk-'))
     await writeFile(join(work, 'Makefile'), `PLORA := node ${BIN}\nbuild: ;\ninclude ${join(REPO, 'mk/pipeline.mk')}\n`)
-    const make = (t: string) => spawnSync('make', ['-s', t], { cwd: work, encoding: 'utf8' })
+    // Under `make test` (pipeline step 1, CI) the parent make's MAKEFLAGS/MAKELEVEL would make this
+    // one print "Entering directory" lines: run it as a top-level make.
+    const { MAKEFLAGS: _f, MFLAGS: _m, MAKELEVEL: _l, ...env } = process.env
+    const make = (t: string) =>
+      spawnSync('make', ['-s', '--no-print-directory', t], { cwd: work, encoding: 'utf8', env })
     expect(make('dry-run-status').stdout).toBe('No dry-run in progress (will start from step 1)\n')
     expect(make('full-experiment-reset').stdout).toBe('Experiment state cleared. Next run will start from step 1.\n')
     const check = make('artefacts-check')
