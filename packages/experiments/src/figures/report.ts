@@ -174,7 +174,7 @@ export async function writeReport(o: ReportOptions): Promise<ReportResult> {
 <body>
 <h1>${escapeHtml(title)}</h1>
 <p>Written ${escapeHtml((o.now ?? (() => new Date()))().toISOString())} from <code>${escapeHtml(o.resultsDir)}</code>: ${figures.length} figures (${figures.filter((f) => f.placeholder).length} placeholders without data), tables: ${tables.length === 0 ? 'none' : tables.join(', ')}.</p>
-<nav><a href="#config">Config</a><a href="#value-add">Value-add</a><a href="#gate-eval">Gate</a><a href="#sweep">Sweep</a><a href="#figures">Figures</a><a href="#files">Raw files</a></nav>
+<nav><a href="#config">Config</a><a href="#value-add">Value-add</a><a href="#gate-eval">Gate</a><a href="#sweep">Sweep</a><a href="#ablation">Ablation</a><a href="#convergence">Convergence</a><a href="#adapter-comparison">Comparison</a><a href="#merge-gate">Merge gate</a><a href="#figures">Figures</a><a href="#files">Raw files</a></nav>
 <section id="config"><h2>Active config</h2>${config}</section>
 ${sections.join('\n')}
 ${problems}
