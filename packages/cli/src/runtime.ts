@@ -20,3 +20,20 @@ export async function loadRuntime(): Promise<Runtime> {
   const { config, path } = loadActiveConfig(env.configFile ? { file: env.configFile } : {})
   return { env, config, configPath: path, logger: createLogger({ level: env.logLevel, name: 'plora' }) }
 }
+
+/**
+ * {@link loadRuntime} plus the base model a command's `--base-model` flag names (flag →
+ * `PLORA_BASE_MODEL` → the config's `base_model`), resolved to a folder (see `resolveBaseModelDir`).
+ */
+export async function loadModelRuntime(
+  baseModelFlag: string | undefined,
+): Promise<Runtime & { baseModel: string; modelDir: string }> {
+  const { resolveBaseModelDir } = await import('./base-model.js')
+  const rt = await loadRuntime()
+  const { spec, dir } = await resolveBaseModelDir(baseModelFlag, {
+    env: rt.env,
+    logger: rt.logger,
+    configBaseModel: rt.config.base_model,
+  })
+  return { ...rt, baseModel: spec, modelDir: dir }
+}

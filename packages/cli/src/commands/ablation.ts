@@ -89,15 +89,10 @@ export function register(program: Command): void {
   })
   setExitCodes(cmd, { EXPERIMENTS_OUTPUT_EXISTS: 3 })
   cmd.action(async (flags: AblationFlags) => {
-    const { loadRuntime } = await import('../runtime.js')
-    const { resolveBaseModelDir } = await import('../base-model.js')
+    const { loadModelRuntime } = await import('../runtime.js')
     const ex = await import('@plora/experiments')
-    const rt = await loadRuntime()
-    const { spec, dir: modelDir } = await resolveBaseModelDir(flags.baseModel, {
-      env: rt.env,
-      logger: rt.logger,
-      configBaseModel: rt.config.base_model,
-    })
+    const rt = await loadModelRuntime(flags.baseModel)
+    const { baseModel: spec, modelDir } = rt
     const ab = rt.config.ablation
     const started = Date.now()
     const result = await ex.runAblation({

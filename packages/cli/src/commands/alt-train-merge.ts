@@ -95,16 +95,11 @@ export function register(program: Command): void {
     }
   })
   cmd.action(async (flags: AltTrainMergeFlags) => {
-    const { loadRuntime } = await import('../runtime.js')
-    const { resolveBaseModelDir } = await import('../base-model.js')
+    const { loadModelRuntime } = await import('../runtime.js')
     const { datasetOptions } = await import('./value-add.js')
     const ex = await import('@plora/experiments')
-    const rt = await loadRuntime()
-    const { spec, dir: modelDir } = await resolveBaseModelDir(flags.baseModel, {
-      env: rt.env,
-      logger: rt.logger,
-      configBaseModel: rt.config.base_model,
-    })
+    const rt = await loadModelRuntime(flags.baseModel)
+    const { baseModel: spec, modelDir } = rt
     const atm = rt.config.alt_train_merge
     const cycles = flags.cycles ?? atm.cycles
     const started = Date.now()

@@ -126,15 +126,10 @@ function addPopulationFlags(cmd: Command, defaults: PopulationDefaults = GATE_ST
 
 /** Loads the model, the probe set and the plan, and trains whatever the population lacks. */
 async function studySetup(flags: PopulationFlags, defaults: PopulationDefaults = GATE_STUDY_DEFAULTS) {
-  const { loadRuntime } = await import('../runtime.js')
+  const { loadModelRuntime } = await import('../runtime.js')
   const { createProgressReporter } = await import('../progress-bar.js')
-  const { resolveBaseModelDir } = await import('../base-model.js')
-  const rt = await loadRuntime()
-  const { spec, dir: modelDir } = await resolveBaseModelDir(flags.baseModel, {
-    env: rt.env,
-    logger: rt.logger,
-    configBaseModel: rt.config.base_model,
-  })
+  const rt = await loadModelRuntime(flags.baseModel)
+  const { baseModel: spec, modelDir } = rt
   const { createProbeHarness, baseFingerprint } = await import('@plora/loader')
   const { parseTargetScheme } = await import('@plora/peft')
   const { loadProbeSet } = await import('@plora/gate')

@@ -166,15 +166,10 @@ export function register(program: Command): void {
   })
   setExitCodes(run, { EXPERIMENTS_PLACEBO_BEATS_BASELINE: 4, EXPERIMENTS_LATENCY_GUARD_EXCEEDED: 5 })
   run.action(async (flags: RunFlags) => {
-    const { loadRuntime } = await import('../runtime.js')
-    const { resolveBaseModelDir } = await import('../base-model.js')
+    const { loadModelRuntime } = await import('../runtime.js')
     const ex = await import('@plora/experiments')
-    const rt = await loadRuntime()
-    const { spec, dir: modelDir } = await resolveBaseModelDir(flags.baseModel, {
-      env: rt.env,
-      logger: rt.logger,
-      configBaseModel: rt.config.base_model,
-    })
+    const rt = await loadModelRuntime(flags.baseModel)
+    const { baseModel: spec, modelDir } = rt
     const va = rt.config.value_add
     const started = Date.now()
     const result = await ex.runValueAdd({
@@ -404,17 +399,12 @@ function registerCompare(group: Command): void {
       hub?: boolean
     }) => {
       const { join } = await import('node:path')
-      const { loadRuntime } = await import('../runtime.js')
-      const { resolveBaseModelDir } = await import('../base-model.js')
+      const { loadModelRuntime } = await import('../runtime.js')
       const ex = await import('@plora/experiments')
       const { loadCausalLMFromDir, loadTokenizer } = await import('@plora/model')
-      const rt = await loadRuntime()
+      const rt = await loadModelRuntime(flags.baseModel)
       const domains = flags.domains ?? rt.config.domains
-      const { dir } = await resolveBaseModelDir(flags.baseModel, {
-        env: rt.env,
-        logger: rt.logger,
-        configBaseModel: rt.config.base_model,
-      })
+      const dir = rt.modelDir
       const model = await loadCausalLMFromDir(dir)
       try {
         const report = await ex.compareAdapters({
