@@ -114,7 +114,7 @@ export function convergenceFigure(r: ConvergenceLike | null): Figure {
           sort: null,
           axis: { labelAngle: 0 },
         },
-        y: { field: 'param_delta_fro', type: 'quantitative' as const, title: '‖W_c − W_{c−1}‖_F' },
+        y: { field: 'param_delta_fro', type: 'quantitative' as const, title: 'param_delta_fro = ‖W(c) − W(c−1)‖_F' },
         tooltip: [
           { field: 'param_delta_fro', type: 'quantitative' as const, format: '.6f' },
           { field: 'alpha', type: 'quantitative' as const },
