@@ -375,6 +375,15 @@ export function convergenceMarkdown(r: ConvergenceReport): string {
     `|---|${r.alphas.map(() => '---|').join('')}`,
   )
   for (const c of r.cycle_records) lines.push(`| ${c.cycle} | ${c.line_search.map((x) => fmt(x.nll)).join(' | ')} |`)
+  // A line search whose winner is the grid's largest α has not bracketed its minimum.
+  const top = Math.max(...r.alphas)
+  const atEdge = r.cycle_records.filter((c) => c.alpha === top && top > 0).map((c) => c.cycle)
+  if (atEdge.length > 0)
+    lines.push(
+      '',
+      `Note: in cycle(s) ${atEdge.join(', ')} the largest α of the grid (${top}) won, so the line search did not ` +
+        'bracket a minimum: the best scale may be larger (extend `--alphas`, e.g. `0,0.5,1,1.5,2`).',
+    )
   lines.push(
     '',
     `Only LoRA target weights changed in every cycle (other tensors bit-identical: ${r.cycle_records.every((c) => c.non_target_unchanged) ? 'yes' : 'NO'}); ` +

@@ -102,6 +102,12 @@ describe('runAltTrainMerge', () => {
     expect(md).toBe(convergenceMarkdown(r))
     expect(md).toContain('| 0 (base) |')
     expect(md).toMatch(/\n\| 2 \| /)
+    // a winner at the grid's top edge is flagged (the minimum was not bracketed), an interior one is not
+    const top = Math.max(...r.alphas)
+    const edge = { ...r, cycle_records: r.cycle_records.map((c) => ({ ...c, alpha: top })) }
+    expect(convergenceMarkdown(edge)).toMatch(/largest α of the grid \(1\) won/)
+    const inner = { ...r, cycle_records: r.cycle_records.map((c) => ({ ...c, alpha: 0.5 })) }
+    expect(convergenceMarkdown(inner)).not.toMatch(/did not bracket/)
   })
 
   it('starts cycle 2 from merged model 1 (pristine + cycle-1 delta), not from the pristine base', async () => {
