@@ -2,7 +2,7 @@
 // (Node 20 cannot start workers from .ts sources), and the run writes what a one-worker run writes:
 // the same records in the same order apart from the timing fields, and byte-identical adapters.
 import { spawnSync } from 'node:child_process'
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { tempDir } from '../packages/gate/test/helpers.js'
@@ -94,6 +94,32 @@ describe('plora ablation --workers', () => {
       if (f.endsWith('plora.yml')) expect(untimed(join(two, f)), f).toBe(untimed(join(one, f)))
       else expect(readFileSync(join(two, f)), f).toEqual(readFileSync(join(one, f)))
     expect(adapters.filter((f) => f.endsWith('.safetensors'))).toHaveLength(4)
+  }, 120_000)
+
+  it('a cell failing in a worker fails the run naming it; the finished cells stay recorded; --resume completes', () => {
+    const out = join(tmp.path, 'crash')
+    mkdirSync(out)
+    // a file where the cell's adapter folder goes: its training fails inside the worker
+    writeFileSync(join(out, 'abl_legal_r2_attention'), 'not a folder\n')
+    const r = ablation(out, '--workers', '2', '--resume')
+    expect(r.code).toBe(1)
+    expect(r.err).toContain('EXPERIMENTS_WORKER_FAILED')
+    expect(r.err).toContain('cell legal r=2 attention failed in a worker thread')
+    const kept = records(out)
+    expect(kept.length).toBeGreaterThanOrEqual(1)
+    expect(kept.length).toBeLessThan(4)
+    for (const x of kept) {
+      expect(x.adapter_dir).not.toBe('abl_legal_r2_attention')
+      expect(statSync(join(out, String(x.adapter_dir), 'adapter_model.safetensors')).isFile()).toBe(true)
+    }
+    expect(existsSync(join(out, 'abl_legal_r2_attention'))).toBe(false)
+    const again = ablation(out, '--workers', '2', '--resume')
+    expect(again.err).not.toMatch(/Error/)
+    expect(again.code).toBe(0)
+    expect(again.out).toMatch(
+      new RegExp(`${4 - kept.length} new cell\\(s\\) on \\d worker thread\\(s\\), ${kept.length} resumed`),
+    )
+    expect(records(out)).toHaveLength(4)
   }, 120_000)
 
   it('rejects a bad --workers (usage error) or $PLORA_WORKERS (bad input)', () => {
