@@ -9,19 +9,48 @@ import { join } from 'node:path'
 import type { AblationCell, AblationCellOptions, AblationRecord } from './ablation.js'
 import { ExperimentsError, ExperimentsErrorCode } from './errors.js'
 
-/** What the main thread sends a worker with each cell. */
-export interface AblationWorkerTask {
+/** What every task carries (a worker sets itself up from the first it gets). */
+export interface AblationWorkerSetup {
   /** Name of the main thread's backend (`wasm`, `cpu`, `tensorflow`): each worker starts its own. */
   backend: string
   options: AblationCellOptions
   baseSha256: string
-  cell: AblationCell
 }
 
-/** A worker's answer: the record, or the error of the cell (a PloraError keeps its code). */
+/**
+ * A task: a domain's base NLLs (once per domain, whichever worker is free, instead of once per
+ * worker and domain), or a cell with its domain's base NLLs.
+ */
+export type AblationWorkerTask = AblationWorkerSetup &
+  ({ kind: 'baseline'; domain: string } | { kind: 'cell'; cell: AblationCell; baseline: number[] })
+
+/** A worker's answer: the record or base NLLs, or the task's error (a PloraError keeps its code). */
 export type AblationWorkerReply =
   | { record: AblationRecord }
+  | { baseline: number[] }
   | { error: { code: string | undefined; message: string; details: Record<string, unknown> } }
+
+type ErrorReply = Extract<AblationWorkerReply, { error: unknown }>['error']
+
+function replyError(what: string, e: ErrorReply, details: Record<string, unknown>): ExperimentsError {
+  return e.code === ExperimentsErrorCode.DatasetFailed
+    ? new ExperimentsError(e.code, e.message, e.details)
+    : new ExperimentsError(
+        ExperimentsErrorCode.WorkerFailed,
+        `ablation: ${what} failed in a worker thread: ${e.code ? `${e.code}: ` : ''}${e.message}`,
+        { ...details, code: e.code, details: e.details },
+      )
+}
+
+function died(what: string, e: unknown, details: Record<string, unknown>): ExperimentsError {
+  return new ExperimentsError(
+    ExperimentsErrorCode.WorkerFailed,
+    `ablation: the worker thread running ${what} died: ${(e as Error).message}; ` +
+      'the finished cells are recorded, rerun with --resume to continue',
+    details,
+    { cause: e },
+  )
+}
 
 function label(c: AblationCell): string {
   return `${c.domain} r=${c.rank} ${c.scheme}`
@@ -42,7 +71,7 @@ export async function runCellsOnPool(p: {
   workers: number
   cells: readonly AblationCell[]
   todo: readonly number[]
-  task: Omit<AblationWorkerTask, 'cell'>
+  task: AblationWorkerSetup
   clock: () => number
   finish: (k: number, record: AblationRecord, seconds: number) => Promise<void>
 }): Promise<void> {
@@ -61,38 +90,46 @@ export async function runCellsOnPool(p: {
     failure ??= e
     await rm(dirOf(p.task.options, c), { recursive: true, force: true })
   }
+  // Base NLLs first, one task per domain with cells to run (queued ahead of every cell).
+  const baselines = new Map<string, Promise<number[] | undefined>>()
+  for (const d of new Set(p.todo.map((k) => p.cells[k]!.domain))) {
+    const what = `the base NLLs of domain ${d}`
+    const done = pool.run({ ...p.task, kind: 'baseline', domain: d }).then(
+      (reply) => {
+        if ('baseline' in reply) return reply.baseline
+        failure ??=
+          'error' in reply
+            ? replyError(what, reply.error, { domain: d })
+            : died(what, new Error('unexpected reply'), { domain: d })
+        return undefined
+      },
+      (e: unknown) => {
+        failure ??= died(what, e, { domain: d })
+        return undefined
+      },
+    )
+    baselines.set(d, done)
+  }
   const lane = async () => {
     while (failure === undefined && next < p.todo.length) {
       const k = p.todo[next++]!
       const c = p.cells[k]!
+      const baseline = await baselines.get(c.domain)!
+      if (baseline === undefined) return
       const t0 = p.clock()
       let reply: AblationWorkerReply
       try {
-        reply = await pool.run({ ...p.task, cell: c })
+        reply = await pool.run({ ...p.task, kind: 'cell', cell: c, baseline })
       } catch (e) {
-        await fail(
-          c,
-          new ExperimentsError(
-            ExperimentsErrorCode.WorkerFailed,
-            `ablation: the worker thread running cell ${label(c)} died: ${(e as Error).message}; ` +
-              'the finished cells are recorded, rerun with --resume to continue',
-            { cell: c },
-            { cause: e },
-          ),
-        )
+        await fail(c, died(`cell ${label(c)}`, e, { cell: c }))
         return
       }
-      if ('error' in reply) {
-        const { code, message, details } = reply.error
+      if (!('record' in reply)) {
         await fail(
           c,
-          code === ExperimentsErrorCode.DatasetFailed
-            ? new ExperimentsError(code, message, details)
-            : new ExperimentsError(
-                ExperimentsErrorCode.WorkerFailed,
-                `ablation: cell ${label(c)} failed in a worker thread: ${code ? `${code}: ` : ''}${message}`,
-                { cell: c, code, details },
-              ),
+          'error' in reply
+            ? replyError(`cell ${label(c)}`, reply.error, { cell: c })
+            : died(`cell ${label(c)}`, new Error('unexpected reply'), { cell: c }),
         )
         return
       }

@@ -1,12 +1,13 @@
 /**
  * A `piscina` worker of the ablation ({@link ./ablation-pool.ts}): on its first cell it starts its
  * own TensorFlow.js backend (the main thread's), loads the base model, tokenizer and dev sets, then
- * runs each cell it is sent with {@link runAblationCell} and checks the base weights unchanged.
+ * runs each cell it is sent with {@link runAblationCell} (with the base NLLs the task carries) and
+ * checks the base weights unchanged; a `baseline` task computes a domain's base NLLs.
  */
 import { createLogger, isPloraError } from '@plora/common'
 import { assertPristineBase } from '@plora/loader'
 import { type BackendChoice, initBackend, loadCausalLMFromDir, loadTokenizer } from '@plora/model'
-import { type AblationCellContext, runAblationCell } from './ablation.js'
+import { type AblationCellContext, cellBaseline, runAblationCell } from './ablation.js'
 import type { AblationWorkerReply, AblationWorkerTask } from './ablation-pool.js'
 import { loadDevSets } from './dev-sets.js'
 
@@ -38,11 +39,13 @@ async function setUp(task: AblationWorkerTask): Promise<AblationCellContext> {
   }
 }
 
-/** Runs one cell; errors come back as data so a PloraError keeps its code across the thread. */
+/** Runs one task (a cell, or a domain's base NLLs); errors come back as data so a PloraError keeps its code across the thread. */
 export default async function runCell(task: AblationWorkerTask): Promise<AblationWorkerReply> {
   try {
     ready ??= setUp(task)
     const ctx = await ready
+    if (task.kind === 'baseline') return { baseline: await cellBaseline(ctx, task.domain) }
+    ctx.baselines.set(task.cell.domain, task.baseline)
     const record = await runAblationCell(ctx, task.cell)
     await assertPristineBase(ctx.model, {
       expectedFingerprint: task.baseSha256,

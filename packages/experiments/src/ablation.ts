@@ -413,7 +413,8 @@ function nllOptions(o: AblationCellOptions) {
   return { nllOn: o.nllOn, maxLength: o.maxLength, batchSize: 8 }
 }
 
-async function cellBaseline(ctx: AblationCellContext, d: string): Promise<number[]> {
+/** The base model's per-example NLLs on domain `d`'s dev set (computed once per context). */
+export async function cellBaseline(ctx: AblationCellContext, d: string): Promise<number[]> {
   let v = ctx.baselines.get(d)
   if (!v) {
     v = await exampleNlls(ctx.model, ctx.tok, ctx.dev.get(d)!, { ...nllOptions(ctx.options), lora: undefined })
