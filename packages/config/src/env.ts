@@ -13,6 +13,8 @@ import { SPLITS } from './schema.js'
 export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const
 export type BackendName = (typeof BACKENDS)[number]
 
+/** Largest `PLORA_WORKERS` (far beyond any machine's cores; each worker holds a model copy). */
+export const MAX_ENV_WORKERS = 1024
 /** Largest `PLORA_SAMPLES` (a sample cap beyond any dataset plora reads). */
 export const MAX_ENV_SAMPLES = 100_000_000
 /** Largest `PLORA_PRETRAIN_STEPS`. */
@@ -41,6 +43,11 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; descriptio
     description: 'base model id, local folder, or "embedded"; overrides the config',
   },
   { name: 'PLORA_SAMPLES', default: '(unset)', description: 'sample cap for commands given no --samples' },
+  {
+    name: 'PLORA_WORKERS',
+    default: '1',
+    description: 'worker threads of grid commands given no --workers (plora ablation)',
+  },
   { name: 'PLORA_SPLIT', default: 'train', description: 'dataset split used when a command names none' },
   {
     name: 'PLORA_LATENCY_BUDGET_MS',
@@ -101,6 +108,8 @@ export interface PloraEnv {
   configFile?: string
   baseModel?: string
   samples?: number
+  /** Worker threads of grid commands (`PLORA_WORKERS`); undefined = the command's default (1). */
+  workers?: number
   split?: (typeof SPLITS)[number]
   latencyBudgetMs?: number
   pretrainSteps?: number
@@ -201,6 +210,8 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): PloraEnv {
   if (baseModel) out.baseModel = baseModel
   const samples = num(env, 'PLORA_SAMPLES', { int: true, min: 1, max: MAX_ENV_SAMPLES })
   if (samples !== undefined) out.samples = samples
+  const workers = num(env, 'PLORA_WORKERS', { int: true, min: 1, max: MAX_ENV_WORKERS })
+  if (workers !== undefined) out.workers = workers
   const split = oneOf(env, 'PLORA_SPLIT', SPLITS)
   if (split) out.split = split
   const pretrainSteps = num(env, 'PLORA_PRETRAIN_STEPS', { int: true, min: 0, max: MAX_ENV_PRETRAIN_STEPS })

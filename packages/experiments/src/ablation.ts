@@ -27,6 +27,8 @@ import { type PairedStat, pairedStat } from '@plora/metrics'
 import { type CausalLM, loadCausalLMFromDir, loadTokenizer, type Tokenizer } from '@plora/model'
 import { type LoraAdapter, loadPeftAdapter, type TargetScheme } from '@plora/peft'
 import { trainAdapter } from '@plora/trainer'
+import * as tf from '@tensorflow/tfjs-core'
+import { runCellsOnPool } from './ablation-pool.js'
 import { datasetFailed, loadDevSets, median } from './dev-sets.js'
 import { ExperimentsError, ExperimentsErrorCode } from './errors.js'
 import { exampleNlls, type NllOn } from './value-add-nll.js'
@@ -88,6 +90,13 @@ export interface AblationOptions {
   onCell: ((p: AblationProgress) => void) | undefined
   /** Clock in ms (default `performance.now`). */
   clock: () => number
+  /**
+   * Worker threads the cells are spread over (default 1: in process). With more, each worker loads
+   * the base model with its own TensorFlow.js backend (the one active here) and runs whole cells;
+   * the records are written in cell order, as a one-worker run writes them. Needs the built
+   * package (Node 20 cannot start workers from `.ts` sources): from sources the cells run in process.
+   */
+  workers: number
 }
 
 /** Defaults of {@link AblationOptions} (the dry config's values). */
@@ -111,6 +120,7 @@ export const DEFAULT_ABLATION_OPTIONS: Omit<AblationOptions, 'modelDir'> = {
   logger: SILENT_LOGGER,
   onCell: undefined,
   clock: () => performance.now(),
+  workers: 1,
 }
 
 /** One line of `ablation.jsonl`. */
@@ -178,6 +188,8 @@ export interface AblationResult {
   newRecords: number
   skipped: number
   baseSha256: string
+  /** Worker threads the new cells ran on (1: in process). */
+  workers: number
 }
 
 function invalid(message: string, details: Record<string, unknown>): ExperimentsError {
@@ -206,6 +218,7 @@ function validate(o: AblationOptions): void {
     throw invalid(`ablation: seed must be a non-negative integer, found ${o.seed}`, { seed: o.seed })
   if (!Number.isInteger(o.latencyTrials) || o.latencyTrials < 3)
     throw invalid(`ablation: latencyTrials must be an integer ≥ 3 (a median), found ${o.latencyTrials}`, {})
+  posInt('workers', o.workers)
   if (o.replace && o.resume)
     throw invalid('ablation: replace and resume exclude each other (replace deletes what resume keeps)', {})
 }
@@ -310,7 +323,7 @@ export function ablationMarkdown(records: readonly AblationRecord[]): string {
 }
 
 function cellConfig(
-  o: AblationOptions,
+  o: AblationCellOptions,
   c: { domain: string; rank: number; scheme: string },
   baseSha256: string,
 ): AblationRecord['config'] {
@@ -363,6 +376,127 @@ export async function readAblationRecords(path: string): Promise<AblationRecord[
     out.push(v)
   })
   return out
+}
+
+/** A cell of the grid. */
+export interface AblationCell {
+  domain: string
+  rank: number
+  scheme: TargetScheme
+}
+
+/** The settings a cell reads: {@link AblationOptions} without the callbacks (structured-cloneable). */
+export type AblationCellOptions = Omit<AblationOptions, 'logger' | 'onCell' | 'clock' | 'workers' | 'dataset'> & {
+  dataset: Omit<Partial<LoadDatasetOptions>, 'logger'>
+}
+
+/** What {@link runAblationCell} works with: in process, or one per worker thread. */
+export interface AblationCellContext {
+  options: AblationCellOptions
+  dataset: Partial<LoadDatasetOptions>
+  model: CausalLM
+  tok: Tokenizer
+  dev: Awaited<ReturnType<typeof loadDevSets>>
+  /** Base NLLs per domain, filled on first use. */
+  baselines: Map<string, number[]>
+  baseSha256: string
+  logger: Logger
+  clock: () => number
+}
+
+/** `legal r=4 mlp`. */
+export function cellLabel(c: AblationCell): string {
+  return `${c.domain} r=${c.rank} ${c.scheme}`
+}
+
+function nllOptions(o: AblationCellOptions) {
+  return { nllOn: o.nllOn, maxLength: o.maxLength, batchSize: 8 }
+}
+
+/** The base model's per-example NLLs on domain `d`'s dev set (computed once per context). */
+export async function cellBaseline(ctx: AblationCellContext, d: string): Promise<number[]> {
+  let v = ctx.baselines.get(d)
+  if (!v) {
+    v = await exampleNlls(ctx.model, ctx.tok, ctx.dev.get(d)!, { ...nllOptions(ctx.options), lora: undefined })
+    ctx.baselines.set(d, v)
+  }
+  return v
+}
+
+/**
+ * Trains and evaluates one cell into `<output>/abl_<d>_r<r>_<scheme>/` and returns its record (the
+ * run-wide adjusted p-values still NaN). The same code runs in process and in the worker threads.
+ */
+export async function runAblationCell(ctx: AblationCellContext, c: AblationCell): Promise<AblationRecord> {
+  const o = ctx.options
+  const { model, tok, logger: log } = ctx
+  const nllOpts = nllOptions(o)
+  const dev = ctx.dev
+  const clock = ctx.clock
+  const name = ablationDirName(c.domain, c.rank, c.scheme)
+  const dir = join(o.output, name)
+  const tTrain = clock()
+  let trained: Awaited<ReturnType<typeof trainAdapter>>
+  try {
+    trained = await trainAdapter({
+      domain: c.domain,
+      output: dir,
+      modelDir: o.modelDir,
+      model,
+      baseModel: o.baseModel,
+      epochs: o.training.epochs,
+      samples: o.samples,
+      valSamples: o.training.valSamples,
+      rank: c.rank,
+      scheme: c.scheme,
+      lr: o.training.lr,
+      batchSize: o.training.batchSize,
+      maxLen: o.training.maxLen,
+      seed: o.seed,
+      dropout: o.training.dropout,
+      dataset: ctx.dataset,
+      logger: log,
+    })
+  } catch (e) {
+    if (isPloraError(e) && String(e.code).startsWith('DATASETS_')) throw datasetFailed('ablation', c.domain, 'train', e)
+    throw e
+  }
+  const trainSeconds = (clock() - tTrain) / 1000
+  const adapter = await loadPeftAdapter(dir)
+  const base = await cellBaseline(ctx, c.domain)
+  const set = createLoraBranches(model, [adapter])
+  let after: number[]
+  try {
+    after = await exampleNlls(model, tok, dev.get(c.domain)!, { ...nllOpts, lora: set.branches })
+  } finally {
+    set.dispose()
+  }
+  const lat: number[] = []
+  for (let t = 0; t < o.latencyTrials; t++) {
+    const s = clock()
+    injectAdapters(model, [adapter], { label: `ablation latency ${cellLabel(c)}` }).remove()
+    lat.push(clock() - s)
+  }
+  const m = trained.manifest
+  const record: AblationRecord = {
+    config: cellConfig(o, c, ctx.baseSha256),
+    adapter_dir: name,
+    adapter_sha256: m.artifacts.sha256,
+    val_ppl_before: m.metrics.val_ppl_before,
+    val_ppl_after: m.metrics.val_ppl_after,
+    delta_nll: pairedStat(base, after),
+    p_holm: Number.NaN,
+    p_bh: Number.NaN,
+    tests_corrected: 0,
+    trainable_params: trainableParams(adapter),
+    adapter_bytes: m.artifacts.size_bytes,
+    adapter_dir_bytes: dirBytes(dir),
+    train_seconds: trainSeconds,
+    inject_remove_ms: median(lat),
+    inject_remove_trials_ms: lat,
+    resume_key: sha256Hex(pythonJsonDumps(cellConfig(o, c, ctx.baseSha256))),
+  }
+  return record
 }
 
 /**
@@ -436,123 +570,109 @@ export async function runAblation(
     }
     const done = new Map(records.map((r) => [r.resume_key, r]))
 
-    const nllOpts = { nllOn: o.nllOn, maxLength: o.maxLength, batchSize: 8 }
-    const baselines = new Map<string, number[]>()
-    const baseline = async (d: string) => {
-      let v = baselines.get(d)
-      if (!v) {
-        v = await exampleNlls(model, tok, dev.get(d)!, { ...nllOpts, lora: undefined })
-        baselines.set(d, v)
-      }
-      return v
+    const { logger: _l, ...dataset } = o.dataset
+    const cellOptions: AblationCellOptions = {
+      domains: o.domains,
+      ranks: o.ranks,
+      schemes: o.schemes,
+      samples: o.samples,
+      seed: o.seed,
+      devSize: o.devSize,
+      evalSplit: o.evalSplit,
+      output: o.output,
+      modelDir: o.modelDir,
+      baseModel: o.baseModel,
+      nllOn: o.nllOn,
+      maxLength: o.maxLength,
+      latencyTrials: o.latencyTrials,
+      training: o.training,
+      dataset,
+      replace: o.replace,
+      resume: o.resume,
     }
+    const ctx: AblationCellContext = {
+      options: cellOptions,
+      dataset: o.dataset,
+      model,
+      tok,
+      dev,
+      baselines: new Map(),
+      baseSha256,
+      logger: log,
+      clock: o.clock,
+    }
+    // Records: the resumed ones (file order), then the new ones in cell order, whichever worker
+    // finished first, so a pool run writes what a one-worker run writes.
+    const resumed = records
+    const fresh = new Array<AblationRecord | undefined>(cells.length)
     const write = async () => {
+      records = [...resumed, ...fresh.filter((r): r is AblationRecord => r !== undefined)]
       adjustAblationPValues(records)
       await writeFileAtomic(jsonlPath, records.map((r) => `${pythonJsonDumps(r)}\n`).join(''))
       await writeFileAtomic(mdPath, ablationMarkdown(records))
     }
 
-    let newRecords = 0
     let skipped = 0
+    let finished = 0
+    const todo: number[] = []
+    cells.forEach((c, k) => {
+      const hit = done.get(keyOf(c))
+      if (!hit) {
+        todo.push(k)
+        return
+      }
+      skipped++
+      finished++
+      o.onCell?.({
+        done: finished,
+        total: cells.length,
+        label: cellLabel(c),
+        skipped: true,
+        seconds: 0,
+        etaSeconds: Number.NaN,
+        record: hit,
+      })
+    })
+    let newRecords = 0
     let ranSeconds = 0
-    for (let k = 0; k < cells.length; k++) {
-      const c = cells[k]!
-      const label = `${c.domain} r=${c.rank} ${c.scheme}`
-      const key = keyOf(c)
-      const hit = done.get(key)
-      if (hit) {
-        skipped++
-        o.onCell?.({
-          done: k + 1,
-          total: cells.length,
-          label,
-          skipped: true,
-          seconds: 0,
-          etaSeconds: newRecords > 0 ? (ranSeconds / newRecords) * (cells.length - k - 1) : Number.NaN,
-          record: hit,
-        })
-        continue
-      }
-      const t0 = o.clock()
-      const name = ablationDirName(c.domain, c.rank, c.scheme)
-      const dir = join(o.output, name)
-      const tTrain = o.clock()
-      let trained: Awaited<ReturnType<typeof trainAdapter>>
-      try {
-        trained = await trainAdapter({
-          domain: c.domain,
-          output: dir,
-          modelDir: o.modelDir,
-          model,
-          baseModel: o.baseModel,
-          epochs: o.training.epochs,
-          samples: o.samples,
-          valSamples: o.training.valSamples,
-          rank: c.rank,
-          scheme: c.scheme,
-          lr: o.training.lr,
-          batchSize: o.training.batchSize,
-          maxLen: o.training.maxLen,
-          seed: o.seed,
-          dropout: o.training.dropout,
-          dataset: o.dataset,
-          logger: log,
-        })
-      } catch (e) {
-        if (isPloraError(e) && String(e.code).startsWith('DATASETS_'))
-          throw datasetFailed('ablation', c.domain, 'train', e)
-        throw e
-      }
-      const trainSeconds = (o.clock() - tTrain) / 1000
-      const adapter = await loadPeftAdapter(dir)
-      const base = await baseline(c.domain)
-      const set = createLoraBranches(model, [adapter])
-      let after: number[]
-      try {
-        after = await exampleNlls(model, tok, dev.get(c.domain)!, { ...nllOpts, lora: set.branches })
-      } finally {
-        set.dispose()
-      }
-      const lat: number[] = []
-      for (let t = 0; t < o.latencyTrials; t++) {
-        const s = o.clock()
-        injectAdapters(model, [adapter], { label: `ablation latency ${label}` }).remove()
-        lat.push(o.clock() - s)
-      }
-      const m = trained.manifest
-      const record: AblationRecord = {
-        config: cellConfig(o, c, baseSha256),
-        adapter_dir: name,
-        adapter_sha256: m.artifacts.sha256,
-        val_ppl_before: m.metrics.val_ppl_before,
-        val_ppl_after: m.metrics.val_ppl_after,
-        delta_nll: pairedStat(base, after),
-        p_holm: Number.NaN,
-        p_bh: Number.NaN,
-        tests_corrected: 0,
-        trainable_params: trainableParams(adapter),
-        adapter_bytes: m.artifacts.size_bytes,
-        adapter_dir_bytes: dirBytes(dir),
-        train_seconds: trainSeconds,
-        inject_remove_ms: median(lat),
-        inject_remove_trials_ms: lat,
-        resume_key: key,
-      }
-      records.push(record)
-      done.set(key, record)
+    const fromSources = import.meta.url.endsWith('.ts')
+    if (o.workers > 1 && fromSources)
+      log.warn(
+        `ablation: ${o.workers} workers asked for, but running from TypeScript sources: the cells run in process`,
+      )
+    const workers = fromSources ? 1 : Math.max(1, Math.min(o.workers, todo.length))
+    const finish = async (k: number, record: AblationRecord, seconds: number) => {
+      fresh[k] = record
+      done.set(record.resume_key, record)
       await write()
       newRecords++
-      const seconds = (o.clock() - t0) / 1000
+      finished++
       ranSeconds += seconds
-      const left = cells.slice(k + 1).filter((x) => !done.has(keyOf(x))).length
       o.onCell?.({
-        done: k + 1,
+        done: finished,
         total: cells.length,
-        label,
+        label: cellLabel(cells[k]!),
         skipped: false,
         seconds,
-        etaSeconds: (ranSeconds / newRecords) * left,
+        // cells left × mean cell time, spread over the workers
+        etaSeconds: ((ranSeconds / newRecords) * (todo.length - newRecords)) / workers,
         record,
+      })
+    }
+    if (workers === 1) {
+      for (const k of todo) {
+        const t0 = o.clock()
+        const record = await runAblationCell(ctx, cells[k]!)
+        await finish(k, record, (o.clock() - t0) / 1000)
+      }
+    } else {
+      await runCellsOnPool({
+        workers,
+        cells,
+        todo,
+        task: { backend: tf.getBackend(), options: cellOptions, baseSha256 },
+        clock: o.clock,
+        finish,
       })
     }
     if (newRecords === 0) await write()
@@ -566,7 +686,7 @@ export async function runAblation(
         { cause: e },
       )
     }
-    return { jsonlPath, mdPath, records, newRecords, skipped, baseSha256 }
+    return { jsonlPath, mdPath, records, newRecords, skipped, baseSha256, workers }
   } finally {
     model.dispose()
   }

@@ -23,6 +23,8 @@ export const ExperimentsErrorCode = {
   NoConfigs: 'EXPERIMENTS_NO_CONFIGS',
   /** An experiment's output folder already holds its outputs and neither replace nor resume was asked for. */
   OutputExists: 'EXPERIMENTS_OUTPUT_EXISTS',
+  /** A grid cell failed (or its worker thread died) on the worker pool; the message names the cell. */
+  WorkerFailed: 'EXPERIMENTS_WORKER_FAILED',
   /** A pipeline step's command exited non-zero or its check failed. */
   StepFailed: 'EXPERIMENTS_PIPELINE_STEP_FAILED',
   /** A pipeline step needs a `plora` command that this build does not have. */

@@ -33,6 +33,7 @@ interface AblationFlags {
   replace?: boolean
   resume?: boolean
   hub?: boolean
+  workers?: number
 }
 
 /** `plora ablation` (spec pipelines.md §11; issue 17 item 1). */
@@ -77,6 +78,11 @@ export function register(program: Command): void {
     )
     .option('--resume', 'keep the finished cells of an earlier run with the same settings')
     .option('--hub', "use the original's Hugging Face datasets for arithmetic, legal and medical")
+    .option(
+      '--workers <n>',
+      'worker threads the cells run on, each with its own backend and model copy; records as with 1 (default: $PLORA_WORKERS, else 1)',
+      positiveInt,
+    )
     .addHelpText(
       'after',
       '\nExit status: 0 done; 1 bad input or a dataset that cannot be loaded (names the domain and split);\n' +
@@ -120,6 +126,7 @@ export function register(program: Command): void {
       dataset: await datasetOptions(rt, flags.hub === true),
       replace: flags.replace === true,
       resume: flags.resume === true,
+      workers: flags.workers ?? rt.env.workers ?? 1,
       logger: rt.logger,
       onCell: (p) => {
         const r = p.record
@@ -131,7 +138,7 @@ export function register(program: Command): void {
     })
     process.stdout.write(await (await import('node:fs/promises')).readFile(result.mdPath, 'utf8'))
     process.stdout.write(
-      `ablation: ${result.newRecords} new cell(s), ${result.skipped} resumed, ${result.records.length} record(s) in ${result.jsonlPath}; ` +
+      `ablation: ${result.newRecords} new cell(s) on ${result.workers} worker thread(s), ${result.skipped} resumed, ${result.records.length} record(s) in ${result.jsonlPath}; ` +
         `report ${result.mdPath}; ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
     )
   })

@@ -1,0 +1,73 @@
+/**
+ * A `piscina` worker of the ablation ({@link ./ablation-pool.ts}): on its first cell it starts its
+ * own TensorFlow.js backend (the main thread's), loads the base model, tokenizer and dev sets, then
+ * runs each cell it is sent with {@link runAblationCell} (with the base NLLs the task carries) and
+ * checks the base weights unchanged; a `baseline` task computes a domain's base NLLs.
+ */
+import { createLogger, isPloraError } from '@plora/common'
+import { assertPristineBase } from '@plora/loader'
+import { type BackendChoice, initBackend, loadCausalLMFromDir, loadTokenizer } from '@plora/model'
+import { type AblationCellContext, cellBaseline, runAblationCell } from './ablation.js'
+import type { AblationWorkerReply, AblationWorkerTask } from './ablation-pool.js'
+import { loadDevSets } from './dev-sets.js'
+
+let ready: Promise<AblationCellContext> | undefined
+
+async function setUp(task: AblationWorkerTask): Promise<AblationCellContext> {
+  const o = task.options
+  const logger = createLogger({ level: 'warn', name: 'plora:ablation-worker' })
+  await initBackend({ backend: task.backend as BackendChoice, logger })
+  const dataset = { ...o.dataset, logger }
+  const dev = await loadDevSets('ablation', o.domains, {
+    dataset,
+    split: o.evalSplit,
+    devSize: o.devSize,
+    logger,
+  })
+  const model = await loadCausalLMFromDir(o.modelDir)
+  const tok = await loadTokenizer(o.modelDir)
+  return {
+    options: o,
+    dataset,
+    model,
+    tok,
+    dev,
+    baselines: new Map(),
+    baseSha256: task.baseSha256,
+    logger,
+    clock: () => performance.now(),
+  }
+}
+
+/** Runs one task (a cell, or a domain's base NLLs); errors come back as data so a PloraError keeps its code across the thread. */
+export default async function runCell(task: AblationWorkerTask): Promise<AblationWorkerReply> {
+  try {
+    ready ??= setUp(task)
+    const ctx = await ready
+    if (task.kind === 'baseline') return { baseline: await cellBaseline(ctx, task.domain) }
+    ctx.baselines.set(task.cell.domain, task.baseline)
+    const record = await runAblationCell(ctx, task.cell)
+    await assertPristineBase(ctx.model, {
+      expectedFingerprint: task.baseSha256,
+      where: `after ablation cell ${task.cell.domain} r=${task.cell.rank} ${task.cell.scheme}`,
+    })
+    return { record }
+  } catch (e) {
+    const err = e as Error
+    return {
+      error: {
+        code: isPloraError(e) ? String(e.code) : undefined,
+        message: err?.message ?? String(e),
+        details: isPloraError(e) ? safeDetails(e) : {},
+      },
+    }
+  }
+}
+
+function safeDetails(e: unknown): Record<string, unknown> {
+  try {
+    return structuredClone((e as { details?: Record<string, unknown> }).details ?? {})
+  } catch {
+    return {}
+  }
+}
