@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { copyFile, readFile, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfigFile } from '../packages/config/src/index.js'
@@ -65,6 +65,7 @@ beforeAll(async () => {
   process.env.HF_HUB_OFFLINE = '1'
   delete process.env.PLORA_BASE_MODEL
   delete process.env.PLORA_SAMPLES
+  delete process.env.PLORA_WORKERS
 })
 
 afterAll(() => {
@@ -115,6 +116,8 @@ describe('the dry pipeline end to end (reduced config)', () => {
     const log = await readFile(second.logFile, 'utf8')
     expect(log).toMatch(/\[17\/19\] gRPC offer\/fetch demo \(signed\)/)
     expect(log).toMatch(/offer server listening on 127\.0\.0\.1:\d+/)
+    // The ablation grid (step 13) ran on one worker per core (PLORA_WORKERS was not set).
+    expect(log).toContain(`new cell(s) on ${availableParallelism()} worker thread(s)`)
     // Step 8 says which gate detectors could judge the adapters it used (issue 19 point 5).
     expect(await readFile(first.logFile, 'utf8')).toMatch(/gate detector probes: judged \d+\/\d+ artefacts/)
     const report = JSON.parse(await readFile(join(cwd, 'results/swarm_v2_report_seed42.json'), 'utf8'))

@@ -17,6 +17,7 @@
 import { spawn } from 'node:child_process'
 import { createWriteStream, existsSync, type WriteStream } from 'node:fs'
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
 import { dirname, join, relative, resolve } from 'node:path'
 import { canonicalJson, sha256FileHex, sha256Hex, writeJsonAtomic } from '@plora/common'
 import { ExperimentsError, ExperimentsErrorCode } from './errors.js'
@@ -959,7 +960,14 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunPipel
     if (console) echo(text)
   }
   const say = (line: string) => write(`${line}\n`)
-  const env: NodeJS.ProcessEnv = { ...(options.env ?? process.env), PLORA_CONFIG: resolve(options.configPath) }
+  const baseEnv = options.env ?? process.env
+  const env: NodeJS.ProcessEnv = {
+    ...baseEnv,
+    PLORA_CONFIG: resolve(options.configPath),
+    // Grids that run on a worker pool (the ablation) use every core unless the user chose a count;
+    // their records do not depend on it, so it is not part of any step's hash.
+    PLORA_WORKERS: baseEnv.PLORA_WORKERS ?? String(availableParallelism()),
+  }
   const configText = await readFile(options.configPath)
   const sPath = statePath(options.name, cwd)
   const previous = await readPipelineState(sPath)
@@ -995,6 +1003,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunPipel
     // The test suite must see the user's environment, not the pipeline's config.
     const e = { ...env }
     delete e.PLORA_CONFIG
+    if (baseEnv.PLORA_WORKERS === undefined) delete e.PLORA_WORKERS
     return e
   }
   const spawnCommand = (c: StepCommand, onLine?: (line: string) => void) => {
