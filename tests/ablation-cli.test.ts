@@ -1,47 +1,37 @@
 // `plora ablation` in process with a tiny config (PLORA_CONFIG): defaults from the config's
 // `ablation` section, progress per cell on stderr, the Markdown table on stdout, exit 3 (nothing
 // touched) when --out already holds ablation outputs, --replace, and usage errors.
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { tempDir } from '../packages/gate/test/helpers.js'
-import { initBackend, writeEmbeddedBaseModel } from '../packages/model/src/index.js'
-import { runCli, useOfflineCliEnv } from './helpers.js'
+import { describe, expect, it } from 'vitest'
+import { runCli, useTinyModelProject } from './helpers.js'
 
 const REPO = join(import.meta.dirname, '..')
-let tmp: { path: string; cleanup: () => Promise<void> }
-let modelDir: string
-const saved = { ...process.env }
-
-beforeAll(async () => {
-  tmp = await tempDir('plora-ablation-cli-')
-  useOfflineCliEnv(join(tmp.path, 'cache'))
-  const config = join(tmp.path, 'tiny.yml')
-  writeFileSync(
-    config,
-    [
-      `extends: ${join(REPO, 'config', 'plora.dry.yml')}`,
-      'domains: [legal]',
-      'value_add: {dev_size: 6, ranks: [1], schemes: [attention], seeds: [41], placebo_b_rank: 1}',
-      'train: {lr: 0.003, dropout: 0.1, max_len: 48, train_split: 0.8, seed: 5}',
-      'ablation: {ranks: [1, 2], schemes: [attention, mlp], samples: 4}',
-      '',
-    ].join('\n'),
-  )
-  process.env.PLORA_CONFIG = config
-  await initBackend({ backend: 'wasm' })
-  modelDir = await writeEmbeddedBaseModel(join(tmp.path, 'base-model'), { seed: 3 })
-}, 120_000)
-
-afterAll(async () => {
-  process.env = saved
-  await tmp.cleanup()
-})
+const project = useTinyModelProject('plora-ablation-cli-', () =>
+  [
+    `extends: ${join(REPO, 'config', 'plora.dry.yml')}`,
+    'domains: [legal]',
+    'value_add: {dev_size: 6, ranks: [1], schemes: [attention], seeds: [41], placebo_b_rank: 1}',
+    'train: {lr: 0.003, dropout: 0.1, max_len: 48, train_split: 0.8, seed: 5}',
+    'ablation: {ranks: [1, 2], schemes: [attention, mlp], samples: 4}',
+    '',
+  ].join('\n'),
+)
 
 describe('plora ablation', () => {
   it('runs the config grid, then refuses to overwrite without --replace (exit 3), then replaces', async () => {
-    const out = join(tmp.path, 'results')
-    const args = ['ablation', '--base-model', modelDir, '--max-length', '48', '--latency-trials', '3', '--out', out]
+    const out = join(project.path, 'results')
+    const args = [
+      'ablation',
+      '--base-model',
+      project.modelDir,
+      '--max-length',
+      '48',
+      '--latency-trials',
+      '3',
+      '--out',
+      out,
+    ]
     const r = await runCli(...args)
     expect(r.err).not.toMatch(/Error/)
     expect(r.code).toBe(0)
@@ -81,9 +71,9 @@ describe('plora ablation', () => {
     const both = await runCli(
       'ablation',
       '--base-model',
-      modelDir,
+      project.modelDir,
       '--out',
-      join(tmp.path, 'x'),
+      join(project.path, 'x'),
       '--replace',
       '--resume',
     )

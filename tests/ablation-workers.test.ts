@@ -4,45 +4,35 @@
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { tempDir } from '../packages/gate/test/helpers.js'
-import { initBackend, writeEmbeddedBaseModel } from '../packages/model/src/index.js'
-import { useOfflineCliEnv } from './helpers.js'
+import { describe, expect, it } from 'vitest'
+import { useTinyModelProject } from './helpers.js'
 
 const REPO = join(import.meta.dirname, '..')
 const BIN = join(REPO, 'packages/cli/bin/plora.js')
 const TIMING = new Set(['train_seconds', 'inject_remove_ms', 'inject_remove_trials_ms'])
-let tmp: { path: string; cleanup: () => Promise<void> }
-let modelDir: string
-const saved = { ...process.env }
-
-beforeAll(async () => {
-  tmp = await tempDir('plora-ablation-workers-')
-  useOfflineCliEnv(join(tmp.path, 'cache'))
-  const config = join(tmp.path, 'tiny.yml')
-  writeFileSync(
-    config,
-    [
-      `extends: ${join(REPO, 'config', 'plora.dry.yml')}`,
-      'domains: [legal, medical]',
-      'value_add: {dev_size: 6, ranks: [1], schemes: [attention], seeds: [41], placebo_b_rank: 1}',
-      'train: {lr: 0.003, dropout: 0.1, max_len: 48, train_split: 0.8, seed: 5}',
-      'ablation: {ranks: [1, 2], schemes: [attention], samples: 4}',
-      '',
-    ].join('\n'),
-  )
-  process.env.PLORA_CONFIG = config
-  await initBackend({ backend: 'wasm' })
-  modelDir = await writeEmbeddedBaseModel(join(tmp.path, 'base-model'), { seed: 3 })
-}, 120_000)
-
-afterAll(async () => {
-  process.env = saved
-  await tmp.cleanup()
-})
+const project = useTinyModelProject('plora-ablation-workers-', () =>
+  [
+    `extends: ${join(REPO, 'config', 'plora.dry.yml')}`,
+    'domains: [legal, medical]',
+    'value_add: {dev_size: 6, ranks: [1], schemes: [attention], seeds: [41], placebo_b_rank: 1}',
+    'train: {lr: 0.003, dropout: 0.1, max_len: 48, train_split: 0.8, seed: 5}',
+    'ablation: {ranks: [1, 2], schemes: [attention], samples: 4}',
+    '',
+  ].join('\n'),
+)
 
 function ablation(out: string, ...extra: string[]) {
-  const args = ['ablation', '--base-model', modelDir, '--max-length', '48', '--latency-trials', '3', '--out', out]
+  const args = [
+    'ablation',
+    '--base-model',
+    project.modelDir,
+    '--max-length',
+    '48',
+    '--latency-trials',
+    '3',
+    '--out',
+    out,
+  ]
   const r = spawnSync(process.execPath, [BIN, ...args, ...extra], {
     env: process.env,
     encoding: 'utf8',
@@ -66,8 +56,8 @@ function files(dir: string, prefix = ''): string[] {
 
 describe('plora ablation --workers', () => {
   it('gives the records and adapters of a one-worker run', () => {
-    const one = join(tmp.path, 'one')
-    const two = join(tmp.path, 'two')
+    const one = join(project.path, 'one')
+    const two = join(project.path, 'two')
     const r1 = ablation(one, '--workers', '1')
     expect(r1.err).not.toMatch(/Error/)
     expect(r1.code).toBe(0)
@@ -97,7 +87,7 @@ describe('plora ablation --workers', () => {
   }, 120_000)
 
   it('a cell failing in a worker fails the run naming it; the finished cells stay recorded; --resume completes', () => {
-    const out = join(tmp.path, 'crash')
+    const out = join(project.path, 'crash')
     mkdirSync(out)
     // a file where the cell's adapter folder goes: its training fails inside the worker
     writeFileSync(join(out, 'abl_legal_r2_attention'), 'not a folder\n')
@@ -123,10 +113,10 @@ describe('plora ablation --workers', () => {
   }, 120_000)
 
   it('rejects a bad --workers (usage error) or $PLORA_WORKERS (bad input)', () => {
-    expect(ablation(join(tmp.path, 'bad'), '--workers', '0').code).toBe(2)
+    expect(ablation(join(project.path, 'bad'), '--workers', '0').code).toBe(2)
     process.env.PLORA_WORKERS = 'two'
     try {
-      const r = ablation(join(tmp.path, 'bad'))
+      const r = ablation(join(project.path, 'bad'))
       expect(r.code).toBe(1)
       expect(r.err).toContain('PLORA_WORKERS')
     } finally {

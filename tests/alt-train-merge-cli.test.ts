@@ -2,21 +2,15 @@
 // the config's alt_train_merge section) over a local untrained GPT-2 folder: the config supplies
 // cycles, samples and rank, progress goes to stderr per cycle and domain, the convergence table to
 // stdout; an existing output needs --replace; bad flags are usage errors.
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { tempDir } from '../packages/gate/test/helpers.js'
-import { initBackend, writeEmbeddedBaseModel } from '../packages/model/src/index.js'
-import { runCli, useOfflineCliEnv } from './helpers.js'
-
-let tmp: { path: string; cleanup: () => Promise<void> }
-let modelDir: string
-const saved = { ...process.env }
+import { describe, expect, it } from 'vitest'
+import { runCli, useTinyModelProject } from './helpers.js'
 
 const flags = (out: string) => [
   'alt-train-merge',
   '--base-model',
-  modelDir,
+  project.modelDir,
   '--domains',
   'legal',
   '--line-search-size',
@@ -31,9 +25,7 @@ const flags = (out: string) => [
   out,
 ]
 
-beforeAll(async () => {
-  tmp = await tempDir('plora-alt-train-merge-cli-')
-  useOfflineCliEnv(join(tmp.path, 'cache'))
+const project = useTinyModelProject('plora-alt-train-merge-cli-', () => {
   const dry = readFileSync(join(import.meta.dirname, '..', 'config', 'plora.dry.yml'), 'utf8')
   const tiny = dry
     .replace(
@@ -42,21 +34,12 @@ beforeAll(async () => {
     )
     .replace(/max_len: \d+/, 'max_len: 48')
   expect(tiny).toContain('  samples: 2\n  rank: 1')
-  const config = join(tmp.path, 'tiny.yml')
-  writeFileSync(config, tiny)
-  process.env.PLORA_CONFIG = config
-  await initBackend({ backend: 'wasm' })
-  modelDir = await writeEmbeddedBaseModel(join(tmp.path, 'base-model'), { seed: 3 })
-}, 120_000)
-
-afterAll(async () => {
-  process.env = saved
-  await tmp.cleanup()
+  return tiny
 })
 
 describe('plora alt-train-merge', () => {
   it('runs the config cycles, reports progress on stderr and the table on stdout; no overwrite without --replace', async () => {
-    const out = join(tmp.path, 'atm')
+    const out = join(project.path, 'atm')
     const r = await runCli(...flags(out))
     expect(r.err).toBe(
       r.err
@@ -85,7 +68,7 @@ describe('plora alt-train-merge', () => {
   }, 120_000)
 
   it('rejects bad flags as usage errors and one split for line search and report as bad input', async () => {
-    const out = join(tmp.path, 'bad')
+    const out = join(project.path, 'bad')
     expect((await runCli(...flags(out), '--alphas', '-1')).code).toBe(2)
     expect((await runCli(...flags(out), '--cycles', '0')).code).toBe(2)
     expect((await runCli(...flags(out), '--eval-split', 'train')).code).toBe(2)

@@ -1,5 +1,6 @@
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { vi } from 'vitest'
+import { afterAll, beforeAll, vi } from 'vitest'
 import { main } from '../packages/cli/src/main.js'
 
 /** What one in-process `plora` invocation printed and returned. */
@@ -45,4 +46,44 @@ export function useOfflineCliEnv(cacheDir: string): void {
   process.env.HF_HOME = join(cacheDir, 'hf')
   delete process.env.PLORA_BASE_MODEL
   delete process.env.PLORA_SAMPLES
+}
+
+/** The project {@link useTinyModelProject} sets up (filled in by its `beforeAll`). */
+export interface TinyModelProject {
+  /** The temporary folder (removed after the file's tests). */
+  path: string
+  /** A random, untrained embedded GPT-2 folder (seed 3) inside it. */
+  modelDir: string
+}
+
+/**
+ * Registers the `beforeAll`/`afterAll` most CLI experiment tests share: a temporary folder, the
+ * offline CLI environment ({@link useOfflineCliEnv}), the wasm backend, a random embedded model, and
+ * `PLORA_CONFIG` pointing at `config()`'s text written as `tiny.yml` (or no PLORA_CONFIG at all);
+ * `process.env` is restored afterwards.
+ */
+export function useTinyModelProject(prefix: string, config?: () => string): TinyModelProject {
+  const project: TinyModelProject = { path: '', modelDir: '' }
+  const saved = { ...process.env }
+  let cleanup = async () => {}
+  beforeAll(async () => {
+    const { tempDir } = await import('../packages/gate/test/helpers.js')
+    const { initBackend, writeEmbeddedBaseModel } = await import('../packages/model/src/index.js')
+    const tmp = await tempDir(prefix)
+    cleanup = tmp.cleanup
+    project.path = tmp.path
+    useOfflineCliEnv(join(tmp.path, 'cache'))
+    if (config) {
+      const file = join(tmp.path, 'tiny.yml')
+      writeFileSync(file, config())
+      process.env.PLORA_CONFIG = file
+    } else delete process.env.PLORA_CONFIG
+    await initBackend({ backend: 'wasm' })
+    project.modelDir = await writeEmbeddedBaseModel(join(tmp.path, 'base-model'), { seed: 3 })
+  }, 120_000)
+  afterAll(async () => {
+    process.env = saved
+    await cleanup()
+  })
+  return project
 }
