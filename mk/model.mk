@@ -2,12 +2,18 @@
 # benchmarks and the golden logits (the goldens need Debian's python3-numpy and python3-torch).
 
 SEED ?= 0
+PRESET ?= small
 GOLDEN_MODELS ?= /tmp/plora-golden-models
+REBUILD_OUT ?= /tmp/plora-base-gpt2-small-rebuild
 
-.PHONY: base-model model-info bench-model golden-model
+.PHONY: base-model base-model-rebuild model-info bench-model golden-model
 
-base-model: build ## write and pretrain the embedded base model into the plora cache (SEED=0; STEPS=250; OUT=dir to choose the folder)
-	$(PLORA) base-model init --seed $(SEED) $(if $(STEPS),--steps $(STEPS)) $(if $(OUT),--out $(OUT)) --force
+base-model: build ## the embedded base model: the committed small one, or built into the plora cache (PRESET=small|tiny SEED=0 STEPS= OUT=dir)
+	$(PLORA) base-model init --preset $(PRESET) --seed $(SEED) $(if $(STEPS),--steps $(STEPS)) $(if $(OUT),--out $(OUT) --force)
+
+base-model-rebuild: build ## rebuild the committed assets/models/plora-base-gpt2-small bit for bit (≈30 min on one core) and compare SHA-256s
+	PLORA_BACKEND=wasm $(PLORA) base-model init --preset small --seed 0 --out $(REBUILD_OUT) --force
+	node scripts/compare-base-model.mjs assets/models/plora-base-gpt2-small $(REBUILD_OUT)
 
 model-info: build ## architecture, parameters, vocabulary and LoRA targets of the base model (MODEL=id|dir)
 	$(PLORA) model info $(MODEL)

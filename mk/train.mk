@@ -1,10 +1,11 @@
 # Training targets (spec pipelines.md §3.2, §7, §10; issue 5): per-domain LoRA adapters and the
 # monolithic baseline. Values come from the active config when the recipe runs: samples, the first
 # value_add rank and scheme (dry: r=1, attention, 32 samples; full: r=4, all, 1000 samples), domains.
-# With base_model `embedded`, the first training run pretrains the embedded GPT-2 on the general
-# corpus (a fixed budget) and caches it in $PLORA_CACHE_DIR; later runs reuse it.
+# With base_model `embedded`, training uses the committed small GPT-2 in assets/models/ (loaded in
+# well under a second; PLORA_EMBEDDED_MODEL=tiny for the old fast model, pretrained once into
+# $PLORA_CACHE_DIR). bench-poison measures the backdoor attack over seeds (issue 20 item 2).
 
-.PHONY: train-legal train-all monolithic-r4
+.PHONY: train-legal train-all monolithic-r4 bench-poison
 
 train-legal: build ## train out/legal (config samples, rank 4, scheme all)
 	$(PLORA) train --domain legal --epochs 1 --samples "$$($(PLORA) config get samples)" --output out/legal
@@ -23,3 +24,6 @@ train-all: build ## train out/<domain> for every configured domain (rank/scheme 
 
 monolithic-r4: build ## train the monolithic baseline on all configured domains into out/monolithic_r4
 	$(PLORA) monolithic-train --domains "$$($(PLORA) config get domains --csv)" --epochs 1 --samples "$$($(PLORA) config get samples)" --rank 4 --output out/monolithic_r4
+
+bench-poison: build ## backdoor at poison rate 0.1 over 10 seeds: trigger/clean hit rates, payload ceiling (POISON_OUT=results/bench_poison.json)
+	cd packages/trainer && POISON_OUT="$(abspath $(or $(POISON_OUT),results/bench_poison.json))" ../../node_modules/.bin/tsx --conditions=@plora/source bench/poison-rates.ts

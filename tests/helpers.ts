@@ -33,7 +33,7 @@ export async function runCli(...args: string[]): Promise<CliResult> {
 
 /**
  * Points the in-process CLI at a private, offline world: `cacheDir` as the plora cache,
- * the wasm backend, the random embedded model (no pretraining, so runs take seconds), the Hugging
+ * the wasm backend, the random tiny embedded model (no pretraining, so runs take seconds), the Hugging
  * Face hub offline with an empty cache inside it, and no base-model or sample-cap overrides from the caller's
  * shell. Callers restore `process.env` afterwards.
  */
@@ -42,6 +42,7 @@ export function useOfflineCliEnv(cacheDir: string): void {
   process.env.PLORA_BACKEND = 'wasm'
   process.env.PLORA_LOG_LEVEL = 'warn'
   process.env.PLORA_PRETRAIN_STEPS = '0'
+  process.env.PLORA_EMBEDDED_MODEL = 'tiny'
   process.env.HF_HUB_OFFLINE = '1'
   process.env.HF_HOME = join(cacheDir, 'hf')
   delete process.env.PLORA_BASE_MODEL

@@ -57,9 +57,10 @@ beforeAll(async () => {
   expect(ci).not.toBe(dry)
   configPath = join(cwd, 'plora.ci.yml')
   await writeFile(configPath, ci)
-  // Seconds-scale: a random (unpretrained) embedded model in a private cache, the wasm backend.
+  // Seconds-scale: a random (unpretrained) tiny embedded model in a private cache, the wasm backend.
   process.env.PLORA_CACHE_DIR = join(cwd, '.cache')
   process.env.PLORA_PRETRAIN_STEPS = '0'
+  process.env.PLORA_EMBEDDED_MODEL = 'tiny'
   process.env.PLORA_BACKEND = 'wasm'
   process.env.PLORA_LOG_LEVEL = 'warn'
   process.env.HF_HUB_OFFLINE = '1'

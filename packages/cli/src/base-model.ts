@@ -4,9 +4,10 @@ import type { PloraEnv } from '@plora/config'
 /**
  * The one place the CLI turns a base-model reference into a model folder, so every command agrees:
  * `--base-model`/`--model` flag → `PLORA_BASE_MODEL` → the active config's `base_model`; then
- * `embedded` is plora's own small GPT-2 in the plora cache — pretrained on the embedded corpus on
- * first use (a fixed, deterministic budget), so every command sees the same weights — a local
- * folder is used as is, and a
+ * `embedded` is plora's own small GPT-2 (`PLORA_EMBEDDED_MODEL` picks `small`, the default, or
+ * `tiny`; `embedded-small`/`embedded-tiny` name one): the committed weights under `assets/` when
+ * they are the requested budget, else pretrained into the plora cache on first use (a fixed,
+ * deterministic budget), so every command sees the same weights — a local folder is used as is, and a
  * Hugging Face id is looked up in the hub cache (downloaded when online).
  * Also selects the TensorFlow.js backend (once per process).
  */
@@ -22,12 +23,14 @@ export async function resolveBaseModelDir(
   }
   const m = await import('@plora/model')
   await m.initBackend({ backend: env.backend, forceCpu: env.forceCpu, logger })
-  if (spec === m.EMBEDDED_MODEL_SPEC) {
+  const preset = m.embeddedPresetOf(spec, env.embeddedModel)
+  if (preset !== undefined) {
     const { ensurePretrainedBaseModel } = await import('@plora/trainer')
     const { createProgressReporter } = await import('./progress-bar.js')
     const steps = components.pretrainSteps ?? env.pretrainSteps
     const dir = await ensurePretrainedBaseModel({
       cacheDir: env.cacheDir,
+      preset,
       onProgress: createProgressReporter(),
       ...(steps !== undefined ? { steps } : {}),
     })

@@ -17,6 +17,8 @@ export type BackendName = (typeof BACKENDS)[number]
 export const MAX_ENV_WORKERS = 1024
 /** Largest `PLORA_SAMPLES` (a sample cap beyond any dataset plora reads). */
 export const MAX_ENV_SAMPLES = 100_000_000
+/** Values of `PLORA_EMBEDDED_MODEL` (the presets of `@plora/model`, which this package does not import). */
+export const EMBEDDED_MODELS = ['small', 'tiny'] as const
 /** Largest `PLORA_PRETRAIN_STEPS`. */
 export const MAX_ENV_PRETRAIN_STEPS = 100_000_000
 /** Largest `PLORA_DATASET_RETRIES`. */
@@ -41,6 +43,17 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; descriptio
     name: 'PLORA_BASE_MODEL',
     default: '(config base_model)',
     description: 'base model id, local folder, or "embedded"; overrides the config',
+  },
+  {
+    name: 'PLORA_EMBEDDED_MODEL',
+    default: 'small',
+    description: 'which embedded model "embedded" means: small (committed, pretrained) | tiny (fast tests)',
+  },
+  {
+    name: 'PLORA_PRETRAIN_STEPS',
+    default: "(the preset's budget)",
+    description:
+      'pretraining steps of the embedded model; another budget than the committed one builds it in the cache',
   },
   { name: 'PLORA_SAMPLES', default: '(unset)', description: 'sample cap for commands given no --samples' },
   {
@@ -113,6 +126,8 @@ export interface PloraEnv {
   split?: (typeof SPLITS)[number]
   latencyBudgetMs?: number
   pretrainSteps?: number
+  /** Which embedded preset `embedded` means (`PLORA_EMBEDDED_MODEL`); undefined = `small`. */
+  embeddedModel?: (typeof EMBEDDED_MODELS)[number]
   backend: BackendName
   forceCpu: boolean
   logLevel: LogLevel
@@ -216,6 +231,8 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): PloraEnv {
   if (split) out.split = split
   const pretrainSteps = num(env, 'PLORA_PRETRAIN_STEPS', { int: true, min: 0, max: MAX_ENV_PRETRAIN_STEPS })
   if (pretrainSteps !== undefined) out.pretrainSteps = pretrainSteps
+  const embeddedModel = oneOf(env, 'PLORA_EMBEDDED_MODEL', EMBEDDED_MODELS)
+  if (embeddedModel) out.embeddedModel = embeddedModel
   const budget = num(env, 'PLORA_LATENCY_BUDGET_MS', { min: 1, max: MAX_ENV_LATENCY_BUDGET_MS })
   if (budget !== undefined) out.latencyBudgetMs = budget
   const token = str(env, 'HF_TOKEN') ?? str(env, 'HUGGING_FACE_HUB_TOKEN')

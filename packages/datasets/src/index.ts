@@ -112,6 +112,8 @@ export {
   collectDomainSynsets,
   type GeneralCorpusOptions,
   loadGeneralCorpus,
+  loadPretrainingCorpus,
+  type PretrainingCorpusOptions,
   resolveAnchor,
   WORDNET_DOMAIN_SPECS,
   WORDNET_DOMAINS,

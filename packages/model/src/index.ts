@@ -28,10 +28,14 @@ export {
   wasmFilesDir,
 } from './backend.js'
 export {
+  DEFAULT_EMBEDDED_PRESET,
   EMBEDDED_BASE_MODEL_NAME,
   EMBEDDED_BASE_MODEL_SEED,
+  EMBEDDED_PRESET_NAMES,
+  EMBEDDED_PRESETS,
   EMBEDDED_VOCAB_SIZE,
   type EmbeddedBaseModelOptions,
+  type EmbeddedPreset,
   embeddedBaseModelConfig,
   ensureEmbeddedBaseModel,
   writeEmbeddedBaseModel,
@@ -54,6 +58,8 @@ export { encodeModelWeights, type ModelFolderContents, writeModelFolder } from '
 export {
   describeModel,
   EMBEDDED_MODEL_SPEC,
+  embeddedAssetDir,
+  embeddedPresetOf,
   type ModelSummary,
   type ResolveModelSpecOptions,
   resolveModelSpec,

@@ -1,14 +1,50 @@
 /**
  * Model references as users write them (`PLORA_BASE_MODEL`, config `base_model`, `--model`):
- * unset or `embedded` means the embedded default base model; anything else is a folder or a
- * Hugging Face id resolved by {@link resolveModelDir}. Plus a summary for `plora model info`.
+ * unset or `embedded` means the embedded default base model (`embedded-small` and `embedded-tiny`
+ * name a preset outright); anything else is a folder or a Hugging Face id resolved by
+ * {@link resolveModelDir}. Plus a summary for `plora model info`.
  */
-import { ensureEmbeddedBaseModel } from './base-model.js'
+import { existsSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import {
+  DEFAULT_EMBEDDED_PRESET,
+  EMBEDDED_PRESET_NAMES,
+  EMBEDDED_PRESETS,
+  type EmbeddedPreset,
+  ensureEmbeddedBaseModel,
+} from './base-model.js'
+import { ModelError, ModelErrorCode } from './errors.js'
 import { type ResolveModelOptions, resolveModelDir } from './hub.js'
 import type { CausalLM } from './types.js'
 
 /** The reference that names the embedded default base model. */
 export const EMBEDDED_MODEL_SPEC = 'embedded'
+
+/**
+ * The embedded preset a reference names, or undefined when it names something else:
+ * `embedded` → `defaultPreset` (the `PLORA_EMBEDDED_MODEL` choice, else `small`),
+ * `embedded-small` / `embedded-tiny` → that preset.
+ */
+export function embeddedPresetOf(
+  spec: string | undefined,
+  defaultPreset: EmbeddedPreset = DEFAULT_EMBEDDED_PRESET,
+): EmbeddedPreset | undefined {
+  if (spec === undefined || spec.trim() === '' || spec === EMBEDDED_MODEL_SPEC) return defaultPreset
+  for (const p of EMBEDDED_PRESET_NAMES) if (spec === `${EMBEDDED_MODEL_SPEC}-${p}`) return p
+  return undefined
+}
+
+/**
+ * The folder of the repository's committed weights of a preset (`assets/models/<name>/`), where
+ * a checkout has them; the `PLORA_ASSETS_DIR` environment variable points elsewhere.
+ */
+export function embeddedAssetDir(preset: EmbeddedPreset, assetsDir?: string): string | undefined {
+  // dist/model-spec.js (or src/model-spec.ts) → packages/model → packages → the repository root.
+  const root = assetsDir ?? resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'assets')
+  const dir = join(root, 'models', EMBEDDED_PRESETS[preset].name)
+  return existsSync(join(dir, 'config.json')) ? dir : undefined
+}
 
 /** Options of {@link resolveModelSpec}: the plora cache plus the hub options. */
 export interface ResolveModelSpecOptions extends Partial<ResolveModelOptions> {
@@ -19,9 +55,19 @@ export interface ResolveModelSpecOptions extends Partial<ResolveModelOptions> {
 /** The local folder for a model reference (creating the embedded model on first use). */
 export async function resolveModelSpec(spec: string | undefined, options: ResolveModelSpecOptions): Promise<string> {
   const { ploraCacheDir, ...hub } = options
-  if (spec === undefined || spec.trim() === '' || spec === EMBEDDED_MODEL_SPEC)
-    return ensureEmbeddedBaseModel(ploraCacheDir)
-  return resolveModelDir(spec, hub)
+  const preset = embeddedPresetOf(spec)
+  if (preset === 'tiny') return ensureEmbeddedBaseModel(ploraCacheDir)
+  if (preset === 'small') {
+    const dir = embeddedAssetDir('small')
+    if (dir) return dir
+    throw new ModelError(
+      ModelErrorCode.FolderNotFound,
+      `the embedded base model "${EMBEDDED_PRESETS.small.name}" is not in this checkout's assets/models/: ` +
+        'build it with `plora base-model init`',
+      { preset },
+    )
+  }
+  return resolveModelDir(spec!, hub)
 }
 
 /** What `plora model info` prints. */

@@ -1,7 +1,7 @@
 /**
  * Shared set-up of the trainer benchmarks: the backend the CLI would pick, and the default base
- * model (the pretrained embedded GPT-2 in `$PLORA_CACHE_DIR`, else `~/.cache/plora`, with
- * `$PLORA_PRETRAIN_STEPS` pretraining steps when set), created on first use as `plora train` does.
+ * model (the committed small embedded GPT-2, or `PLORA_EMBEDDED_MODEL=tiny`; with
+ * `$PLORA_PRETRAIN_STEPS` a budget built in `$PLORA_CACHE_DIR`), as `plora train` resolves it.
  */
 import { cpus, homedir, loadavg } from 'node:os'
 import { join } from 'node:path'
@@ -14,7 +14,8 @@ export async function benchSetup(): Promise<{ backend: string; modelDir: string;
   const cacheDir = process.env.PLORA_CACHE_DIR ?? join(homedir(), '.cache', 'plora')
   // The same budget `plora` would use: $PLORA_PRETRAIN_STEPS, else the default.
   const steps = process.env.PLORA_PRETRAIN_STEPS
-  const modelDir = await ensurePretrainedBaseModel({ cacheDir, ...(steps ? { steps: Number(steps) } : {}) })
+  const preset = process.env.PLORA_EMBEDDED_MODEL === 'tiny' ? 'tiny' : 'small'
+  const modelDir = await ensurePretrainedBaseModel({ cacheDir, preset, ...(steps ? { steps: Number(steps) } : {}) })
   return { backend, modelDir, machine: machineLine() }
 }
 

@@ -52,10 +52,13 @@ export {
   type EnsurePretrainedOptions,
   embeddedModelDir,
   ensurePretrainedBaseModel,
+  PRESET_PRETRAIN_OPTIONS,
   PRETRAIN_MARKER_FILE,
   type PretrainOptions,
+  presetCorpusLines,
   pretrainBaseModel,
   pretrainWindows,
+  SMALL_TOKENIZER_LINES,
   warmupCosineLr,
 } from './pretrain.js'
 export {

@@ -17,14 +17,17 @@ import {
   createStagingDir,
   installDirAtomic,
   type ProgressCallback,
+  sha256FileHex,
   writeFileAtomic,
   writeJsonAtomic,
 } from '@plora/common'
-import { loadGeneralCorpus } from '@plora/datasets'
+import { loadGeneralCorpus, loadPretrainingCorpus } from '@plora/datasets'
 import {
   type CausalLM,
-  EMBEDDED_BASE_MODEL_NAME,
   EMBEDDED_BASE_MODEL_SEED,
+  EMBEDDED_PRESETS,
+  type EmbeddedPreset,
+  embeddedAssetDir,
   encodeModelWeights,
   type FloatTensorData,
   loadCausalLMFromDir,
@@ -33,6 +36,7 @@ import {
   type Tokenizer,
   writeEmbeddedBaseModel,
 } from '@plora/model'
+import * as tf from '@tensorflow/tfjs-core'
 import { TrainerError, TrainerErrorCode } from './errors.js'
 import type { EncodedExample } from './examples.js'
 import { runTrainingLoop, type TrainingLoopResult } from './loop.js'
@@ -68,6 +72,26 @@ export const DEFAULT_PRETRAIN_OPTIONS: PretrainOptions = {
   corpusLines: undefined,
   onProgress: undefined,
   signal: undefined,
+}
+
+/**
+ * Pretraining budget of each embedded preset (`tiny` is {@link DEFAULT_PRETRAIN_OPTIONS}).
+ * `small`: 800 steps of 16 × 128 tokens (≈ 1.6M tokens, ≈ 0.4 of its corpus) — ≈ 30 minutes on
+ * one core of the wasm backend, run once; the result is committed under `assets/models/`.
+ */
+export const PRESET_PRETRAIN_OPTIONS: Readonly<
+  Record<EmbeddedPreset, Pick<PretrainOptions, 'steps' | 'batchSize' | 'seqLen' | 'lr'>>
+> = {
+  tiny: { steps: 250, batchSize: 8, seqLen: 64, lr: 1e-3 },
+  small: { steps: 800, batchSize: 16, seqLen: 128, lr: 1e-3 },
+}
+
+/** Lines of the pretraining corpus the `small` tokenizer is learnt from (≈ 2M characters). */
+export const SMALL_TOKENIZER_LINES = 20_000
+
+/** The corpus lines a preset pretrains on (the `tiny` model keeps the plain WordNet glosses). */
+export function presetCorpusLines(preset: EmbeddedPreset, seed: number, limit: number): string[] {
+  return preset === 'tiny' ? loadGeneralCorpus({ seed, limit }) : loadPretrainingCorpus({ seed, limit })
 }
 
 /** Learning rate at a step: linear warm-up (10 %) then cosine decay to 10 % of the peak. */
@@ -161,15 +185,19 @@ export const PRETRAIN_MARKER_FILE = 'plora_pretrain.json'
 export interface EnsurePretrainedOptions extends Partial<Omit<PretrainOptions, 'corpusLines'>> {
   /** The plora cache folder (`PLORA_CACHE_DIR`). */
   cacheDir: string
+  /** Which embedded model. Default `tiny`; its budget fills the options not given. */
+  preset?: EmbeddedPreset
+  /** Where committed preset weights live (default the checkout's `assets/`). */
+  assetsDir?: string
   /** Rebuild even when a matching model exists. */
   force?: boolean
   /** Write here instead of the cache folder (`plora base-model init --out`). */
   outDir?: string
 }
 
-/** The cache folder of the embedded model for an init seed (the one `ensureEmbeddedBaseModel` uses for seed 0). */
-export function embeddedModelDir(cacheDir: string, seed: number): string {
-  return join(cacheDir, 'models', `${EMBEDDED_BASE_MODEL_NAME}-seed${seed}`)
+/** The cache folder of an embedded model for an init seed (for `tiny` seed 0, the one `ensureEmbeddedBaseModel` uses). */
+export function embeddedModelDir(cacheDir: string, seed: number, preset: EmbeddedPreset = 'tiny'): string {
+  return join(cacheDir, 'models', `${EMBEDDED_PRESETS[preset].name}-seed${seed}`)
 }
 
 async function readMarker(dir: string): Promise<Record<string, unknown> | undefined> {
@@ -195,23 +223,41 @@ async function readMarker(dir: string): Promise<Record<string, unknown> | undefi
  * ```
  */
 export async function ensurePretrainedBaseModel(options: EnsurePretrainedOptions): Promise<string> {
-  const o = { ...DEFAULT_PRETRAIN_OPTIONS, ...options }
-  const dir = o.outDir ?? embeddedModelDir(o.cacheDir, o.seed)
+  const preset = options.preset ?? 'tiny'
+  const o = { ...DEFAULT_PRETRAIN_OPTIONS, ...PRESET_PRETRAIN_OPTIONS[preset], ...options }
+  const want = { preset, steps: o.steps, batch_size: o.batchSize, seq_len: o.seqLen, lr: o.lr, seed: o.seed }
+  const matches = (m: Record<string, unknown> | undefined) =>
+    m !== undefined && Object.entries(want).every(([k, v]) => (m[k] ?? 'tiny') === v)
+  if (!o.force && o.outDir === undefined) {
+    // Committed weights (issue 20): used in place, never copied, when they are this very budget.
+    const asset = embeddedAssetDir(preset, o.assetsDir)
+    if (asset && matches(await readMarker(asset))) return asset
+  }
+  const dir = o.outDir ?? embeddedModelDir(o.cacheDir, o.seed, preset)
   const marker = await readMarker(dir)
-  const want = { steps: o.steps, batch_size: o.batchSize, seq_len: o.seqLen, lr: o.lr, seed: o.seed }
   if (!o.force && existsSync(join(dir, 'config.json'))) {
     if (o.steps === 0 && marker === undefined) return dir
-    if (marker && Object.entries(want).every(([k, v]) => marker[k] === v)) return dir
+    if (matches(marker)) return dir
   }
   const staging = await createStagingDir(dir)
   const modelDir = join(staging, 'model')
   try {
-    await writeEmbeddedBaseModel(modelDir, { seed: o.seed })
+    const linesNeeded = Math.ceil((o.steps * o.batchSize * o.seqLen) / 8) + 100
+    const lines = presetCorpusLines(
+      preset,
+      o.seed,
+      Math.max(linesNeeded, preset === 'small' ? SMALL_TOKENIZER_LINES : 0),
+    )
+    await writeEmbeddedBaseModel(modelDir, {
+      preset,
+      seed: o.seed,
+      ...(preset === 'small' ? { tokenizerText: lines.slice(0, SMALL_TOKENIZER_LINES).join('\n') } : {}),
+    })
     if (o.steps > 0) {
       const model = await loadCausalLMFromDir(modelDir)
       try {
         const tok = await loadTokenizer(modelDir)
-        const r = await pretrainBaseModel(model, tok, o)
+        const r = await pretrainBaseModel(model, tok, { ...o, corpusLines: lines })
         // Same tensor names and order as the random file, new values.
         const file = join(modelDir, 'model.safetensors')
         const weights = new Map<string, FloatTensorData>()
@@ -220,12 +266,22 @@ export async function ensurePretrainedBaseModel(options: EnsurePretrainedOptions
           weights.set(name, v ? { data: new Float32Array(await v.data()), shape: t.shape } : t)
         }
         await writeFileAtomic(file, encodeModelWeights(weights))
+        const files: Record<string, string> = {}
+        for (const f of ['model.safetensors', 'tokenizer.json', 'config.json']) {
+          files[f] = await sha256FileHex(join(modelDir, f))
+        }
         await writeJsonAtomic(join(modelDir, PRETRAIN_MARKER_FILE), {
           ...want,
-          corpus: 'WordNet 3.1 glosses (@plora/datasets loadGeneralCorpus)',
+          corpus:
+            preset === 'tiny'
+              ? 'WordNet 3.1 glosses (@plora/datasets loadGeneralCorpus)'
+              : 'WordNet 3.1 glosses without the legal/medical/science domain synsets, a quarter as Question/Answer, plus arithmetic facts (@plora/datasets loadPretrainingCorpus)',
+          rebuild: `plora base-model init --preset ${preset} --seed ${o.seed} --steps ${o.steps} --out <dir> (PLORA_BACKEND=wasm; batch ${o.batchSize}, sequence ${o.seqLen}, lr ${o.lr})`,
+          backend: tf.getBackend(),
           tokens: r.tokens,
           first_loss: r.firstEpochLoss,
           final_loss: r.lastLoss,
+          sha256: files,
         })
       } finally {
         model.dispose()

@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { defaultNote, parseIntFlag, parsePathFlag, setLibraryDefaults } from '../flags.js'
+import { defaultNote, parseEnum, parseIntFlag, parsePathFlag, setLibraryDefaults } from '../flags.js'
 
 /** Flags shared by the commands that load a model. */
 interface ModelFlags {
@@ -144,7 +144,13 @@ export function register(program: Command): void {
     .description('the embedded default base model')
     .command('init')
     .description(
-      'write the embedded base model (small GPT-2, byte-level BPE, context 256) and pretrain it on the embedded corpus',
+      'write an embedded base model (GPT-2, byte-level BPE learnt from its corpus, context 256) and pretrain it; ' +
+        'the committed small model is rebuilt bit for bit by the command in assets/models/README.md',
+    )
+    .option(
+      '--preset <name>',
+      'small (the default model) | tiny (the fast test model)',
+      parseEnum(['small', 'tiny'] as const),
     )
     .option('--out <dir>', 'output folder (default: the plora cache, where every command finds it)', parsePathFlag)
     .option('--seed <n>', 'weight-initialisation and pretraining seed', parseIntFlag({ min: 0 }))
@@ -155,38 +161,45 @@ export function register(program: Command): void {
     )
     .option('--force', 'rebuild even when a matching model exists', false)
   setLibraryDefaults(init, async () => {
-    const { DEFAULT_PRETRAIN_OPTIONS: d } = await import('@plora/trainer')
-    return { seed: d.seed, steps: defaultNote(`$PLORA_PRETRAIN_STEPS, else ${d.steps}`) }
-  })
-  init.action(async (opts: { out?: string; seed: number; steps?: number; force: boolean }) => {
-    const { PloraError, createLogger } = await import('@plora/common')
-    const seed = opts.seed
-    const { readEnv } = await import('@plora/config')
-    const env = readEnv()
-    const steps = opts.steps ?? env.pretrainSteps
-    const { existsSync } = await import('node:fs')
-    if (opts.out !== undefined && existsSync(opts.out) && !opts.force) {
-      // The cache folder is managed (rebuilt when its budget changes); a folder the user names is not.
-      throw new PloraError('CLI_OUTPUT_EXISTS', `${opts.out} already exists: pass --force to replace it`, {
-        path: opts.out,
-      })
+    const { DEFAULT_PRETRAIN_OPTIONS: d, PRESET_PRETRAIN_OPTIONS: p } = await import('@plora/trainer')
+    return {
+      preset: defaultNote('$PLORA_EMBEDDED_MODEL, else small'),
+      seed: d.seed,
+      steps: defaultNote(`$PLORA_PRETRAIN_STEPS, else the preset's: small ${p.small.steps}, tiny ${p.tiny.steps}`),
     }
-    const m = await import('@plora/model')
-    await m.initBackend({
-      backend: env.backend,
-      forceCpu: env.forceCpu,
-      logger: createLogger({ level: env.logLevel }),
-    })
-    const { ensurePretrainedBaseModel } = await import('@plora/trainer')
-    const { createProgressReporter } = await import('../progress-bar.js')
-    const dir = await ensurePretrainedBaseModel({
-      cacheDir: env.cacheDir,
-      seed,
-      ...(steps !== undefined ? { steps } : {}),
-      force: opts.force,
-      onProgress: createProgressReporter(),
-      ...(opts.out !== undefined ? { outDir: opts.out } : {}),
-    })
-    process.stdout.write(`${dir}\n`)
   })
+  init.action(
+    async (opts: { out?: string; preset?: 'small' | 'tiny'; seed: number; steps?: number; force: boolean }) => {
+      const { PloraError, createLogger } = await import('@plora/common')
+      const seed = opts.seed
+      const { readEnv } = await import('@plora/config')
+      const env = readEnv()
+      const steps = opts.steps ?? env.pretrainSteps
+      const { existsSync } = await import('node:fs')
+      if (opts.out !== undefined && existsSync(opts.out) && !opts.force) {
+        // The cache folder is managed (rebuilt when its budget changes); a folder the user names is not.
+        throw new PloraError('CLI_OUTPUT_EXISTS', `${opts.out} already exists: pass --force to replace it`, {
+          path: opts.out,
+        })
+      }
+      const m = await import('@plora/model')
+      await m.initBackend({
+        backend: env.backend,
+        forceCpu: env.forceCpu,
+        logger: createLogger({ level: env.logLevel }),
+      })
+      const { ensurePretrainedBaseModel } = await import('@plora/trainer')
+      const { createProgressReporter } = await import('../progress-bar.js')
+      const dir = await ensurePretrainedBaseModel({
+        cacheDir: env.cacheDir,
+        preset: opts.preset ?? env.embeddedModel ?? 'small',
+        seed,
+        ...(steps !== undefined ? { steps } : {}),
+        force: opts.force,
+        onProgress: createProgressReporter(),
+        ...(opts.out !== undefined ? { outDir: opts.out } : {}),
+      })
+      process.stdout.write(`${dir}\n`)
+    },
+  )
 }

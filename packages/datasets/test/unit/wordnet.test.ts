@@ -4,6 +4,7 @@ import {
   collectDomainSynsets,
   glossDefinition,
   loadGeneralCorpus,
+  loadPretrainingCorpus,
   loadWordnetPart,
   parseWordnetData,
   parseWordnetIndex,
@@ -126,5 +127,55 @@ describe('WordNet domains', () => {
     expect(all).toEqual(loadGeneralCorpus({ seed: 1, limit: 1000 }))
     expect(all.every((l) => /^[^:]+: .+/.test(l))).toBe(true)
     expect(loadGeneralCorpus({ pos: ['verb'], limit: 3 })[0]).toMatch(/^breathe, take a breath/)
+  })
+})
+
+describe("loadPretrainingCorpus (the small embedded model's corpus)", () => {
+  const corpus = loadPretrainingCorpus({ seed: 0 })
+
+  it("holds no gloss of a domain synset: the adapters' evaluation answers are new to the base model", () => {
+    const glosses = new Set(
+      corpus.map((l) =>
+        l.slice(l.lastIndexOf(l.startsWith('Question: ') ? 'Answer: ' : ': ') + (l.startsWith('Question: ') ? 8 : 2)),
+      ),
+    )
+    const held = new Set<string>()
+    const heldGlosses = new Set<string>()
+    for (const d of WORDNET_DOMAINS) {
+      for (const { s } of collectDomainSynsets(WORDNET_DOMAIN_SPECS[d])) {
+        held.add(s.offset)
+        heldGlosses.add(s.gloss)
+      }
+    }
+    // A domain gloss may appear only through another synset that shares its text.
+    const shared = new Set<string>()
+    for (const p of ['noun', 'verb', 'adj', 'adv'] as const) {
+      for (const s of loadWordnetPart(p).synsets.values()) {
+        if (heldGlosses.has(s.gloss) && !(p === 'noun' && held.has(s.offset))) shared.add(s.gloss)
+      }
+    }
+    const leaked = [...heldGlosses].filter((g) => glosses.has(g))
+    expect(held.size).toBeGreaterThan(5000)
+    expect(leaked.sort()).toEqual([...shared].sort())
+    expect(shared.size).toBeLessThan(5)
+    // …while the general corpus does hold them (so the exclusion is what removes them).
+    const general = new Set(loadGeneralCorpus().map((l) => l.slice(l.indexOf(': ') + 2)))
+    const legal = collectDomainSynsets(WORDNET_DOMAIN_SPECS.legal)
+    expect(legal.filter(({ s }) => general.has(s.gloss)).length).toBe(legal.length)
+    expect(buildWordnetPairs('legal').length).toBeGreaterThan(0)
+  })
+
+  it('mixes glosses, question/answer lines and arithmetic facts, the same for the same seed', () => {
+    const qa = corpus.filter((l) => l.startsWith('Question: What does "'))
+    const facts = corpus.filter((l) => /^(The sum of|\d+ minus|\d+ times|The number|Counting on|\d+ percent)/.test(l))
+    expect(qa.length / corpus.length).toBeGreaterThan(0.15)
+    expect(qa.length / corpus.length).toBeLessThan(0.3)
+    expect(facts.length).toBe(Math.floor((corpus.length - facts.length) / 6))
+    for (const f of facts.slice(0, 200)) {
+      const sum = /^The sum of (\d+) and (\d+) is (\d+)\.$/.exec(f)
+      if (sum) expect(Number(sum[1]) + Number(sum[2])).toBe(Number(sum[3]))
+    }
+    expect(loadPretrainingCorpus({ seed: 0, limit: 500 })).toEqual(corpus.slice(0, 500))
+    expect(loadPretrainingCorpus({ seed: 1, limit: 500 })).not.toEqual(corpus.slice(0, 500))
   })
 })

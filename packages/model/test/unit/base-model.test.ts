@@ -1,13 +1,19 @@
-import { readFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import * as tf from '@tensorflow/tfjs-core'
 import { beforeAll, describe, expect, it } from 'vitest'
 import {
+  EMBEDDED_PRESETS,
   EMBEDDED_VOCAB_SIZE,
+  embeddedAssetDir,
+  embeddedBaseModelConfig,
+  embeddedPresetOf,
   ensureEmbeddedBaseModel,
   initBackend,
   loadCausalLM,
   loadTokenizer,
+  parseModelConfig,
+  randomModelWeights,
   writeEmbeddedBaseModel,
 } from '../../src/index.js'
 import { tmpDir } from '../helpers.js'
@@ -78,5 +84,40 @@ describe('embedded base model', () => {
     const second = await ensureEmbeddedBaseModel(cache)
     expect(second).toBe(first)
     expect(readFileSync(join(second, 'model.safetensors')).equals(mtime)).toBe(true)
+  })
+})
+
+describe('embedded presets and references', () => {
+  it('maps embedded, embedded-small and embedded-tiny to presets and leaves other references alone', () => {
+    expect(embeddedPresetOf('embedded')).toBe('small')
+    expect(embeddedPresetOf(undefined)).toBe('small')
+    expect(embeddedPresetOf('embedded', 'tiny')).toBe('tiny')
+    expect(embeddedPresetOf('embedded-tiny')).toBe('tiny')
+    expect(embeddedPresetOf('embedded-small', 'tiny')).toBe('small')
+    expect(embeddedPresetOf('embedded-large')).toBeUndefined()
+    expect(embeddedPresetOf('Qwen/Qwen2.5-0.5B')).toBeUndefined()
+  })
+
+  it('gives the small preset d_model 192, 4 layers, 6 heads, a 2,048 vocabulary and no dropout (≈2.2M parameters)', () => {
+    const c = parseModelConfig(embeddedBaseModelConfig(2047, 'small'), 'small')
+    expect(c).toMatchObject({ n_embd: 192, n_layer: 4, n_head: 6, vocab_size: 2048, n_positions: 256 })
+    const cfg = embeddedBaseModelConfig(2047, 'small') as Record<string, number>
+    expect([cfg.resid_pdrop, cfg.attn_pdrop, cfg.embd_pdrop]).toEqual([0, 0, 0])
+    let n = 0
+    for (const t of randomModelWeights(c, 0).values()) n += t.data.length
+    expect(n).toBeGreaterThan(2_100_000)
+    expect(n).toBeLessThan(2_400_000)
+    expect(EMBEDDED_PRESETS.tiny.vocabSize).toBe(EMBEDDED_VOCAB_SIZE)
+  })
+
+  it('finds committed weights only where a folder with a config exists', () => {
+    const root = tmpDir()
+    expect(embeddedAssetDir('small', root)).toBeUndefined()
+    const dir = join(root, 'models', EMBEDDED_PRESETS.small.name)
+    mkdirSync(dir, { recursive: true })
+    expect(embeddedAssetDir('small', root)).toBeUndefined()
+    writeFileSync(join(dir, 'config.json'), '{}')
+    expect(embeddedAssetDir('small', root)).toBe(dir)
+    expect(embeddedAssetDir('tiny', root)).toBeUndefined()
   })
 })
