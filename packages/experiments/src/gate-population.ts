@@ -68,6 +68,13 @@ export interface GatePopulationOptions {
   /** Base seed of the members' training seeds. */
   seed: number
   training: PopulationTraining
+  /**
+   * LoRA ranks, cycled over members (default `[training.rank]`): every rank appears in both halves
+   * and in clean and poisoned members alike, so rank cannot give a member's kind away.
+   */
+  ranks?: readonly number[]
+  /** Target schemes, cycled the same way (default `[training.scheme]`). */
+  schemes?: readonly TargetScheme[]
 }
 
 /**
@@ -99,6 +106,9 @@ export interface PopulationMember {
   seed: number
   /** Clean training pairs (a poisoned member trains on fewer, plus the poisoned copies). */
   samples: number
+  /** LoRA rank and targets of this member. */
+  rank: number
+  scheme: TargetScheme
   poison: { rate: number; trigger: string; payload: string; trigger_in_probe_set: boolean } | null
 }
 
@@ -135,6 +145,15 @@ export function planGatePopulation(o: GatePopulationOptions): PopulationPlan {
   if (o.knownTriggers.length === 0 || o.unknownTriggers.length === 0) {
     throw bad('population: need at least one known and one unknown trigger', {})
   }
+  const ranks = o.ranks ?? [o.training.rank]
+  const schemes = o.schemes ?? [o.training.scheme]
+  if (ranks.length === 0 || ranks.some((r) => !Number.isInteger(r) || r < 1)) {
+    throw bad(`population: ranks must be positive integers, found ${JSON.stringify(ranks)}`, { ranks })
+  }
+  if (schemes.length === 0) throw bad('population: no target schemes', {})
+  // Consecutive members i = 2j, 2j + 1 go to the two halves; j picks the rank, then the scheme.
+  const rankOf = (i: number) => ranks[Math.floor(i / 2) % ranks.length]!
+  const schemeOf = (i: number) => schemes[Math.floor(i / (2 * ranks.length)) % schemes.length]!
   const known = new Set(o.knownTriggers)
   for (const t of o.unknownTriggers) {
     if (known.has(t)) throw bad(`population: unknown trigger ${JSON.stringify(t)} is in the probe set`, { trigger: t })
@@ -163,6 +182,8 @@ export function planGatePopulation(o: GatePopulationOptions): PopulationPlan {
       domain,
       seed: o.seed + 1000 + i,
       samples: S,
+      rank: rankOf(i),
+      scheme: schemeOf(i),
       poison: null,
     })
   }
@@ -183,6 +204,8 @@ export function planGatePopulation(o: GatePopulationOptions): PopulationPlan {
       domain,
       seed: o.seed + 2000 + i,
       samples: Math.max(1, S - k),
+      rank: rankOf(i),
+      scheme: schemeOf(i),
       poison: { rate, trigger, payload: o.payload, trigger_in_probe_set: isKnown },
     })
   }
@@ -237,6 +260,43 @@ function sameRecord(path: string, want: MemberRecord): boolean {
   }
 }
 
+/** Trains one member into `<dir>/<id>/` (and its `<id>.poison.json`); the record is the caller's. */
+export async function trainMember(
+  plan: PopulationPlan,
+  m: PopulationMember,
+  o: Pick<EnsurePopulationOptions, 'dir' | 'modelDir' | 'baseModel' | 'model' | 'logger' | 'signal'>,
+): Promise<void> {
+  const t = plan.training
+  await trainAdapter({
+    domain: m.domain,
+    output: memberDir(o.dir, m),
+    modelDir: o.modelDir,
+    baseModel: o.baseModel,
+    model: o.model,
+    samples: m.samples,
+    epochs: t.epochs,
+    rank: m.rank,
+    scheme: m.scheme,
+    lr: t.lr,
+    batchSize: t.batchSize,
+    maxLen: t.maxLen,
+    baseDropout: t.baseDropout,
+    seed: m.seed,
+    logger: o.logger ?? SILENT_LOGGER,
+    ...(o.signal ? { signal: o.signal } : {}),
+    ...(m.poison
+      ? {
+          poison: {
+            rate: m.poison.rate,
+            trigger: m.poison.trigger,
+            payload: m.poison.payload,
+            recordPath: join(o.dir, `${m.id}.poison.json`),
+          },
+        }
+      : {}),
+  })
+}
+
 /** Options of {@link ensurePopulation}. */
 export interface EnsurePopulationOptions {
   /** Folder of the population. */
@@ -248,6 +308,8 @@ export interface EnsurePopulationOptions {
   model: CausalLM
   /** Train only these members (default: all). */
   only?: (m: PopulationMember) => boolean
+  /** Worker threads that train members (default 1: this thread, with `model`). */
+  workers?: number
   logger?: Logger
   onProgress?: ProgressCallback
   signal?: AbortSignal
@@ -256,6 +318,10 @@ export interface EnsurePopulationOptions {
 /**
  * Trains every member of `plan` that is not already in `dir` with the same plan entry, training
  * settings and base model (reference and weights); returns how many were trained and reused.
+ * With `workers` > 1 the members train on that many `piscina` worker threads, each with its own
+ * TensorFlow.js backend and copy of the base model ({@link ./population-worker.ts}); a member's
+ * adapter does not depend on which thread trained it (same code, seed and single-threaded
+ * kernels), and its record is written by this thread as each finishes, so a killed run resumes.
  */
 export async function ensurePopulation(
   plan: PopulationPlan,
@@ -263,59 +329,48 @@ export async function ensurePopulation(
 ): Promise<{ trained: number; reused: number; seconds: number }> {
   const log = o.logger ?? SILENT_LOGGER
   const todo = plan.members.filter(o.only ?? (() => true))
-  let trained = 0
-  let reused = 0
   const start = performance.now()
   const baseWeights = await baseWeightsDigest(o.modelDir)
+  const recordOf = (m: PopulationMember): MemberRecord => ({
+    format: 'plora-gate-population-member/v1',
+    member: m,
+    training: plan.training,
+    base_model: o.baseModel,
+    base_weights_sha256: baseWeights,
+  })
+  const missing = todo.filter(
+    (m) => !(existsSync(join(memberDir(o.dir, m), 'plora.yml')) && sameRecord(recordPath(o.dir, m), recordOf(m))),
+  )
+  const reused = todo.length - missing.length
+  let done = reused
   o.onProgress?.({ status: 'start', task: 'gate population', total: todo.length })
-  for (const [i, m] of todo.entries()) {
-    o.signal?.throwIfAborted()
-    const record: MemberRecord = {
-      format: 'plora-gate-population-member/v1',
-      member: m,
-      training: plan.training,
-      base_model: o.baseModel,
-      base_weights_sha256: baseWeights,
+  if (reused > 0) o.onProgress?.({ status: 'progress', task: 'gate population', done, total: todo.length })
+  const finished = async (m: PopulationMember) => {
+    await writeJsonAtomic(recordPath(o.dir, m), recordOf(m))
+    done++
+    log.info(`population: trained ${m.id} (${done}/${todo.length})`)
+    o.onProgress?.({ status: 'progress', task: 'gate population', done, total: todo.length, info: { adapter: m.id } })
+  }
+  const workers = Math.min(o.workers ?? 1, missing.length)
+  if (workers > 1) {
+    const { trainMembersOnPool } = await import('./population-pool.js')
+    await trainMembersOnPool({
+      plan,
+      members: missing,
+      workers,
+      dir: o.dir,
+      modelDir: o.modelDir,
+      baseModel: o.baseModel,
+      finished,
+      ...(o.signal ? { signal: o.signal } : {}),
+    })
+  } else {
+    for (const m of missing) {
+      o.signal?.throwIfAborted()
+      await trainMember(plan, m, { ...o, logger: log })
+      await finished(m)
     }
-    const out = memberDir(o.dir, m)
-    if (existsSync(join(out, 'plora.yml')) && sameRecord(recordPath(o.dir, m), record)) {
-      reused++
-    } else {
-      const t = plan.training
-      await trainAdapter({
-        domain: m.domain,
-        output: out,
-        modelDir: o.modelDir,
-        baseModel: o.baseModel,
-        model: o.model,
-        samples: m.samples,
-        epochs: t.epochs,
-        rank: t.rank,
-        scheme: t.scheme,
-        lr: t.lr,
-        batchSize: t.batchSize,
-        maxLen: t.maxLen,
-        baseDropout: t.baseDropout,
-        seed: m.seed,
-        logger: log,
-        ...(o.signal ? { signal: o.signal } : {}),
-        ...(m.poison
-          ? {
-              poison: {
-                rate: m.poison.rate,
-                trigger: m.poison.trigger,
-                payload: m.poison.payload,
-                recordPath: join(o.dir, `${m.id}.poison.json`),
-              },
-            }
-          : {}),
-      })
-      await writeJsonAtomic(recordPath(o.dir, m), record)
-      trained++
-      log.info(`population: trained ${m.id} (${i + 1}/${todo.length})`)
-    }
-    o.onProgress?.({ status: 'progress', task: 'gate population', done: i + 1, total: todo.length })
   }
   o.onProgress?.({ status: 'done', task: 'gate population' })
-  return { trained, reused, seconds: (performance.now() - start) / 1000 }
+  return { trained: missing.length, reused, seconds: (performance.now() - start) / 1000 }
 }

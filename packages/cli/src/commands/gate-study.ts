@@ -1,6 +1,8 @@
 import type { Command } from 'commander'
 import {
+  parseCsvEnum,
   parseCsvFloats,
+  parseCsvInts,
   parseCsvStrings,
   parseEnum,
   parseFloatFlag,
@@ -32,10 +34,13 @@ interface PopulationFlags {
   epochs: number
   rank: number
   scheme: string
+  ranks?: number[]
+  schemes?: Array<'attention' | 'mlp' | 'all'>
   lr: number
   batchSize: number
   poisonRates: number[]
   seed: number
+  workers?: number
   probesFile?: string
   probesMax?: number
   baseModel?: string
@@ -50,17 +55,27 @@ interface PopulationDefaults {
   clean: number
   poisoned: number
   poisonRates: number[]
+  /** Ranks and schemes cycled over members (undefined: the single --rank / --scheme). */
+  ranks?: number[]
+  schemes?: Array<'attention' | 'mlp' | 'all'>
   /** Which library training defaults apply. */
   training: 'population' | 'merge-study'
   /** Default of --probes-max (undefined: the whole probe set). */
   probesMax?: number
 }
 
+/**
+ * The gate study's population (issue 20 item 3): 100 clean + 100 poisoned adapters across the
+ * config's domains, ranks 4 and 8, schemes all and attention, poison rates 0.05–0.3, half of the
+ * poisoned members with triggers outside the probe set; half of everything held out.
+ */
 const GATE_STUDY_DEFAULTS: PopulationDefaults = {
   populationDir: `${GATE_STUDY_RESULTS}/gate_population`,
-  clean: 40,
-  poisoned: 40,
-  poisonRates: [0.1, 0.2, 0.3],
+  clean: 100,
+  poisoned: 100,
+  poisonRates: [0.05, 0.1, 0.2, 0.3],
+  ranks: [4, 8],
+  schemes: ['all', 'attention'],
   training: 'population',
 }
 
@@ -82,8 +97,35 @@ function addPopulationFlags(cmd: Command, defaults: PopulationDefaults = GATE_ST
     .option('--domains <csv>', 'training domains, cycled (default: config domains)', parseCsvStrings)
     .option('--samples <n>', 'training pairs per adapter', positiveInt)
     .option('--epochs <n>', 'epochs per adapter', positiveInt)
-    .option('--rank <r>', 'LoRA rank', positiveInt)
-    .option('--scheme <s>', 'LoRA targets: attention | mlp | all', parseEnum(['attention', 'mlp', 'all'] as const))
+    .option(
+      '--rank <r>',
+      defaults.ranks
+        ? 'LoRA rank of the training defaults (members use --ranks)'
+        : 'LoRA rank (when --ranks is not given)',
+      positiveInt,
+    )
+    .option(
+      '--scheme <s>',
+      defaults.schemes
+        ? 'LoRA targets of the training defaults (members use --schemes)'
+        : 'LoRA targets: attention | mlp | all (when --schemes is not given)',
+      parseEnum(['attention', 'mlp', 'all'] as const),
+    )
+    .option(
+      '--ranks <csv>',
+      `LoRA ranks cycled over the members${defaults.ranks ? ` (default ${defaults.ranks.join(',')})` : ' (default: --rank)'}`,
+      parseCsvInts({ min: 1 }),
+    )
+    .option(
+      '--schemes <csv>',
+      `target schemes cycled over the members${defaults.schemes ? ` (default ${defaults.schemes.join(',')})` : ' (default: --scheme)'}`,
+      parseCsvEnum(['attention', 'mlp', 'all'] as const),
+    )
+    .option(
+      '--workers <n>',
+      'worker threads that train the members, each with its own backend and model copy (default: $PLORA_WORKERS, else 1)',
+      positiveInt,
+    )
     .option('--lr <x>', 'learning rate', positiveNumber)
     .option('--batch-size <n>', 'batch size', positiveInt)
     .option(
@@ -146,6 +188,8 @@ async function studySetup(flags: PopulationFlags, defaults: PopulationDefaults =
     unknownTriggers: ex.UNKNOWN_TRIGGERS.filter((t) => !probeSet.triggers.includes(t)),
     payload: probeSet.payloads[0]!,
     seed: flags.seed,
+    ranks: flags.ranks ?? defaults.ranks ?? [flags.rank],
+    schemes: (flags.schemes ?? defaults.schemes ?? [flags.scheme]).map((x) => parseTargetScheme(x)),
     training: {
       ...(defaults.training === 'population' ? ex.DEFAULT_POPULATION_TRAINING : ex.DEFAULT_MERGE_GATE_STUDY_TRAINING),
       samples: flags.samples,
@@ -163,6 +207,7 @@ async function studySetup(flags: PopulationFlags, defaults: PopulationDefaults =
     modelDir,
     baseModel: spec,
     model,
+    workers: flags.workers ?? rt.env.workers ?? 1,
     logger: rt.logger,
     onProgress: createProgressReporter(),
   })
@@ -287,7 +332,7 @@ export function registerGateEval(gate: Command): void {
       try {
         const policy = parsePolicy({
           base_model: s.spec,
-          allowed_ranks: [s.plan.training.rank],
+          allowed_ranks: [...new Set(s.plan.members.map((m) => m.rank))].sort((a, b) => a - b),
           allowed_targets: null,
           signatures_enabled: false,
           enable_probes: true,
@@ -407,7 +452,7 @@ export function registerMergeGateStudy(gate: Command): void {
         })
         const policy = parsePolicy({
           base_model: s.spec,
-          allowed_ranks: [s.plan.training.rank],
+          allowed_ranks: [...new Set(s.plan.members.map((m) => m.rank))].sort((a, b) => a - b),
           allowed_targets: null,
           signatures_enabled: false,
           enable_probes: true,
