@@ -139,7 +139,7 @@ describe('spectral features', () => {
 
   it('refuses factors that do not chain or are not finite (GATE_WEIGHTS_INVALID)', () => {
     const m = randomModule(3, 'transformer.h.0.attn.c_proj', 2, 4, 4)
-    expect(() => spectralFeatures([{ ...m, a: m.a.slice(1) }])).toThrowError(
+    expect(() => spectralFeatures([{ ...m, a: Float32Array.from(m.a).slice(1) }])).toThrowError(
       expect.objectContaining({ code: 'GATE_WEIGHTS_INVALID', message: expect.stringContaining('do not chain') }),
     )
     const nan = Float32Array.from(m.b)
