@@ -567,6 +567,17 @@ describe('checkAdapter: every reason string is reachable from a real situation',
       code: 'GATE_REFERENCE_INVALID',
       message: expect.stringContaining('spectral_classifier: feature_names differ'),
     })
+    await writeFile(
+      refPath,
+      JSON.stringify({
+        ...reference,
+        spectral_classifier: { ...classifier, coefficients: classifier.coefficients.slice(1) },
+      }),
+    )
+    await expect(readReference(refPath)).rejects.toThrow(/spectral_classifier: means\/stds\/coefficients have/)
+    // a reference written before the classifier existed still loads, without one
+    await writeFile(refPath, JSON.stringify(reference))
+    expect((await readReference(refPath)).spectral_classifier).toBeUndefined()
   })
 
   it('trigger_rate_high: the adapted model emits the payload when a probe trigger is present', async () => {
