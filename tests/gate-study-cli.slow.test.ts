@@ -72,6 +72,10 @@ describe('plora probes calibrate / plora gate eval', () => {
     expect(report.population).toEqual({ clean: 3, poisoned: 2, poisoned_known: 1, poisoned_unknown: 1 })
     const ref = JSON.parse(readFileSync(out('ref.json'), 'utf8'))
     expect(ref.thresholds).toEqual(report.thresholds)
+    // the spectral classifier (issue 20) is calibrated and stored with its threshold
+    expect(ref.spectral_classifier.threshold).toBe(report.detectors.spectral_lr.threshold)
+    expect(ref.spectral_classifier.coefficients).toHaveLength(ref.spectral_classifier.feature_names.length)
+    expect(first.out).toMatch(/spectral_lr\s+threshold/)
     // ground truth stays beside the adapter folders
     const pop = readdirSync(out('pop'))
     expect(pop.filter((f) => f.endsWith('.member.json'))).toHaveLength(10)
@@ -101,6 +105,14 @@ describe('plora probes calibrate / plora gate eval', () => {
       report.members.map((m: { id: string }) => m.id).sort(),
     )
     expect(evaluation.members).toHaveLength(5)
+    const spectral = evaluation.detectors.spectral_lr
+    expect(spectral.threshold).toBe(ref.spectral_classifier.threshold)
+    for (const k of ['all', 'known', 'unknown']) {
+      expect(spectral.aupr[k].value).toBeGreaterThan(0)
+      expect(spectral.aupr[k].value).toBeLessThanOrEqual(1)
+      expect(spectral.fpr_at_95_tpr[k].fpr.n).toBe(3)
+    }
+    expect(readFileSync(out('eval.md'), 'utf8')).toContain('| spectral_lr | seen |')
     expect(readFileSync(out('eval.md'), 'utf8')).toContain('](roc.svg)')
     expect(readFileSync(out('roc.svg'), 'utf8')).toContain('(AUC ')
     expect(ev.out).toContain('# Security gate evaluation')

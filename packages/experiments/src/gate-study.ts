@@ -5,8 +5,11 @@
  * Calibration uses the calibration half only:
  * 1. every detector's score per adapter — weight statistics against the clean reference
  *    (`norm_z`, `tensor_z_max`, `mahalanobis`, `spike_z`; each clean adapter is scored against a
- *    reference built **without it**, leave-one-out, so clean scores are not optimistically small)
- *    and the behavioural probes (`trigger_excess` = the payload rate a trigger adds over the same
+ *    reference built **without it**, leave-one-out, so clean scores are not optimistically small),
+ *    the logit of the spectral-feature classifier (`spectral_lr`, issue 20: L2 logistic regression
+ *    on `@plora/gate`'s spectral features, clean vs poisoned of this half; each member's score
+ *    comes from a fit **without it**, leave-one-out, and the classifier stored in the reference is
+ *    the fit on the whole half) and the behavioural probes (`trigger_excess` = the payload rate a trigger adds over the same
  *    questions without it, and `clean_drop` = −clean_delta);
  * 2. a threshold per detector for a false-positive budget of target_fp / k over the k detectors
  *    (Bonferroni, so the OR of all of them stays near target_fp): the larger of the empirical
@@ -15,17 +18,23 @@
  *    `probes_calib.json` (scores, ROC AUCs, thresholds, calibration rates, whether target_fn is met).
  *
  * Evaluation runs the real gate (`checkAdapter` with the calibrated reference and probes) on every
- * adapter of the evaluation half and reports, with stratified bootstrap intervals, each detector's
- * ROC AUC and rates at its calibrated threshold and the combined verdict's FPR and FNR, for all
- * poisoned adapters and separately for triggers in and not in the probe set. Nothing of the
- * evaluation half influences a threshold.
+ * adapter of the evaluation half and reports each detector's ROC AUC (stratified bootstrap
+ * interval), the Trojan Detection Challenge metrics — AUPR (average precision, bootstrap interval)
+ * and the FPR at 95 % recall (exact interval) — and its TPR / FPR at the calibrated threshold
+ * (exact Clopper–Pearson intervals), and the combined verdict's FPR and FNR (the combined detector:
+ * the gate rejects when any calibrated detector fires; `weights_only` / `probes_only` restrict it to
+ * one family), for all poisoned adapters and separately for triggers in (seen, `known`) and not in
+ * (unseen, `unknown`) the probe set; the clean adapters are the negatives of every subset. Nothing
+ * of the evaluation half influences a threshold or the classifier.
  */
 import { dirname, join, relative, sep } from 'node:path'
 import { writeFileAtomic, writeJsonAtomic } from '@plora/common'
 import {
   buildReference,
   checkAdapter,
+  fitLogisticRegression,
   type GateReference,
+  logisticScore,
   type Policy,
   type ProbeHarness,
   type ProbeResult,
@@ -36,6 +45,8 @@ import {
   type RejectReason,
   referenceScores,
   runProbes,
+  SPECTRAL_FEATURE_NAMES,
+  type SpectralClassifier,
   summarizeAdapterWeights,
 } from '@plora/gate'
 import { normalQuantile } from '@plora/metrics'
@@ -43,7 +54,15 @@ import { ExperimentsError, ExperimentsErrorCode } from './errors.js'
 import { gateRocFigure } from './figures/gate.js'
 import { renderSvg } from './figures/render.js'
 import { memberDir, type PopulationMember, type PopulationPlan } from './gate-population.js'
-import { aucEstimate, type Estimate, rateEstimate, thresholdForFp } from './roc.js'
+import {
+  aucEstimate,
+  averagePrecisionEstimate,
+  type Estimate,
+  fprAtRecall,
+  type RecallOperatingPoint,
+  rateEstimate,
+  thresholdForFp,
+} from './roc.js'
 
 /** The detectors of the gate, the threshold each is compared with, and the reason it raises. */
 export const DETECTORS = [
@@ -51,6 +70,8 @@ export const DETECTORS = [
   { name: 'tensor_z_max', threshold: 'tau_tensor_z', reason: 'tensor_norm_outlier', family: 'weights' },
   { name: 'mahalanobis', threshold: 'tau_mahalanobis', reason: 'activation_mahalanobis_high', family: 'weights' },
   { name: 'spike_z', threshold: 'tau_spike_z', reason: 'gradient_spike_z_high', family: 'weights' },
+  // the logit of the reference's spectral classifier; its threshold is stored with the classifier
+  { name: 'spectral_lr', threshold: 'spectral_classifier', reason: 'spectral_classifier_high', family: 'weights' },
   { name: 'trigger_excess', threshold: 'tau_trigger', reason: 'trigger_rate_high', family: 'probes' },
   // clean_drop = −clean_delta; the gate rejects clean_delta < tau_clean_delta = −threshold
   { name: 'clean_drop', threshold: 'tau_clean_delta', reason: 'clean_regression', family: 'probes' },
@@ -87,8 +108,15 @@ export interface GateStudyOptions {
   onMember?: (done: number, total: number, id: string) => void
 }
 
+/** The L2 penalty of the `spectral_lr` classifier (see `@plora/gate` spectral-classifier.ts). */
+export const SPECTRAL_LR_LAMBDA = 1
+
+/** The recall at which the TDC's "FPR at 95 % TPR" is read. */
+export const TDC_RECALL = 0.95
+
 function scoresFromParts(
   w: { norm_z: number; tensor_z_max: number; mahalanobis: number; spike_z: number },
+  spectral: number,
   p: ProbeResult,
 ): DetectorScores {
   return {
@@ -96,6 +124,7 @@ function scoresFromParts(
     tensor_z_max: w.tensor_z_max,
     mahalanobis: w.mahalanobis,
     spike_z: w.spike_z,
+    spectral_lr: spectral,
     trigger_excess: p.trigger_rate_excess,
     clean_drop: 0 - p.clean_delta,
   }
@@ -154,6 +183,15 @@ export interface CalibrationReport {
   }
   population: { clean: number; poisoned: number; poisoned_known: number; poisoned_unknown: number }
   thresholds: ReferenceThresholds
+  /** The fitted spectral classifier (also in the reference) and its largest standardised coefficients. */
+  spectral_classifier: {
+    lambda: number
+    features: number
+    iterations: number
+    converged: boolean
+    threshold: number
+    top_coefficients: Array<{ feature: string; coefficient: number }>
+  }
   detectors: Record<DetectorName, DetectorCalibration>
   combined: {
     fpr: number
@@ -217,6 +255,25 @@ export async function calibrateGate(
       clean.filter((m) => m.id !== exclude).map((m) => sampleOf(o.baseModel, m, summaries.get(m.id)!)),
       { byDomain },
     )
+  // The spectral classifier: leave-one-out logits for this half's scores, the full fit for the reference.
+  const poisonedCount = members.filter((m) => m.kind === 'poisoned').length
+  if (poisonedCount < 2) {
+    throw new ExperimentsError(
+      ExperimentsErrorCode.InputInvalid,
+      `calibration needs at least 2 poisoned adapters in its half for the spectral classifier, found ${poisonedCount}`,
+      { poisoned: poisonedCount },
+    )
+  }
+  const rows = members.map((m) => summaries.get(m.id)!.spectral!)
+  const labels = members.map((m) => (m.kind === 'poisoned' ? 1 : 0) as 0 | 1)
+  const fit = (exclude: number) =>
+    fitLogisticRegression(
+      rows.filter((_, i) => i !== exclude),
+      labels.filter((_, i) => i !== exclude),
+      { lambda: SPECTRAL_LR_LAMBDA },
+    )
+  const spectralLoo = new Map(members.map((m, i) => [m.id, logisticScore(fit(i), rows[i]!)]))
+  const classifierFit = fit(-1)
   const scoreMember = (m: PopulationMember, ref: GateReference): DetectorScores => {
     const s = summaries.get(m.id)!
     // The gate's own scoring: the pooled population, and the domain's when the reference has one.
@@ -232,7 +289,7 @@ export async function calibrateGate(
         { id: m.id },
       )
     }
-    return scoresFromParts(scored.scores, probes.get(m.id)!)
+    return scoresFromParts(scored.scores, spectralLoo.get(m.id)!, probes.get(m.id)!)
   }
   const full = refOf(null)
   const scoredMembers = members.map((m) => scored(m, scoreMember(m, m.kind === 'clean' ? refOf(m.id) : full)))
@@ -275,12 +332,24 @@ export async function calibrateGate(
     tau_trigger: t.trigger_excess,
     tau_clean_delta: 0 - t.clean_drop, // 0 − x: never a negative zero in JSON
   }
+  const spectralClassifier: SpectralClassifier = {
+    model: 'logistic_l2',
+    feature_names: [...SPECTRAL_FEATURE_NAMES],
+    means: classifierFit.means,
+    stds: classifierFit.stds,
+    coefficients: classifierFit.coefficients,
+    intercept: classifierFit.intercept,
+    lambda: classifierFit.lambda,
+    threshold: t.spectral_lr,
+    training: { clean: neg.length, poisoned: pos.length },
+  }
   const created = Math.floor((o.now ?? (() => Date.now() / 1000))())
   const reference = buildReference(
     clean.map((m) => sampleOf(o.baseModel, m, summaries.get(m.id)!)),
     {
       byDomain,
       thresholds,
+      spectralClassifier,
       createdUnix: created,
       provenance: {
         command: 'plora probes calibrate',
@@ -311,6 +380,18 @@ export async function calibrateGate(
       poisoned_unknown: pos.filter((m) => m.trigger_in_probe_set === false).length,
     },
     thresholds,
+    spectral_classifier: {
+      lambda: classifierFit.lambda,
+      features: SPECTRAL_FEATURE_NAMES.length,
+      iterations: classifierFit.iterations,
+      converged: classifierFit.converged,
+      threshold: t.spectral_lr,
+      top_coefficients: classifierFit.coefficients
+        .map((c, i) => ({ feature: SPECTRAL_FEATURE_NAMES[i]!, coefficient: c }))
+        .filter((x) => x.coefficient !== 0)
+        .sort((a, b) => Math.abs(b.coefficient) - Math.abs(a.coefficient) || (a.feature < b.feature ? -1 : 1))
+        .slice(0, 10),
+    },
     detectors,
     combined,
     members: scoredMembers,
@@ -372,9 +453,17 @@ export interface EvaluationReport {
   detectors: Record<
     DetectorName,
     {
+      /** The calibrated threshold: a member is flagged when its score exceeds it. */
       threshold: number
+      /** ROC AUC (AUROC), stratified bootstrap interval. */
       auc: Record<'all' | 'known' | 'unknown', Estimate>
+      /** Average precision (AUPR), stratified bootstrap interval. */
+      aupr: Record<'all' | 'known' | 'unknown', Estimate>
+      /** FPR at 95 % recall of the subset (rule `score ≥ threshold`), exact interval. */
+      fpr_at_95_tpr: Record<'all' | 'known' | 'unknown', RecallOperatingPoint>
+      /** TPR at the calibrated threshold, exact Clopper–Pearson interval. */
       tpr: Record<'all' | 'known' | 'unknown', Estimate>
+      /** FPR at the calibrated threshold (the clean members, the same for every subset), exact interval. */
       fpr: Estimate
     }
   >
@@ -395,11 +484,19 @@ const PROBE_REASONS = new Set<string>(DETECTORS.filter((d) => d.family === 'prob
  */
 export async function evaluateGate(o: EvaluateGateOptions): Promise<EvaluationReport> {
   const th = o.reference.thresholds
-  const required = DETECTORS.map((d) => d.threshold)
+  const required = DETECTORS.map((d) => d.threshold).filter((k) => k !== 'spectral_classifier')
   if (!th || required.some((k) => typeof th[k] !== 'number')) {
     throw new ExperimentsError(
       ExperimentsErrorCode.CalibrationInvalid,
       'the reference has no calibrated thresholds: run `plora probes calibrate` first',
+      {},
+    )
+  }
+  const classifier = o.reference.spectral_classifier
+  if (classifier === undefined) {
+    throw new ExperimentsError(
+      ExperimentsErrorCode.CalibrationInvalid,
+      'the reference has no spectral_classifier (it predates the spectral_lr detector): re-run `plora probes calibrate`',
       {},
     )
   }
@@ -418,6 +515,7 @@ export async function evaluateGate(o: EvaluateGateOptions): Promise<EvaluationRe
       tensor_z_max: d.metrics.tensor_z_max,
       mahalanobis: d.metrics.reference.mahalanobis ?? Number.NaN,
       spike_z: d.metrics.reference.spike_z ?? Number.NaN,
+      spectral_lr: d.metrics.reference.spectral_score ?? Number.NaN,
       trigger_excess: p.ran ? p.trigger_rate_excess : Number.NaN,
       clean_drop: p.ran ? 0 - p.clean_delta : Number.NaN,
     }
@@ -455,6 +553,7 @@ export async function evaluateGate(o: EvaluateGateOptions): Promise<EvaluationRe
   }
   const thresholdOf = (name: DetectorName): number => {
     const d = DETECTORS.find((x) => x.name === name)!
+    if (d.threshold === 'spectral_classifier') return classifier.threshold
     const v = th[d.threshold]!
     return name === 'clean_drop' ? 0 - v : v
   }
@@ -473,9 +572,16 @@ export async function evaluateGate(o: EvaluateGateOptions): Promise<EvaluationRe
         xs.map((m) => m.scores[d.name] > t),
         bs,
       )
+    // the TDC metrics on the scores a detector produced (a probe detector that did not run has none)
+    const finiteNs = ns.filter(Number.isFinite)
+    const finite = (xs: EvaluatedMember[]) => xs.map((m) => m.scores[d.name]).filter(Number.isFinite)
+    const aupr = (xs: EvaluatedMember[]) => averagePrecisionEstimate(finite(xs), finiteNs, bs)
+    const at95 = (xs: EvaluatedMember[]) => fprAtRecall(finite(xs), finiteNs, TDC_RECALL, bs)
     detectors[d.name] = {
       threshold: t,
       auc: { all: auc(poisoned.all), known: auc(poisoned.known), unknown: auc(poisoned.unknown) },
+      aupr: { all: aupr(poisoned.all), known: aupr(poisoned.known), unknown: aupr(poisoned.unknown) },
+      fpr_at_95_tpr: { all: at95(poisoned.all), known: at95(poisoned.known), unknown: at95(poisoned.unknown) },
       tpr: { all: tpr(poisoned.all), known: tpr(poisoned.known), unknown: tpr(poisoned.unknown) },
       fpr: rateEstimate(
         ns.map((x) => x > t),
@@ -568,6 +674,22 @@ export function evaluationMarkdown(r: EvaluationReport): string {
     ...DETECTORS.map((d) => {
       const x = r.detectors[d.name]
       return `| ${d.name} (${d.reason}) | ${x.threshold.toFixed(3)} | ${num(x.auc.all)} | ${num(x.auc.known)} | ${num(x.auc.unknown)} | ${pct(x.tpr.all)} | ${pct(x.fpr)} |`
+    }),
+    '',
+    '## Trojan Detection Challenge metrics',
+    '',
+    'Per subset of poisoned adapters (all; seen = trigger in the probe set; unseen = not), against the same clean ' +
+      'adapters: AUROC and AUPR (average precision) with bootstrap intervals; FPR at 95 % TPR (threshold = the ' +
+      'score that reaches 95 % of the subset) and TPR at the calibrated threshold with exact intervals.',
+    '',
+    '| detector | subset | AUROC | AUPR | FPR @ 95 % TPR | TPR at threshold | FPR at threshold |',
+    '|---|---|---|---|---|---|---|',
+    ...DETECTORS.flatMap((d) => {
+      const x = r.detectors[d.name]
+      return (['all', 'known', 'unknown'] as const).map(
+        (k) =>
+          `| ${d.name} | ${k === 'all' ? 'all' : k === 'known' ? 'seen' : 'unseen'} | ${num(x.auc[k])} | ${num(x.aupr[k])} | ${pct(x.fpr_at_95_tpr[k].fpr)} | ${pct(x.tpr[k])} | ${pct(x.fpr)} |`,
+      )
     }),
     '',
   ]

@@ -217,6 +217,8 @@ function scoresOf(d: GateDecision): DetectorScores {
     tensor_z_max: d.metrics.tensor_z_max,
     mahalanobis: d.metrics.reference.mahalanobis ?? Number.NaN,
     spike_z: d.metrics.reference.spike_z ?? Number.NaN,
+    // NaN under the merge-aware references, which carry no classifier (it is fitted on single adapters)
+    spectral_lr: d.metrics.reference.spectral_score ?? Number.NaN,
     trigger_excess: p.ran ? p.trigger_rate_excess : Number.NaN,
     clean_drop: p.ran ? 0 - p.clean_delta : Number.NaN,
   }

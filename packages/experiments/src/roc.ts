@@ -7,6 +7,10 @@
  * The bootstrap resamples positives and negatives separately (stratified), so every replicate has
  * both classes; AUC intervals are percentile intervals of R replicates. Rates (TPR, FPR, FNR) get
  * exact Clopper–Pearson intervals instead (see {@link rateEstimate}).
+ *
+ * The Trojan Detection Challenge metrics (issue 20) are here too: average precision (AUPR, the
+ * step-wise area under the precision–recall curve, {@link averagePrecision}) and the FPR at 95 %
+ * recall ({@link fprAtRecall}).
  */
 import { createRng } from '@plora/common'
 import { ExperimentsError, ExperimentsErrorCode } from './errors.js'
@@ -78,8 +82,95 @@ export function aucEstimate(
   neg: readonly number[],
   options: Partial<BootstrapEstimateOptions> = {},
 ): Estimate {
+  return bootstrapEstimate(rocAuc, pos, neg, options)
+}
+
+/** Average precision with a stratified bootstrap percentile interval (as {@link aucEstimate}). */
+export function averagePrecisionEstimate(
+  pos: readonly number[],
+  neg: readonly number[],
+  options: Partial<BootstrapEstimateOptions> = {},
+): Estimate {
+  return bootstrapEstimate(averagePrecision, pos, neg, options)
+}
+
+/**
+ * Average precision of `pos` over `neg` (NaN when `pos` is empty): AP = Σ_k (R_k − R_{k−1})·P_k
+ * over the distinct scores t_1 > t_2 > … with the rule `score ≥ t_k`, precision P_k and recall
+ * R_k there (ties enter together; scikit-learn's `average_precision_score`). A chance-level
+ * detector has AP ≈ n⁺/(n⁺+n⁻), a perfect one 1.
+ */
+export function averagePrecision(pos: readonly number[], neg: readonly number[]): number {
+  if (pos.length === 0) return Number.NaN
+  const all = [...pos.map((v) => ({ v, p: 1 })), ...neg.map((v) => ({ v, p: 0 }))].sort((a, b) => b.v - a.v)
+  let tp = 0
+  let fp = 0
+  let ap = 0
+  for (let i = 0; i < all.length; ) {
+    let j = i
+    let dtp = 0
+    while (j < all.length && all[j]!.v === all[i]!.v) {
+      if (all[j]!.p === 1) dtp++
+      else fp++
+      j++
+    }
+    tp += dtp
+    if (dtp > 0) ap += (dtp / pos.length) * (tp / (tp + fp))
+    i = j
+  }
+  return ap
+}
+
+/** {@link fprAtRecall}: the operating point and its FPR with the exact interval. */
+export interface RecallOperatingPoint {
+  /** The rule is `score ≥ threshold` (NaN when there are no positives). */
+  threshold: number
+  /** Recall reached (≥ the target). */
+  tpr: number
+  /** FPR of the negatives at that threshold, Clopper–Pearson interval. */
+  fpr: Estimate
+}
+
+/**
+ * The FPR at a recall target (the TDC's FPR at 95 % TPR): the threshold is the largest score t
+ * with #{pos ≥ t} ≥ ⌈recall·n⁺⌉, i.e. the ⌈recall·n⁺⌉-th largest positive score, and the FPR is
+ * #{neg ≥ t}/n⁻ with its exact interval.
+ */
+export function fprAtRecall(
+  pos: readonly number[],
+  neg: readonly number[],
+  recall = 0.95,
+  options: Partial<BootstrapEstimateOptions> = {},
+): RecallOperatingPoint {
+  if (pos.length === 0) {
+    return {
+      threshold: Number.NaN,
+      tpr: Number.NaN,
+      fpr: { value: Number.NaN, lo: Number.NaN, hi: Number.NaN, n: neg.length },
+    }
+  }
+  const sorted = [...pos].sort((a, b) => b - a)
+  // ⌈recall·n⁺⌉ without floating-point overshoot (0.95·20 = 19.000000000000004)
+  const k = Math.min(sorted.length, Math.max(1, Math.ceil(recall * sorted.length - 1e-9)))
+  const t = sorted[k - 1]!
+  return {
+    threshold: t,
+    tpr: pos.filter((x) => x >= t).length / pos.length,
+    fpr: rateEstimate(
+      neg.map((x) => x >= t),
+      options,
+    ),
+  }
+}
+
+function bootstrapEstimate(
+  stat: (pos: readonly number[], neg: readonly number[]) => number,
+  pos: readonly number[],
+  neg: readonly number[],
+  options: Partial<BootstrapEstimateOptions>,
+): Estimate {
   const o = { ...DEFAULTS, ...options }
-  const value = rocAuc(pos, neg)
+  const value = stat(pos, neg)
   const n = pos.length + neg.length
   if (Number.isNaN(value)) return { value, lo: Number.NaN, hi: Number.NaN, n }
   const rng = createRng(o.seed)
@@ -89,7 +180,7 @@ export function aucEstimate(
   for (let b = 0; b < o.nResamples; b++) {
     for (let i = 0; i < pos.length; i++) p[i] = pos[rng.randbelow(pos.length)]!
     for (let i = 0; i < neg.length; i++) q[i] = neg[rng.randbelow(neg.length)]!
-    reps[b] = rocAuc(p, q)
+    reps[b] = stat(p, q)
   }
   reps.sort()
   const tail = (1 - o.ci) / 2

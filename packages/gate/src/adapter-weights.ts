@@ -28,6 +28,7 @@ import {
 } from '@plora/peft'
 import { parseSafetensorsHeader } from '@plora/safetensors'
 import { DEFAULT_MAX_RANK } from './policy.js'
+import { spectralFeatures } from './spectral-features.js'
 
 /** The parsed `adapter_config.json` (PEFT LoraConfig names, `@plora/peft`'s schema). */
 export type AdapterConfigInfo = PeftLoraConfig
@@ -68,6 +69,11 @@ export interface AdapterWeightSummary {
   otherTensors: string[]
   /** Adapter-level features (null when there are no evaluated modules). */
   features: Record<FeatureName, number> | null
+  /**
+   * The spectral feature vector (`SPECTRAL_FEATURE_NAMES` order, see spectral-features.ts) the
+   * calibrated classifier scores; null when there are no evaluated modules.
+   */
+  spectral: number[] | null
   /** Why the weights could not be read (null = read fine). */
   error: string | null
   /** The `@plora/peft` (or `@plora/safetensors`) error code behind `error`, if any. */
@@ -142,6 +148,7 @@ export function emptySummary(
     suffixes: [],
     otherTensors: [],
     features: null,
+    spectral: null,
     error,
     errorCode,
     updateInvalid: errorCode === PeftErrorCode.UpdateInvalid,
@@ -249,7 +256,8 @@ export async function summarizeAdapterBytes(
       stats,
     })
   }
-  return { ...base, modules, features: adapterFeatures(modules) }
+  const spectral = modules.length > 0 ? spectralFeatures(decoded.values()).values : null
+  return { ...base, modules, features: adapterFeatures(modules), spectral }
 }
 
 /**

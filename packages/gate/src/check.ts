@@ -46,6 +46,7 @@ import {
   type StatementMetrics,
   verifyPrimarySignature,
 } from './signatures.js'
+import { logisticScore } from './spectral-classifier.js'
 
 /** The thresholds a decision used (policy values, replaced by calibrated ones from the reference). */
 export interface GateThresholds {
@@ -99,6 +100,10 @@ export interface GateMetrics {
     feature_z: Record<FeatureName, number> | null
     mahalanobis: number | null
     spike_z: number | null
+    /** Logit of the reference's spectral classifier (null without one or without weight statistics). */
+    spectral_score: number | null
+    /** Its calibrated threshold (`spectral_classifier_high` when the score exceeds it). */
+    spectral_threshold: number | null
   }
   signatures: SignatureMetrics | null
   /** The signed folder statement (`plora.sig.json`) check. */
@@ -298,6 +303,8 @@ export async function checkAdapter(
     feature_z: null,
     mahalanobis: null,
     spike_z: null,
+    spectral_score: null,
+    spectral_threshold: null,
   }
   const modules: ModuleReport[] = summary.modules.map((m) => ({
     path: m.path,
@@ -353,6 +360,13 @@ export async function checkAdapter(
     }
     tensorZMax = modules.reduce((acc, m) => Math.max(acc, m.norm_z), 0)
     if (tensorZMax > thresholds.tau_tensor_z) reasons.push('tensor_norm_outlier')
+    // The calibrated spectral classifier (issue 20), when the verifier's reference carries one.
+    const classifier = context.reference?.spectral_classifier
+    if (classifier !== undefined && summary.spectral !== null) {
+      refMetrics.spectral_score = logisticScore(classifier, summary.spectral)
+      refMetrics.spectral_threshold = classifier.threshold
+      if (refMetrics.spectral_score > classifier.threshold) reasons.push('spectral_classifier_high')
+    }
   } else if (summary.error === null) {
     // Readable weights whose statistics were skipped: a refused rank rejects already; an adapter
     // beyond the cost budget is never a silent pass, whatever require_weight_reference says.

@@ -127,3 +127,28 @@ export {
   writeReference,
 } from './reference.js'
 export { checkSignatures, type SignatureMetrics, verifyPrimarySignature } from './signatures.js'
+export {
+  DEFAULT_LR_LAMBDA,
+  fitLogisticRegression,
+  type LogisticFitOptions,
+  type LogisticModel,
+  logisticScore,
+  type SpectralClassifier,
+  SpectralClassifierSchema,
+  spectralClassifierProblem,
+} from './spectral-classifier.js'
+export {
+  moduleKind,
+  moduleSpectralParts,
+  namedSpectralFeatures,
+  SPECTRAL_FEATURE_NAMES,
+  SPECTRAL_KINDS,
+  SPECTRAL_STATS,
+  type SpectralFeatures,
+  type SpectralKind,
+  type SpectralModuleInput,
+  type SpectralPart,
+  type SpectralStat,
+  spectralFeatures,
+  spectralStats,
+} from './spectral-features.js'

@@ -30,6 +30,7 @@ export const REJECT_REASONS = [
   'tensor_norm_outlier',
   'activation_mahalanobis_high',
   'gradient_spike_z_high',
+  'spectral_classifier_high',
   'trigger_rate_high',
   'weight_norm_outlier',
   'clean_regression',
@@ -68,6 +69,8 @@ export const REASON_DESCRIPTIONS: Readonly<Record<RejectReason, string>> = {
   activation_mahalanobis_high:
     "the adapter's weight-statistics feature vector is far (Mahalanobis) from the clean reference population",
   gradient_spike_z_high: "the update spectrum's top-direction energy share is a z outlier against the reference",
+  spectral_classifier_high:
+    "the calibrated logistic classifier on the adapter's spectral weight features (gate-ref.json spectral_classifier) scores it above its threshold",
   trigger_rate_high: 'probe prompts carrying a trigger make the adapted model emit the payload',
   weight_norm_outlier: "the adapter's total update norms are z outliers against the clean reference population",
   clean_regression: 'clean probe accuracy of the adapted model fell below the base model (without adapter)',

@@ -34,6 +34,7 @@ import {
   summarizeAdapterWeights,
 } from './adapter-weights.js'
 import { GateError, GateErrorCode } from './errors.js'
+import { type SpectralClassifier, SpectralClassifierSchema, spectralClassifierProblem } from './spectral-classifier.js'
 
 /** Schema tag of `gate-ref.json`. */
 export const GATE_REF_SCHEMA = 'plora.gate-ref/v1'
@@ -80,6 +81,11 @@ export const GateReferenceSchema = z
     feature_names: z.array(z.enum(FEATURE_NAMES)),
     populations: z.array(PopulationSchema),
     thresholds: ThresholdsSchema.optional(),
+    /**
+     * The calibrated spectral-feature classifier (`spectral_lr`, issue 20); absent in references
+     * written before it, which then apply no classifier.
+     */
+    spectral_classifier: SpectralClassifierSchema.optional(),
     /** Free-form provenance (who/what calibrated it). */
     provenance: z.record(z.string(), z.unknown()).optional(),
   })
@@ -134,6 +140,7 @@ export function buildReference(
     createdUnix?: number
     byDomain?: boolean
     minDomainCount?: number
+    spectralClassifier?: SpectralClassifier
   } = {},
 ): GateReference {
   const groups = new Map<string, { key: PopulationKey; items: AdapterWeightSummary[] }>()
@@ -206,6 +213,7 @@ export function buildReference(
   }
   if (options.createdUnix !== undefined) ref.created_unix = options.createdUnix
   if (options.thresholds) ref.thresholds = options.thresholds
+  if (options.spectralClassifier) ref.spectral_classifier = options.spectralClassifier
   if (options.provenance) ref.provenance = options.provenance
   return ref
 }
@@ -289,6 +297,11 @@ export async function readReference(path: string): Promise<GateReference> {
       `reference ${path}: feature_names ${JSON.stringify(parsed.data.feature_names)} differ from this gate's ${JSON.stringify(FEATURE_NAMES)} (re-run calibration)`,
       { path },
     )
+  }
+  const classifier = parsed.data.spectral_classifier
+  const problem = classifier === undefined ? null : spectralClassifierProblem(classifier)
+  if (problem !== null) {
+    throw new GateError(GateErrorCode.ReferenceInvalid, `reference ${path}: spectral_classifier: ${problem}`, { path })
   }
   return parsed.data
 }

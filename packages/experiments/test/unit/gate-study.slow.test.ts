@@ -6,7 +6,7 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { loadProbeSet, parsePolicy, readReference } from '@plora/gate'
+import { checkAdapter, loadProbeSet, parsePolicy, readReference } from '@plora/gate'
 import { baseFingerprint, createProbeHarness } from '@plora/loader'
 import { type CausalLM, initBackend, loadCausalLMFromDir, loadTokenizer } from '@plora/model'
 import { ensurePretrainedBaseModel } from '@plora/trainer'
@@ -22,6 +22,7 @@ import {
   planGatePopulation,
   UNKNOWN_TRIGGERS,
 } from '../../src/index.js'
+import { averagePrecision, fprAtRecall } from '../../src/roc.js'
 
 const probeSet = loadProbeSet()
 const planOptions = {
@@ -185,6 +186,16 @@ describe('gate calibration and evaluation', () => {
       expect(-m.scores.clean_drop).toBeGreaterThanOrEqual(cal.thresholds.tau_clean_delta!)
     }
     expect(cal.combined.fpr).toBe(0)
+    // the spectral classifier: fitted on this half, stored in the reference with its threshold
+    const classifier = onDisk.spectral_classifier!
+    expect(classifier).toMatchObject({ model: 'logistic_l2', training: { clean: 3, poisoned: 4 } })
+    expect(classifier.threshold).toBe(cal.detectors.spectral_lr.threshold)
+    expect(cal.spectral_classifier.threshold).toBe(classifier.threshold)
+    expect(cal.spectral_classifier.converged).toBe(true)
+    for (const m of cal.members) expect(Number.isFinite(m.scores.spectral_lr), m.id).toBe(true)
+    for (const m of cal.members.filter((x) => x.kind === 'clean')) {
+      expect(m.scores.spectral_lr).toBeLessThanOrEqual(classifier.threshold)
+    }
 
     const policy = parsePolicy({
       base_model: 'embedded',
@@ -214,7 +225,47 @@ describe('gate calibration and evaluation', () => {
     expect(ev.other_reasons).toEqual({})
     for (const m of ev.members) expect(m.passed).toBe(m.reasons.length === 0)
     expect(ev.settings.thresholds).toEqual(cal.thresholds)
+    // the gate applied the classifier from the reference: the reason is raised exactly above its threshold
+    const spectral = ev.detectors.spectral_lr
+    expect(spectral.threshold).toBe(classifier.threshold)
+    for (const m of ev.members) {
+      expect(Number.isFinite(m.scores.spectral_lr), m.id).toBe(true)
+      expect(m.reasons.includes('spectral_classifier_high'), m.id).toBe(m.scores.spectral_lr > classifier.threshold)
+    }
+    // TDC metrics, recomputed from the members (clean members are the negatives of every subset)
+    const scoresOf = (xs: typeof ev.members, d: (typeof DETECTORS)[number]['name']) =>
+      xs.map((m) => m.scores[d]).filter(Number.isFinite)
+    const known = ev.members.filter((m) => m.kind === 'poisoned' && m.trigger_in_probe_set === true)
+    const poisonedAll = ev.members.filter((m) => m.kind === 'poisoned')
+    for (const d of DETECTORS) {
+      const x = ev.detectors[d.name]
+      const neg = scoresOf(clean, d.name)
+      expect(x.aupr.all.value, d.name).toBeCloseTo(averagePrecision(scoresOf(poisonedAll, d.name), neg), 12)
+      expect(x.aupr.known.value, d.name).toBeCloseTo(averagePrecision(scoresOf(known, d.name), neg), 12)
+      expect(x.fpr_at_95_tpr.unknown, d.name).toEqual(fprAtRecall(scoresOf(unknown, d.name), neg, 0.95))
+      expect(x.fpr_at_95_tpr.all.tpr, d.name).toBeGreaterThanOrEqual(0.95)
+      expect(x.tpr.known.n).toBe(known.length)
+    }
+    // `gate check` with the reference raises the reason once the threshold sits below an adapter's score
+    const top = ev.members.reduce((a, b) => (b.scores.spectral_lr > a.scores.spectral_lr ? b : a))
+    const withThreshold = (t: number) => ({ ...onDisk, spectral_classifier: { ...classifier, threshold: t } })
+    const topDir = memberDir(dir, plan.members.find((m) => m.id === top.id)!)
+    const below = await checkAdapter(topDir, policy, {
+      reference: withThreshold(top.scores.spectral_lr - 1e-6),
+      probes: harness,
+      probeSet,
+    })
+    expect(below.reasons).toContain('spectral_classifier_high')
+    expect(below.metrics.reference.spectral_score).toBeCloseTo(top.scores.spectral_lr, 12)
+    const above = await checkAdapter(topDir, policy, {
+      reference: withThreshold(top.scores.spectral_lr + 1e-6),
+      probes: harness,
+      probeSet,
+    })
+    expect(above.reasons).not.toContain('spectral_classifier_high')
     const md = readFileSync(join(root, 'gate_eval.md'), 'utf8')
+    expect(md).toContain('## Trojan Detection Challenge metrics')
+    expect(md).toContain('| spectral_lr | unseen |')
     expect(md).toContain('| trigger not in probe set |')
     expect(ev.figure).toBe('figures/gate_roc.svg')
     expect(md).toContain('](figures/gate_roc.svg)')

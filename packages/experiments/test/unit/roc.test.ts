@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest'
 import { rocData, rocFigure } from '../../src/figures/gate.js'
 import { renderSvg } from '../../src/figures/render.js'
-import { aucEstimate, rateEstimate, rocAuc, rocCurve, thresholdForFp } from '../../src/roc.js'
+import {
+  aucEstimate,
+  averagePrecision,
+  averagePrecisionEstimate,
+  fprAtRecall,
+  rateEstimate,
+  rocAuc,
+  rocCurve,
+  thresholdForFp,
+} from '../../src/roc.js'
 
 describe('rocAuc', () => {
   it('is P(pos > neg) + ½ P(tie), counted by hand', () => {
@@ -59,6 +68,44 @@ describe('bootstrap estimates', () => {
       expect(e.lo).toBeCloseTo(lo, 9)
       expect(e.hi).toBeCloseTo(hi, 9)
     }
+  })
+})
+
+describe('Trojan Detection Challenge metrics', () => {
+  it('average precision, by hand (scikit-learn average_precision_score values)', () => {
+    // ranked: 0.9 (+) P=1 R=½, 0.8 (−), 0.4 (+) P=⅔ R=1 → ½·1 + ½·⅔
+    expect(averagePrecision([0.9, 0.4], [0.8, 0.1])).toBeCloseTo(0.5 + 1 / 3, 14)
+    // a tie of one positive and one negative at the top enters together: P = ½ there
+    // 0.7: (+,−) P=½ R=⅓; 0.5: (+) P=⅔ R=⅔; 0.2: (+) P=¾ R=1 → (½ + ⅔ + ¾)/3
+    expect(averagePrecision([0.7, 0.5, 0.2], [0.7, 0.1])).toBeCloseTo((0.5 + 2 / 3 + 0.75) / 3, 14)
+    expect(averagePrecision([3, 4], [1, 2])).toBe(1)
+    // all negatives above all positives: P = 1/3, 2/4 at recall ½, 1 → (⅓ + ½)/2
+    expect(averagePrecision([1, 2], [3, 4])).toBeCloseTo((1 / 3 + 1 / 2) / 2, 14)
+    expect(averagePrecision([], [1])).toBeNaN()
+    const e = averagePrecisionEstimate([0.9, 0.8, 0.4, 0.7], [0.5, 0.3, 0.2, 0.8, 0.6], { nResamples: 300, seed: 2 })
+    expect(e.lo).toBeLessThanOrEqual(e.value)
+    expect(e.hi).toBeGreaterThanOrEqual(e.value)
+    expect(e).toEqual(
+      averagePrecisionEstimate([0.9, 0.8, 0.4, 0.7], [0.5, 0.3, 0.2, 0.8, 0.6], { nResamples: 300, seed: 2 }),
+    )
+  })
+
+  it('FPR at 95 % recall: the ⌈0.95·n⁺⌉-th largest positive score, negatives at or above it', () => {
+    // 20 positives 1..20: ⌈19⌉ = 19th largest = 2; negatives ≥ 2: {2, 3, 5} of 6
+    const pos = Array.from({ length: 20 }, (_, i) => i + 1)
+    const r = fprAtRecall(pos, [0, 1, 2, 3, 5, 1.5])
+    expect(r.threshold).toBe(2)
+    expect(r.tpr).toBe(19 / 20)
+    expect(r.fpr.value).toBe(3 / 6)
+    expect(r.fpr).toEqual(rateEstimate([false, false, true, true, true, false]))
+    // 4 positives: ⌈3.8⌉ = 4, all of them (the smallest positive score)
+    expect(fprAtRecall([5, 6, 7, 8], [4.9, 5, 9]).threshold).toBe(5)
+    expect(fprAtRecall([5, 6, 7, 8], [4.9, 5, 9]).fpr.value).toBeCloseTo(2 / 3, 14)
+    // perfectly separated: FPR 0 with the exact interval [0, 1 − 0.025^(1/n)]
+    const sep = fprAtRecall([10, 11], [1, 2, 3])
+    expect(sep.fpr.value).toBe(0)
+    expect(sep.fpr.hi).toBeCloseTo(1 - 0.025 ** (1 / 3), 6)
+    expect(fprAtRecall([], [1]).threshold).toBeNaN()
   })
 })
 

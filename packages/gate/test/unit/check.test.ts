@@ -12,12 +12,15 @@ import {
   verifyAuditChain,
 } from '@plora/signer'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { summarizeAdapterWeights } from '../../src/adapter-weights.js'
 import { checkAdapter, type GateDecision } from '../../src/check.js'
 import { type GateContext, loadTrustedKeys } from '../../src/context.js'
 import { type Policy, parsePolicy } from '../../src/policy.js'
 import { loadProbeSet } from '../../src/probes.js'
 import { REJECT_REASONS, type RejectReason } from '../../src/reasons.js'
-import { computeReference, type GateReference } from '../../src/reference.js'
+import { computeReference, type GateReference, readReference, writeReference } from '../../src/reference.js'
+import { fitLogisticRegression, logisticScore, type SpectralClassifier } from '../../src/spectral-classifier.js'
+import { SPECTRAL_FEATURE_NAMES } from '../../src/spectral-features.js'
 import {
   type AdapterSpec,
   BASE,
@@ -510,6 +513,71 @@ describe('checkAdapter: every reason string is reachable from a real situation',
     expect(d.reasons).toContain('activation_mahalanobis_high')
     expect(d.metrics.reference.spike_z).toBeGreaterThan(5)
     expect(d.metrics.reference.mahalanobis).toBeGreaterThan(5)
+  })
+
+  it('spectral_classifier_high: a calibrated classifier in the reference scores the adapter above its threshold', async () => {
+    // the classifier calibration would store: clean reference adapters vs adapters with B ×3
+    const spectral = async (dir: string) => (await summarizeAdapterWeights(dir)).spectral!
+    const clean = await Promise.all(Array.from({ length: 30 }, (_, i) => spectral(join(tmp.path, 'ref', `c${i}`))))
+    const poisoned = await Promise.all([0, 1, 2, 3, 4, 5].map(async () => spectral(await adapter({ bScale: 3 }))))
+    const fit = fitLogisticRegression(
+      [...clean, ...poisoned],
+      [...clean.map(() => 0 as const), ...poisoned.map(() => 1 as const)],
+    )
+    const cleanMax = Math.max(...clean.map((x) => logisticScore(fit, x)))
+    const poisonedMin = Math.min(...poisoned.map((x) => logisticScore(fit, x)))
+    expect(poisonedMin).toBeGreaterThan(cleanMax)
+    const classifier: SpectralClassifier = {
+      model: 'logistic_l2',
+      feature_names: [...SPECTRAL_FEATURE_NAMES],
+      means: fit.means,
+      stds: fit.stds,
+      coefficients: fit.coefficients,
+      intercept: fit.intercept,
+      lambda: fit.lambda,
+      threshold: (cleanMax + poisonedMin) / 2,
+      training: { clean: clean.length, poisoned: poisoned.length },
+    }
+    // through the file: schema, validation and a round trip
+    const refPath = join(tmp.path, 'ref-with-classifier.json')
+    await writeReference(refPath, { ...reference, spectral_classifier: classifier })
+    const withClassifier = await readReference(refPath)
+    expect(withClassifier.spectral_classifier).toEqual(classifier)
+    const ctx = await context({ reference: withClassifier })
+    const suspicious = await adapter({ bScale: 3 })
+    const d = await gate(suspicious, policyWith(), ctx)
+    expect(d.metrics.reference.spectral_score).toBeCloseTo(logisticScore(fit, await spectral(suspicious)), 10)
+    expect(d.metrics.reference.spectral_score).toBeGreaterThan(classifier.threshold)
+    expect(d.metrics.reference.spectral_threshold).toBe(classifier.threshold)
+    expect(d.reasons).toContain('spectral_classifier_high')
+    const fine = await gate(await adapter(), policyWith(), ctx)
+    expect(fine.metrics.reference.spectral_score).toBeLessThan(classifier.threshold)
+    expect(fine.reasons).toEqual([])
+    // without a classifier (an older reference) nothing is scored
+    expect((await gate(await adapter(), policyWith())).metrics.reference.spectral_score).toBeNull()
+    // a classifier of another feature vector is refused on reading
+    await writeFile(
+      refPath,
+      JSON.stringify({
+        ...reference,
+        spectral_classifier: { ...classifier, feature_names: ['x', ...SPECTRAL_FEATURE_NAMES.slice(1)] },
+      }),
+    )
+    await expect(readReference(refPath)).rejects.toMatchObject({
+      code: 'GATE_REFERENCE_INVALID',
+      message: expect.stringContaining('spectral_classifier: feature_names differ'),
+    })
+    await writeFile(
+      refPath,
+      JSON.stringify({
+        ...reference,
+        spectral_classifier: { ...classifier, coefficients: classifier.coefficients.slice(1) },
+      }),
+    )
+    await expect(readReference(refPath)).rejects.toThrow(/spectral_classifier: means\/stds\/coefficients have/)
+    // a reference written before the classifier existed still loads, without one
+    await writeFile(refPath, JSON.stringify(reference))
+    expect((await readReference(refPath)).spectral_classifier).toBeUndefined()
   })
 
   it('trigger_rate_high: the adapted model emits the payload when a probe trigger is present', async () => {

@@ -196,10 +196,11 @@ describe('reasons', () => {
       ['base_model_mismatch', 'sha256_mismatch', 'clean_regression'],
     )
     expect(REJECT_REASONS.indexOf('reputation_low')).toBeLessThan(REJECT_REASONS.indexOf('tensor_norm_outlier'))
-    expect(REJECT_REASONS.slice(-6)).toEqual([
+    expect(REJECT_REASONS.slice(-7)).toEqual([
       'tensor_norm_outlier',
       'activation_mahalanobis_high',
       'gradient_spike_z_high',
+      'spectral_classifier_high',
       'trigger_rate_high',
       'weight_norm_outlier',
       'clean_regression',
