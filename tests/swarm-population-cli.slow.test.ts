@@ -8,7 +8,6 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { rateEstimate } from '../packages/experiments/src/roc.js'
 import { runCli, useTinyModelProject } from './helpers.js'
 
 const project = useTinyModelProject('plora-swarm-population-')
@@ -72,6 +71,17 @@ beforeAll(async () => {
     '3',
   ]
 }, 240_000)
+
+/** P(X ≤ k) for X ~ Binomial(n, p), summed directly (the small n here). */
+function binomialCdf(k: number, n: number, p: number): number {
+  let s = 0
+  let c = 1
+  for (let i = 0; i <= k; i++) {
+    s += c * p ** i * (1 - p) ** (n - i)
+    c = (c * (n - i)) / (i + 1)
+  }
+  return s
+}
 
 interface Rate {
   count: number
@@ -138,11 +148,13 @@ describe('plora swarm v2 --adapters population', () => {
       expect(got.count).toBe(k)
       expect(got.n).toBe(n)
       if (n === 0) return expect(got.ci95).toBeNull()
-      // an independent exact interval (experiments' bisection on its own binomial CDF)
-      const ref = rateEstimate(Array.from({ length: n }, (_, i) => i < k))
-      expect(got.rate).toBeCloseTo(ref.value, 12)
-      expect(got.ci95![0]).toBeCloseTo(ref.lo, 6)
-      expect(got.ci95![1]).toBeCloseTo(ref.hi, 6)
+      expect(got.rate).toBe(k / n)
+      // the exact interval's defining tails: P(X ≥ k | lo) = P(X ≤ k | hi) = 2.5 %
+      const [lo, hi] = got.ci95!
+      if (k === 0) expect(lo).toBe(0)
+      else expect(1 - binomialCdf(k - 1, n, lo)).toBeCloseTo(0.025, 6)
+      if (k === n) expect(hi).toBe(1)
+      else expect(binomialCdf(k, n, hi)).toBeCloseTo(0.025, 6)
     }
     const sum = (xs: Artefact[], w: (a: Artefact) => number) => xs.reduce((s, a) => s + w(a), 0)
     for (const [unit, w] of [
@@ -177,6 +189,10 @@ describe('plora swarm v2 --adapters population', () => {
     expect(e.rejection_reasons_per_artefact).toEqual(reasons)
     // the probes ran on every artefact (the calibrated gate, not the weights alone)
     expect(gate.detectors.probes.judged).toBe(arts.length)
+    // verdicts are deterministic: a second run gives the same gate section
+    const again = await runCli(...swarmFlags, '--report-dir', p('out-again'))
+    expect(again.code, again.err).toBe(0)
+    expect(JSON.parse(readFileSync(p('out-again/swarm_v2_report_seed3.json'), 'utf8')).final.gate).toEqual(gate)
     const md = readFileSync(p('out/swarm_v2_report_seed3.md'), 'utf8')
     expect(md).toContain('| false negatives (poisoned accepted) |')
     expect(md).toContain('evaluation half')

@@ -122,7 +122,7 @@ async function writeFolder(
   await writeManifest(dir, manifest)
   // The artefact digest covers the weights and the manifest: a trojan copy that only differs in
   // its manifest is a different artefact (it is for consensus and the verdict cache).
-  return sha256Hex(`${manifest.artifacts.sha256}|${sha256Hex(dumpManifestYaml(manifest))}`)
+  return artefactDigest(manifest)
 }
 
 /** The original's `mark_trojan`: the same manifest with `safety.poisoning_score = 1.0`. */
@@ -203,17 +203,7 @@ export async function prepareAdapters(options: PrepareAdaptersOptions): Promise<
     const realDir = o.source === 'dir' && o.adaptersDir ? join(o.adaptersDir, domain) : null
     if (realDir && (await hasRealAdapter(realDir))) {
       realDomains.push(domain)
-      let m: Manifest
-      try {
-        m = await loadManifest(realDir)
-      } catch (e) {
-        throw new SwarmError(
-          SwarmErrorCode.AdapterInvalid,
-          `adapter ${realDir}: ${(e as Error).message}`,
-          { dir: realDir },
-          { cause: e },
-        )
-      }
+      const m = await readAdapterManifest(realDir)
       for (const trojan of [false, true]) {
         if (![...needed].some((k) => k.endsWith(`|${trojan}`))) continue
         const dest = join(o.rootDir, `${domain}-real${trojan ? '-trojan' : ''}`)
@@ -225,7 +215,7 @@ export async function prepareAdapters(options: PrepareAdaptersOptions): Promise<
         }
         const mm = trojan ? markTrojan(m) : m
         await writeManifest(dest, mm)
-        const key = sha256Hex(`${mm.artifacts.sha256}|${sha256Hex(dumpManifestYaml(mm))}`)
+        const key = artefactDigest(mm)
         add(`${d}|0|${trojan}`, { domain: d, sizeBytes: mm.artifacts.size_bytes, score: score(mm), trojan, key }, dest)
       }
       continue
@@ -280,10 +270,10 @@ export async function prepareAdapters(options: PrepareAdaptersOptions): Promise<
   return { artefacts, dirs, ownArtefact, realDomains, members: artefacts.map(() => null) }
 }
 
-async function artefactKey(dir: string): Promise<{ m: Manifest; key: string }> {
-  let m: Manifest
+/** An adapter folder's manifest. @throws SwarmError `SWARM_ADAPTER_INVALID` when it does not load */
+async function readAdapterManifest(dir: string): Promise<Manifest> {
   try {
-    m = await loadManifest(dir)
+    return await loadManifest(dir)
   } catch (e) {
     throw new SwarmError(
       SwarmErrorCode.AdapterInvalid,
@@ -292,7 +282,11 @@ async function artefactKey(dir: string): Promise<{ m: Manifest; key: string }> {
       { cause: e },
     )
   }
-  return { m, key: sha256Hex(`${m.artifacts.sha256}|${sha256Hex(dumpManifestYaml(m))}`) }
+}
+
+/** The artefact digest: weights and manifest (a trojan copy differing in its manifest only is another artefact). */
+function artefactDigest(m: Manifest): string {
+  return sha256Hex(`${m.artifacts.sha256}|${sha256Hex(dumpManifestYaml(m))}`)
 }
 
 /**
@@ -332,7 +326,8 @@ async function preparePopulation(o: PrepareAdaptersOptions): Promise<PreparedAda
     const member = pool[rng.randbelow(pool.length)]!
     let a = index.get(member.id)
     if (a === undefined) {
-      const { m, key } = await artefactKey(member.dir)
+      const m = await readAdapterManifest(member.dir)
+      const key = artefactDigest(m)
       artefacts.push({
         domain: d,
         sizeBytes: m.artifacts.size_bytes,
