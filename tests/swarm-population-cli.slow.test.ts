@@ -193,6 +193,9 @@ describe('plora swarm v2 --adapters population', () => {
     const again = await runCli(...swarmFlags, '--report-dir', p('out-again'))
     expect(again.code, again.err).toBe(0)
     expect(JSON.parse(readFileSync(p('out-again/swarm_v2_report_seed3.json'), 'utf8')).final.gate).toEqual(gate)
+    expect(r.out).toContain(
+      `Gate on ${clean.length} clean + ${poisoned.length} poisoned adapters: FN ${e.per_artefact.false_negatives.count}/${poisoned.length}`,
+    )
     const md = readFileSync(p('out/swarm_v2_report_seed3.md'), 'utf8')
     expect(md).toContain('| false negatives (poisoned accepted) |')
     expect(md).toContain('evaluation half')

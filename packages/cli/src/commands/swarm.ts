@@ -311,6 +311,17 @@ function registerV2(swarm: Command): void {
       dispose()
     }
     process.stdout.write(`Saved v2 report to ${r.reportPath}\nSaved history to ${r.historyPath}\n`)
+    const rates = (r.report.final.gate as { error_rates?: import('@plora/swarm').GateErrorRates }).error_rates
+    if (population && rates) {
+      const f = (x: import('@plora/swarm').RateWithInterval) =>
+        x.ci95 === null
+          ? `${x.count}/${x.n}`
+          : `${x.count}/${x.n} [${(100 * x.ci95[0]).toFixed(1)}–${(100 * x.ci95[1]).toFixed(1)} %]`
+      const a = rates.per_artefact
+      process.stdout.write(
+        `Gate on ${rates.distinct.clean} clean + ${rates.distinct.poisoned} poisoned adapters: FN ${f(a.false_negatives)} (trigger in probe set ${f(a.fn_trigger_in_probe_set)}, not ${f(a.fn_trigger_not_in_probe_set)}), FP ${f(a.false_positives)} per adapter; per offer FN ${f(rates.per_offer.false_negatives)}, FP ${f(rates.per_offer.false_positives)}\n`,
+      )
+    }
     if (options.historyAlias) process.stdout.write(`Aliased history to ${options.historyAlias}\n`)
   })
 }
