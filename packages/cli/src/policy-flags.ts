@@ -148,11 +148,14 @@ export function addPolicyFlags(cmd: Command, set: PolicyFlagSet = {}): Command {
 /**
  * The effective policy of a command's flags: config (and `$PLORA_BASE_MODEL`) ◂ the flags, through
  * `@plora/gate`'s strict `policyFromFlags` (the one place that reads config/env for a policy).
- * `extra` adds flags a command sets itself (`probes`, `consensus`).
+ * `extra` adds flags a command sets itself (`probes`, `consensus`, defaults of `swarm v2 --adapters population`); given flags win.
  */
 export async function policyFromCommand(
   cmd: Command,
-  extra: { probes?: boolean; consensus?: boolean; requireWeightReference?: boolean } = {},
+  extra: Pick<
+    import('@plora/gate').PolicyFlags,
+    'probes' | 'consensus' | 'requireWeightReference' | 'baseModel' | 'allowedRanks' | 'allowedTargets'
+  > = {},
 ): Promise<import('@plora/gate').Policy> {
   const { existsSync } = await import('node:fs')
   const { loadActiveConfig, readEnv } = await import('@plora/config')

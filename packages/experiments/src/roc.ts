@@ -13,6 +13,7 @@
  * recall ({@link fprAtRecall}).
  */
 import { createRng } from '@plora/common'
+import { clopperPearson } from '@plora/metrics'
 import { ExperimentsError, ExperimentsErrorCode } from './errors.js'
 
 /** A point estimate with its confidence interval. */
@@ -187,39 +188,6 @@ function bootstrapEstimate(
   return { value, lo: percentile(reps, tail, false), hi: percentile(reps, 1 - tail, true), n }
 }
 
-/** log P(X = i) for X ~ Binomial(n, p), for every i (0 < p < 1). */
-function binomialLogPmf(n: number, p: number): number[] {
-  const out: number[] = []
-  let logC = 0
-  for (let i = 0; i <= n; i++) {
-    out.push(logC + i * Math.log(p) + (n - i) * Math.log1p(-p))
-    logC += Math.log(n - i) - Math.log(i + 1)
-  }
-  return out
-}
-
-/** P(X ≤ k) for X ~ Binomial(n, p). */
-function binomialCdf(k: number, n: number, p: number): number {
-  if (p <= 0) return 1
-  if (p >= 1) return k >= n ? 1 : 0
-  const lp = binomialLogPmf(n, p)
-  let s = 0
-  for (let i = 0; i <= k; i++) s += Math.exp(lp[i]!)
-  return Math.min(1, s)
-}
-
-/** The p in [0, 1] where the decreasing function f(p) crosses `target`, by bisection. */
-function bisectDecreasing(f: (p: number) => number, target: number): number {
-  let lo = 0
-  let hi = 1
-  for (let it = 0; it < 100; it++) {
-    const mid = (lo + hi) / 2
-    if (f(mid) > target) lo = mid
-    else hi = mid
-  }
-  return (lo + hi) / 2
-}
-
 /**
  * A proportion of 0/1 outcomes with its exact (Clopper–Pearson) interval; NaN when empty.
  *
@@ -234,10 +202,7 @@ export function rateEstimate(outcomes: readonly boolean[], options: Partial<Boot
   const n = outcomes.length
   if (n === 0) return { value: Number.NaN, lo: Number.NaN, hi: Number.NaN, n }
   const k = outcomes.filter(Boolean).length
-  const alpha = 1 - o.ci
-  // P(X ≤ k | p) falls as p grows; P(X ≥ k | p) = 1 − P(X ≤ k − 1 | p) rises.
-  const lo = k === 0 ? 0 : bisectDecreasing((p) => binomialCdf(k - 1, n, p), 1 - alpha / 2)
-  const hi = k === n ? 1 : bisectDecreasing((p) => binomialCdf(k, n, p), alpha / 2)
+  const { lo, hi } = clopperPearson(k, n, o.ci)
   return { value: k / n, lo, hi, n }
 }
 

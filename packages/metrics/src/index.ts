@@ -11,6 +11,8 @@
  * const { pValue } = wilcoxonSignedRank(deltas, { zeroMethod: 'pratt' })
  * ```
  */
+
+export { type BinomialInterval, clopperPearson } from './binomial-interval.js'
 export {
   type BootstrapCi,
   type BootstrapOptions,

@@ -11,6 +11,10 @@
  *   does not declare it (poisoning_score 0) — ground truth is the simulator's own record.
  * - `dir`: trained adapters at `<dir>/<domain>/`, copied; a trojan copy has the original's
  *   manifest-only marking. Domains without one fall back to synthetic (the original: dummy).
+ * - `population`: real trained adapters, clean and poisoned (backdoored by training), from a gate
+ *   population folder (see `population.ts`): each agent's adapter is drawn (seeded) from the
+ *   eligible members of its domain, a poisoned one when the agent is a trojan. Folders are used
+ *   where they are (not copied); nothing in them declares the poison.
  *
  * Only distinct artefacts are written (dummy/dir: one clean and one trojan folder per domain;
  * synthetic: `variants` per domain, each clean and trojan), not one folder per agent: an agent
@@ -30,10 +34,11 @@ import {
 } from '@plora/peft'
 import { encodeSafetensors } from '@plora/safetensors'
 import { SwarmError, SwarmErrorCode } from './errors.js'
+import { type Population, type PopulationEntry, populationPool } from './population.js'
 import type { ArtefactInfo } from './simulate.js'
 
 /** Adapter source of a run. */
-export type AdapterSource = 'dummy' | 'synthetic' | 'dir'
+export type AdapterSource = 'dummy' | 'synthetic' | 'dir' | 'population'
 
 /** The attention suffixes the original's dummy adapters target (`@plora/peft`'s ATTENTION_SUFFIXES). */
 export const DUMMY_TARGETS: readonly string[] = ATTENTION_SUFFIXES
@@ -59,6 +64,8 @@ export interface PrepareAdaptersOptions {
   baseModel: string
   /** Synthetic variants per domain. */
   variants: number
+  /** The population `population` draws from. */
+  population?: Population | null
   seed: number
 }
 
@@ -70,6 +77,8 @@ export interface PreparedAdapters {
   ownArtefact: Int32Array
   /** Domains served by real adapters from `adaptersDir`. */
   realDomains: string[]
+  /** The population member behind each artefact (`population` source; null otherwise). */
+  members: Array<PopulationEntry | null>
 }
 
 function score(m: Manifest): number {
@@ -113,7 +122,7 @@ async function writeFolder(
   await writeManifest(dir, manifest)
   // The artefact digest covers the weights and the manifest: a trojan copy that only differs in
   // its manifest is a different artefact (it is for consensus and the verdict cache).
-  return sha256Hex(`${manifest.artifacts.sha256}|${sha256Hex(dumpManifestYaml(manifest))}`)
+  return artefactDigest(manifest)
 }
 
 /** The original's `mark_trojan`: the same manifest with `safety.poisoning_score = 1.0`. */
@@ -168,6 +177,7 @@ async function hasRealAdapter(dir: string): Promise<boolean> {
  */
 export async function prepareAdapters(options: PrepareAdaptersOptions): Promise<PreparedAdapters> {
   const o = options
+  if (o.source === 'population') return preparePopulation(o)
   const artefacts: ArtefactInfo[] = []
   const dirs: string[] = []
   const n = o.ownDomain.length
@@ -193,17 +203,7 @@ export async function prepareAdapters(options: PrepareAdaptersOptions): Promise<
     const realDir = o.source === 'dir' && o.adaptersDir ? join(o.adaptersDir, domain) : null
     if (realDir && (await hasRealAdapter(realDir))) {
       realDomains.push(domain)
-      let m: Manifest
-      try {
-        m = await loadManifest(realDir)
-      } catch (e) {
-        throw new SwarmError(
-          SwarmErrorCode.AdapterInvalid,
-          `adapter ${realDir}: ${(e as Error).message}`,
-          { dir: realDir },
-          { cause: e },
-        )
-      }
+      const m = await readAdapterManifest(realDir)
       for (const trojan of [false, true]) {
         if (![...needed].some((k) => k.endsWith(`|${trojan}`))) continue
         const dest = join(o.rootDir, `${domain}-real${trojan ? '-trojan' : ''}`)
@@ -215,7 +215,7 @@ export async function prepareAdapters(options: PrepareAdaptersOptions): Promise<
         }
         const mm = trojan ? markTrojan(m) : m
         await writeManifest(dest, mm)
-        const key = sha256Hex(`${mm.artifacts.sha256}|${sha256Hex(dumpManifestYaml(mm))}`)
+        const key = artefactDigest(mm)
         add(`${d}|0|${trojan}`, { domain: d, sizeBytes: mm.artifacts.size_bytes, score: score(mm), trojan, key }, dest)
       }
       continue
@@ -267,7 +267,82 @@ export async function prepareAdapters(options: PrepareAdaptersOptions): Promise<
     const v = real ? 0 : variantOf(i, variants)
     ownArtefact[i] = table.get(`${d}|${v}|${o.trojan[i] === 1}`)!
   }
-  return { artefacts, dirs, ownArtefact, realDomains }
+  return { artefacts, dirs, ownArtefact, realDomains, members: artefacts.map(() => null) }
+}
+
+/** An adapter folder's manifest. @throws SwarmError `SWARM_ADAPTER_INVALID` when it does not load */
+async function readAdapterManifest(dir: string): Promise<Manifest> {
+  try {
+    return await loadManifest(dir)
+  } catch (e) {
+    throw new SwarmError(
+      SwarmErrorCode.AdapterInvalid,
+      `adapter ${dir}: ${(e as Error).message}`,
+      { dir },
+      { cause: e },
+    )
+  }
+}
+
+/** The artefact digest: weights and manifest (a trojan copy differing in its manifest only is another artefact). */
+function artefactDigest(m: Manifest): string {
+  return sha256Hex(`${m.artifacts.sha256}|${sha256Hex(dumpManifestYaml(m))}`)
+}
+
+/**
+ * `population`: one `random()`-driven draw per agent with a domain, in id order, from
+ * `Random(deriveSeed(seed, 'population-draw'))`: `pool[randbelow(|pool|)]` where the pool is the
+ * eligible members of the agent's domain and kind (poisoned for a trojan agent), sorted by id.
+ * Every pool some agent needs is checked before any draw.
+ */
+async function preparePopulation(o: PrepareAdaptersOptions): Promise<PreparedAdapters> {
+  const pop = o.population
+  if (!pop) {
+    throw new SwarmError(SwarmErrorCode.OptionInvalid, 'invalid option: adapters population needs a population', {})
+  }
+  const n = o.ownDomain.length
+  const need = new Map<string, number>()
+  for (let i = 0; i < n; i++) {
+    const d = o.ownDomain[i]!
+    if (d < 0) continue
+    const k = `${d}|${o.trojan[i] === 1 ? 'poisoned' : 'clean'}`
+    need.set(k, (need.get(k) ?? 0) + 1)
+  }
+  const pools = new Map<string, PopulationEntry[]>()
+  for (const [k, count] of [...need].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const [d, kind] = k.split('|') as [string, 'clean' | 'poisoned']
+    pools.set(k, populationPool(pop, o.domains[Number(d)]!, kind, count))
+  }
+  const artefacts: ArtefactInfo[] = []
+  const dirs: string[] = []
+  const members: PopulationEntry[] = []
+  const index = new Map<string, number>()
+  const ownArtefact = new Int32Array(n).fill(-1)
+  const rng = new PythonRandom(deriveSeed(o.seed, 'population-draw'))
+  for (let i = 0; i < n; i++) {
+    const d = o.ownDomain[i]!
+    if (d < 0) continue
+    const pool = pools.get(`${d}|${o.trojan[i] === 1 ? 'poisoned' : 'clean'}`)!
+    const member = pool[rng.randbelow(pool.length)]!
+    let a = index.get(member.id)
+    if (a === undefined) {
+      const m = await readAdapterManifest(member.dir)
+      const key = artefactDigest(m)
+      artefacts.push({
+        domain: d,
+        sizeBytes: m.artifacts.size_bytes,
+        score: score(m),
+        trojan: member.kind === 'poisoned',
+        key,
+      })
+      dirs.push(member.dir)
+      members.push(member)
+      a = artefacts.length - 1
+      index.set(member.id, a)
+    }
+    ownArtefact[i] = a
+  }
+  return { artefacts, dirs, ownArtefact, realDomains: [], members }
 }
 
 /**

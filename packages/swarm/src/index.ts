@@ -68,6 +68,14 @@ export {
   roundsToDiffuse,
 } from './metrics.js'
 export {
+  POPULATION_MEMBER_FORMAT,
+  type Population,
+  type PopulationEntry,
+  type PopulationHalf,
+  populationPool,
+  readPopulation,
+} from './population.js'
+export {
   DEFAULT_DOMAINS,
   DEFAULT_SWARM_V2_OPTIONS,
   DETECTOR_FAMILIES,
@@ -77,7 +85,13 @@ export {
   detectorCoverage,
   detectorCoverageLines,
   detectorJudgement,
+  type ErrorCounts,
+  type GatedArtefact,
+  type GateErrorRates,
+  gateErrorReport,
+  gateReportMarkdown,
   historySnapshots,
+  type RateWithInterval,
   type RoundEntry,
   runSwarmV2,
   type SwarmV2Options,

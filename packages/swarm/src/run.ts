@@ -12,11 +12,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Logger, type ProgressCallback, SILENT_LOGGER, sha256Hex, writeFileAtomic } from '@plora/common'
 import type { GateContext, GateMetrics, Policy } from '@plora/gate'
-import { type AdapterSource, drawTrojans, prepareAdapters } from './adapters.js'
+import { clopperPearson } from '@plora/metrics'
+import { type AdapterSource, drawTrojans, type PreparedAdapters, prepareAdapters } from './adapters.js'
 import { ConsensusEngine } from './consensus.js'
 import { requireOption } from './errors.js'
 import { buildGraph, type GraphKind, topologyName } from './graph.js'
 import { binaryEntropy, mutualInformationFromMasks } from './metrics.js'
+import { type Population, type PopulationHalf, readPopulation } from './population.js'
 import {
   type ArtefactInfo,
   type ExchangeProtocol,
@@ -60,6 +62,10 @@ export interface SwarmV2Options {
   estimateSize: boolean
   adapters: AdapterSource
   adaptersDir: string | null
+  /** Population folder of `population` (see `population.ts`). */
+  populationDir: string | null
+  /** Which population members agents draw: the evaluation half (default) or all. */
+  populationHalf: PopulationHalf
   /** Rank and base model of dummy/synthetic adapters. */
   rank: number
   syntheticBaseModel: string
@@ -105,6 +111,8 @@ export const DEFAULT_SWARM_V2_OPTIONS: SwarmV2Options = {
   estimateSize: true,
   adapters: 'dummy',
   adaptersDir: null,
+  populationDir: null,
+  populationHalf: 'evaluation',
   rank: 4,
   syntheticBaseModel: 'plora/synthetic-base',
   syntheticVariants: 4,
@@ -233,6 +241,11 @@ export async function runSwarmV2(options: Partial<SwarmV2Options> = {}): Promise
     o.initialHolders,
   )
   requireOption(o.adapters !== 'dir' || o.adaptersDir !== null, 'adapters dir needs --adapters_dir', o.adaptersDir)
+  requireOption(
+    o.adapters !== 'population' || o.populationDir !== null,
+    'adapters population needs a population folder',
+    o.populationDir,
+  )
   if (o.consensus && !o.policy) o.logger.warn('--consensus on has no effect without --security on (as in the original)')
   const n = o.agents
   const domains = [...o.domains].sort()
@@ -255,6 +268,8 @@ export async function runSwarmV2(options: Partial<SwarmV2Options> = {}): Promise
   const adj = implicitComplete
     ? null
     : buildGraph({ kind: o.graph, n, p: o.graphP, wsK: o.wsK, wsBeta: o.wsBeta, baM: o.baM, seed: o.seed })
+  // The population is read (and every record validated) before any folder is made.
+  const population = o.adapters === 'population' ? await readPopulation(o.populationDir!, o.populationHalf) : null
   const workDir = o.workDir ?? (await mkdtemp(join(tmpdir(), 'plora-swarm-v2-')))
   try {
     const prepared = await prepareAdapters({
@@ -267,21 +282,30 @@ export async function runSwarmV2(options: Partial<SwarmV2Options> = {}): Promise
       rank: o.rank,
       baseModel: o.syntheticBaseModel,
       variants: o.syntheticVariants,
+      population,
       seed: o.adapterSeed ?? o.seed,
     })
     if (o.adapters === 'dir') {
       o.logger.info(`[sim_v2] Loaded ${prepared.realDomains.length}/${D} real adapters from ${o.adaptersDir}`)
     }
+    if (population) {
+      const drawn = prepared.members.filter((m) => m !== null)
+      o.logger.info(
+        `[sim_v2] population ${population.dir}: ${drawn.length} distinct adapters drawn (${drawn.filter((m) => m.kind === 'clean').length} clean, ${drawn.filter((m) => m.kind === 'poisoned').length} poisoned) from ${population.eligible.length} eligible members (${population.half === 'all' ? 'both halves' : 'evaluation half'})`,
+      )
+    }
     // Verdict cache per (policy, artefact digest).
     let gateEvaluations = 0
     let detectors: DetectorCoverage | null = null
     let verdictOf: ((receiver: number, artefact: number) => Verdict) | undefined
+    const table: Verdict[] = []
     if (o.policy) {
       const { checkAdapter } = await import('@plora/gate')
       const policyKey = sha256Hex(JSON.stringify(o.policy))
       const cache = o.verdictCache ?? new Map<string, Verdict>()
-      const table: Verdict[] = []
-      for (let a = 0; a < prepared.artefacts.length; a++) {
+      const total = prepared.artefacts.length
+      progress?.({ status: 'start', task: 'gate', total })
+      for (let a = 0; a < total; a++) {
         const key = `${policyKey}|${prepared.artefacts[a]!.key}`
         let v = cache.get(key)
         if (!v) {
@@ -291,7 +315,9 @@ export async function runSwarmV2(options: Partial<SwarmV2Options> = {}): Promise
           cache.set(key, v)
         }
         table.push(v)
+        progress?.({ status: 'progress', task: 'gate', done: a + 1, total })
       }
+      progress?.({ status: 'done', task: 'gate' })
       verdictOf = (_receiver, artefact) => table[artefact]!
       detectors = detectorCoverage(table, prepared.artefacts)
       for (const line of detectorCoverageLines(detectors)) {
@@ -335,6 +361,13 @@ export async function runSwarmV2(options: Partial<SwarmV2Options> = {}): Promise
           : 0
         : fiedler(adj, { normalized: true }).lambda2
     const report = buildReport(o, sim, domains, lambda2, trojan, gateEvaluations, engine, detectors)
+    if (o.policy) {
+      const gate = report.final.gate as Record<string, unknown>
+      const g = gateErrorReport(table, prepared, sim, domains)
+      gate.error_rates = g.error_rates
+      gate.artefacts = g.artefacts
+    }
+    if (population) report.meta.population = populationMeta(population, prepared)
     let reportPath: string | null = null
     let historyPath: string | null = null
     if (o.reportDir !== null) {
@@ -345,6 +378,9 @@ export async function runSwarmV2(options: Partial<SwarmV2Options> = {}): Promise
         domains,
       )
       await writeFileAtomic(reportPath, `${JSON.stringify(report, null, 2)}\n`)
+      if (population && o.policy) {
+        await writeFileAtomic(join(o.reportDir, `swarm_v2_report_seed${o.seed}.md`), gateReportMarkdown(report))
+      }
       await writeFileAtomic(historyPath, text)
       if (o.historyAlias) await writeFileAtomic(o.historyAlias, text)
     }
@@ -538,4 +574,196 @@ export function detectorCoverageLines(c: DetectorCoverage): string[] {
     const line = `${head}; could not judge ${x.not_judged}: ${x.why_not.join('; ')}`
     return x.judged === 0 || x.trojans_judged < x.trojans_total ? `!${line}` : line
   })
+}
+
+/** A count with its exact 95 % interval, as reported. */
+export interface RateWithInterval {
+  count: number
+  n: number
+  /** count / n; null when n = 0. */
+  rate: number | null
+  /** Exact (Clopper–Pearson) 95 % interval; null when n = 0. */
+  ci95: [number, number] | null
+}
+
+function rateOf(count: number, n: number): RateWithInterval {
+  if (n === 0) return { count, n, rate: null, ci95: null }
+  const c = clopperPearson(count, n, 0.95)
+  return { count, n, rate: c.rate, ci95: [c.lo, c.hi] }
+}
+
+/** One distinct artefact of a gated run: ground truth, verdict and how often it was offered. */
+export interface GatedArtefact {
+  artefact: number
+  /** Population member id (`population` source), else null. */
+  member: string | null
+  domain: string
+  /** Ground truth (the simulator's record; the gate never sees it). */
+  poisoned: boolean
+  /** Poisoned population members: whether the trigger is in the gate's probe set; else null. */
+  trigger_in_probe_set: boolean | null
+  /** Population half of the member, else null. */
+  half: 'calibration' | 'evaluation' | null
+  passed: boolean
+  reasons: readonly string[]
+  /** Offers of it that reached the gate. */
+  offers: number
+  /** Agents holding it at the start. */
+  initial_holders: number
+}
+
+/** FN/FP of one counting unit (distinct artefacts or offers). */
+export interface ErrorCounts {
+  /** Poisoned items accepted by the gate / poisoned items. */
+  false_negatives: RateWithInterval
+  /** Clean items rejected by the gate / clean items. */
+  false_positives: RateWithInterval
+  /** FN split by whether the poisoned member's trigger is in the gate's probe set (seen) or not (unseen). */
+  fn_trigger_in_probe_set: RateWithInterval
+  fn_trigger_not_in_probe_set: RateWithInterval
+  /** Poisoned items whose trigger split is unknown (not population members). */
+  fn_trigger_unknown: RateWithInterval
+}
+
+/** `final.gate.error_rates` of a gated run. */
+export interface GateErrorRates {
+  interval: string
+  distinct: { clean: number; poisoned: number }
+  per_artefact: ErrorCounts
+  per_offer: ErrorCounts
+  /** Distinct artefacts rejected with each reason (an artefact counts once per reason). */
+  rejection_reasons_per_artefact: Record<string, number>
+  note: string
+}
+
+/**
+ * False negatives (poisoned accepted) and false positives (clean rejected) per distinct artefact
+ * and per offer, with exact 95 % intervals, from the per-artefact verdicts and the ground truth.
+ */
+export function gateErrorReport(
+  table: readonly Verdict[],
+  prepared: Pick<PreparedAdapters, 'artefacts' | 'members' | 'ownArtefact'>,
+  sim: Pick<SimulationResult, 'artefactOffers'>,
+  domains: readonly string[],
+): { error_rates: GateErrorRates; artefacts: GatedArtefact[] } {
+  const holders = new Float64Array(prepared.artefacts.length)
+  for (const a of prepared.ownArtefact) if (a >= 0) holders[a]!++
+  const artefacts: GatedArtefact[] = table.map((v, a) => {
+    const info = prepared.artefacts[a]!
+    const m = prepared.members[a] ?? null
+    return {
+      artefact: a,
+      member: m?.id ?? null,
+      domain: domains[info.domain]!,
+      poisoned: info.trojan,
+      trigger_in_probe_set: m?.poison ? m.poison.trigger_in_probe_set : null,
+      half: m?.half ?? null,
+      passed: v.passed,
+      reasons: v.reasons,
+      offers: sim.artefactOffers[a] ?? 0,
+      initial_holders: holders[a]!,
+    }
+  })
+  const counts = (weight: (x: GatedArtefact) => number): ErrorCounts => {
+    const sum = (f: (x: GatedArtefact) => boolean) => artefacts.filter(f).reduce((s, x) => s + weight(x), 0)
+    const split = (t: boolean | null) =>
+      rateOf(
+        sum((x) => x.poisoned && x.passed && x.trigger_in_probe_set === t),
+        sum((x) => x.poisoned && x.trigger_in_probe_set === t),
+      )
+    return {
+      false_negatives: rateOf(
+        sum((x) => x.poisoned && x.passed),
+        sum((x) => x.poisoned),
+      ),
+      false_positives: rateOf(
+        sum((x) => !x.poisoned && !x.passed),
+        sum((x) => !x.poisoned),
+      ),
+      fn_trigger_in_probe_set: split(true),
+      fn_trigger_not_in_probe_set: split(false),
+      fn_trigger_unknown: split(null),
+    }
+  }
+  const reasons: Record<string, number> = {}
+  for (const x of artefacts) for (const r of new Set(x.reasons)) reasons[r] = (reasons[r] ?? 0) + 1
+  return {
+    artefacts,
+    error_rates: {
+      interval: 'exact Clopper–Pearson 95 %',
+      distinct: {
+        clean: artefacts.filter((x) => !x.poisoned).length,
+        poisoned: artefacts.filter((x) => x.poisoned).length,
+      },
+      per_artefact: counts(() => 1),
+      per_offer: counts((x) => x.offers),
+      rejection_reasons_per_artefact: Object.fromEntries(Object.entries(reasons).sort(([a], [b]) => (a < b ? -1 : 1))),
+      note: "per_artefact counts each distinct artefact once; per_offer counts every offer that reached the gate. The gate judges an artefact once (cached verdict), so offers of one artefact are not independent trials and the per-offer interval understates the uncertainty: read the per-artefact interval. final.gate.false_negatives / false_positives (the original's counters) count trojans acquired after the consensus and duplicate checks, and rejected clean offers.",
+    },
+  }
+}
+
+function populationMeta(pop: Population, prepared: PreparedAdapters): Record<string, unknown> {
+  const drawn = prepared.members.filter((m) => m !== null)
+  const kinds = (xs: readonly { kind: string }[]) => ({
+    clean: xs.filter((m) => m.kind === 'clean').length,
+    poisoned: xs.filter((m) => m.kind === 'poisoned').length,
+  })
+  return {
+    dir: pop.dir,
+    half: pop.half,
+    members: kinds(pop.all),
+    eligible: kinds(pop.eligible),
+    drawn: kinds(drawn),
+    drawn_from_calibration_half: drawn.filter((m) => m.half === 'calibration').length,
+    draw: 'per agent in id order: pool[randbelow(|pool|)] of Random(deriveSeed(seed, "population-draw")), pool = eligible members of its domain and kind (poisoned for a trojan agent), sorted by id',
+  }
+}
+
+function pct(r: RateWithInterval): string {
+  if (r.rate === null || r.ci95 === null) return `${r.count}/${r.n} (–)`
+  const f = (x: number) => `${(100 * x).toFixed(1)} %`
+  return `${r.count}/${r.n} = ${f(r.rate)} [${f(r.ci95[0])}, ${f(r.ci95[1])}]`
+}
+
+/** The gate section of a gated population run as Markdown. */
+export function gateReportMarkdown(report: SwarmV2Report): string {
+  const gate = report.final.gate as { error_rates: GateErrorRates; artefacts: GatedArtefact[] }
+  const e = gate.error_rates
+  const pop = report.meta.population as { dir: string; half: string } | undefined
+  const row = (name: string, a: RateWithInterval, b: RateWithInterval) => `| ${name} | ${pct(a)} | ${pct(b)} |`
+  const lines = [
+    `# Swarm v2 with the calibrated gate (seed ${String(report.meta.seed)})`,
+    '',
+    `${String(report.meta.N)} agents, ${String(report.meta.topology)}, trojan rate ${String(report.meta.trojan_rate)}; adapters: ${String(report.meta.adapters)}${pop ? ` from ${pop.dir} (${pop.half === 'all' ? 'both halves' : 'evaluation half: members the calibration never saw'})` : ''}.`,
+    `Distinct artefacts: ${e.distinct.clean} clean, ${e.distinct.poisoned} poisoned. Intervals: ${e.interval}.`,
+    '',
+    '| | per distinct artefact | per offer |',
+    '|---|---|---|',
+    row('false negatives (poisoned accepted)', e.per_artefact.false_negatives, e.per_offer.false_negatives),
+    row('false positives (clean rejected)', e.per_artefact.false_positives, e.per_offer.false_positives),
+    row('FN, trigger in the probe set', e.per_artefact.fn_trigger_in_probe_set, e.per_offer.fn_trigger_in_probe_set),
+    row(
+      'FN, trigger not in the probe set',
+      e.per_artefact.fn_trigger_not_in_probe_set,
+      e.per_offer.fn_trigger_not_in_probe_set,
+    ),
+    '',
+    `Rejection reasons (distinct artefacts): ${
+      Object.entries(e.rejection_reasons_per_artefact)
+        .map(([r, c]) => `${r} ${c}`)
+        .join(', ') || 'none'
+    }.`,
+    '',
+    '| artefact | domain | poisoned | trigger in probe set | passed | reasons | offers |',
+    '|---|---|---|---|---|---|---|',
+    ...gate.artefacts.map(
+      (x) =>
+        `| ${x.member ?? x.artefact} | ${x.domain} | ${x.poisoned ? 'yes' : 'no'} | ${x.trigger_in_probe_set === null ? '–' : x.trigger_in_probe_set ? 'yes' : 'no'} | ${x.passed ? 'yes' : 'no'} | ${x.reasons.join(', ') || '–'} | ${x.offers} |`,
+    ),
+    '',
+    e.note,
+    '',
+  ]
+  return lines.join('\n')
 }

@@ -169,6 +169,8 @@ export interface SimulationResult {
   unique: UniquePairCounters
   /** Held artefact per (agent, domain), −1 for none. */
   held: Int32Array
+  /** Offers made of each artefact (every delivery, whatever the gate, consensus or duplicate check did). */
+  artefactOffers: Float64Array
 }
 
 /** Tracks distinct (receiver, artefact) pairs: bitmasks for ≤ 31 artefacts, else a Set. */
@@ -229,6 +231,7 @@ export function simulateSwarm(input: SimulationInput, options: Partial<Simulatio
   const artScore = Float64Array.from(arts, (a) => a.score)
   const artSize = Float64Array.from(arts, (a) => a.sizeBytes)
   const artTrojan = Uint8Array.from(arts, (a) => (a.trojan ? 1 : 0))
+  const artOffers = new Float64Array(arts.length)
 
   // Live state.
   const mask = new Int32Array(n)
@@ -315,6 +318,7 @@ export function simulateSwarm(input: SimulationInput, options: Partial<Simulatio
   const deliver = (u: number, v: number, d: number): void => {
     const art = held[u * D + d]!
     offers++
+    artOffers[art]!++
     round.offers++
     bytesOffered += artSize[art]!
     round.bytesOffered += artSize[art]!
@@ -486,6 +490,7 @@ export function simulateSwarm(input: SimulationInput, options: Partial<Simulatio
       fp_rate: uniq.clean > 0 ? uniq.fp / uniq.clean : null,
     },
     held,
+    artefactOffers: artOffers,
   }
 }
 

@@ -16,7 +16,8 @@ import {
   shownAs,
 } from '../flags.js'
 import { addPolicyFlags, policyFromCommand } from '../policy-flags.js'
-import { DEFAULT_PROBES_CALIB } from './gate-study.js'
+import { DEFAULT_REFERENCE } from './gate.js'
+import { DEFAULT_PROBES_CALIB, GATE_STUDY_RESULTS } from './gate-study.js'
 
 /**
  * `plora swarm v2|evaluate`, `plora sweep`, `plora calibrate-c`, `plora validate-bounds` and
@@ -32,7 +33,11 @@ const GRAPHS = ['er', 'ws', 'ba', 'complete'] as const
 const TOPOLOGIES = ['er', 'ws', 'ba'] as const
 const PROTOCOLS = ['edge', 'push', 'pull', 'push-pull'] as const
 const MODES = ['snapshot', 'sequential'] as const
-const ADAPTERS = ['dummy', 'synthetic', 'dir'] as const
+const ADAPTERS = ['dummy', 'synthetic', 'dir', 'population'] as const
+const HALVES = ['evaluation', 'all'] as const
+
+/** The gate population `plora probes calibrate` trains (what `--adapters population` draws from). */
+export const DEFAULT_POPULATION_DIR = `${GATE_STUDY_RESULTS}/gate_population`
 
 /** Options whose only effect is the gate's policy (or consensus, which needs it). */
 const POLICY_KEYS: ReadonlySet<string> = new Set([
@@ -46,6 +51,7 @@ const POLICY_KEYS: ReadonlySet<string> = new Set([
   'tauNormZ',
   'tauCleanDelta',
   'probesCalib',
+  'referenceFile',
   'requireWeightReference',
   'requireStatement',
   'consensus',
@@ -150,15 +156,33 @@ function registerV2(swarm: Command): void {
     'fraction of trojan agents in [0,1] (default: config swarm.trojan_rate)',
     parseProbability,
   )
-  addPolicyFlags(cmd, { probesCalib: DEFAULT_PROBES_CALIB })
+  addPolicyFlags(cmd, { probesCalib: DEFAULT_PROBES_CALIB, baseModel: true, referenceFile: DEFAULT_REFERENCE })
   opt(cmd, 'estimate-size', 'estimate_size', 'on|off', 'count bytes offered and acquired', parseOnOff)
   opt(
     cmd,
     'adapters',
     null,
     'source',
-    'dummy | synthetic (seeded LoRA safetensors) | dir (with --adapters-dir)',
+    'dummy | synthetic (seeded LoRA safetensors, a ×40-norm trojan: a smoke) | dir (with --adapters-dir) | population (trained clean and poisoned adapters of --population-dir, gated by the calibrated gate with probes)',
     parseEnum(ADAPTERS),
+  )
+  opt(
+    cmd,
+    'population-dir',
+    'population_dir',
+    'dir',
+    'gate population (plora probes calibrate --population-dir) for --adapters population',
+    parsePathFlag,
+    DEFAULT_POPULATION_DIR,
+  )
+  opt(
+    cmd,
+    'population-half',
+    'population_half',
+    'half',
+    'population members agents draw: evaluation (never seen by the calibration) | all',
+    parseEnum(HALVES),
+    'evaluation',
   )
   opt(
     cmd,
@@ -198,9 +222,23 @@ function registerV2(swarm: Command): void {
     const adaptersDir = typeof f.adaptersDir === 'string' ? f.adaptersDir : null
     const adapters = adaptersDir ? 'dir' : (f.adapters as (typeof ADAPTERS)[number])
     const logger = createLogger({ level: env.logLevel })
+    const population = adapters === 'population'
+    let security = f.security === true
+    if (population && !security) {
+      // The population is there to measure the calibrated gate: on unless --security off is given.
+      if (cmd.getOptionValueSource('security') === 'cli') {
+        logger.warn('--adapters population with --security off: no gate runs, so the report has no FN/FP counts')
+      } else security = true
+    }
     let policy = null
-    let gateContext = {}
-    if (f.security !== true) {
+    let gateContext: import('@plora/gate').GateContext = {}
+    let dispose = (): void => {}
+    if (population && security) {
+      const g = await calibratedPopulationGate(cmd, f, logger)
+      policy = g.policy
+      gateContext = g.context
+      dispose = g.dispose
+    } else if (!security) {
       // Flags that only act through the gate: say so instead of dropping them silently (swarm.md §6.1 REC).
       const unused = cmd.options
         .filter(
@@ -250,6 +288,8 @@ function registerV2(swarm: Command): void {
       estimateSize: f.estimateSize as boolean,
       adapters,
       adaptersDir,
+      populationDir: population ? (f.populationDir as string) : null,
+      populationHalf: f.populationHalf as (typeof HALVES)[number],
       rank: policy?.allowed_ranks?.[0] ?? d.rank,
       syntheticBaseModel: policy?.base_model ?? d.syntheticBaseModel,
       syntheticVariants: f.syntheticVariants as number,
@@ -259,14 +299,101 @@ function registerV2(swarm: Command): void {
       onProgress: createProgressReporter(),
     }
     if (f.printConfig) {
+      dispose()
       const { gateContext: _g, logger: _l, onProgress: _p, ...shown } = options
       process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`)
       return
     }
-    const r = await runSwarmV2(options)
+    let r: Awaited<ReturnType<typeof runSwarmV2>>
+    try {
+      r = await runSwarmV2(options)
+    } finally {
+      dispose()
+    }
     process.stdout.write(`Saved v2 report to ${r.reportPath}\nSaved history to ${r.historyPath}\n`)
+    const rates = (r.report.final.gate as { error_rates?: import('@plora/swarm').GateErrorRates }).error_rates
+    if (population && rates) {
+      const f = (x: import('@plora/swarm').RateWithInterval) =>
+        x.ci95 === null
+          ? `${x.count}/${x.n}`
+          : `${x.count}/${x.n} [${(100 * x.ci95[0]).toFixed(1)}–${(100 * x.ci95[1]).toFixed(1)} %]`
+      const a = rates.per_artefact
+      process.stdout.write(
+        `Gate on ${rates.distinct.clean} clean + ${rates.distinct.poisoned} poisoned adapters: FN ${f(a.false_negatives)} (trigger in probe set ${f(a.fn_trigger_in_probe_set)}, not ${f(a.fn_trigger_not_in_probe_set)}), FP ${f(a.false_positives)} per adapter; per offer FN ${f(rates.per_offer.false_negatives)}, FP ${f(rates.per_offer.false_positives)}\n`,
+      )
+    }
     if (options.historyAlias) process.stdout.write(`Aliased history to ${options.historyAlias}\n`)
   })
+}
+
+/**
+ * The calibrated gate of `--adapters population`: the reference and thresholds `plora probes
+ * calibrate` wrote (`--reference-file`, default results/gate-ref.json; `--probes-calib` thresholds
+ * and probe count), behavioural probes on the base model (loaded once here: the swarm package
+ * never loads a model, it gets the probe harness through the gate context), and, unless a policy
+ * file or flag says otherwise, the population's own rank and target scheme (as `plora gate eval`).
+ * The population is read first, so a bad folder fails before the model loads.
+ */
+async function calibratedPopulationGate(
+  cmd: Command,
+  f: Flags,
+  logger: import('@plora/common').Logger,
+): Promise<{ policy: import('@plora/gate').Policy; context: import('@plora/gate').GateContext; dispose: () => void }> {
+  const { existsSync, readFileSync } = await import('node:fs')
+  const { resolve } = await import('node:path')
+  const { readPopulation, SwarmError } = await import('@plora/swarm')
+  const { loadGateContext } = await import('@plora/gate')
+  const pop = await readPopulation(f.populationDir as string, f.populationHalf as (typeof HALVES)[number])
+  const { loadModelRuntime } = await import('../runtime.js')
+  const rt = await loadModelRuntime(f.baseModel as string | undefined)
+  const given = (k: string) => cmd.getOptionValueSource(k) === 'cli'
+  const noFile = f.policyFile === undefined
+  const ranks = [...new Set(pop.eligible.map((m) => m.rank))].sort((a, b) => a - b)
+  const schemes = [...new Set(pop.eligible.map((m) => m.scheme))]
+  let policy = await policyFromCommand(cmd, {
+    probes: true,
+    ...(f.consensus === true ? { consensus: true } : {}),
+    ...(noFile ? { baseModel: rt.baseModel, allowedRanks: ranks } : {}),
+    ...(noFile && !given('allowedTargets') && !given('allowedTargetsFile')
+      ? { allowedTargets: schemes.length === 1 ? schemes[0]! : 'all' }
+      : {}),
+  })
+  if (policy.reference_file === null) {
+    if (!existsSync(DEFAULT_REFERENCE)) {
+      throw new SwarmError(
+        'SWARM_GATE_UNAVAILABLE',
+        `--adapters population gates with the calibrated reference: ${DEFAULT_REFERENCE} not found (expected the file \`plora probes calibrate\` writes; run it first or pass --reference-file)`,
+        { path: DEFAULT_REFERENCE },
+      )
+    }
+    policy = { ...policy, reference_file: resolve(DEFAULT_REFERENCE) }
+  }
+  // The calibration's probe count, unless a policy file sets one.
+  const calib = f.probesCalib as string | undefined
+  if (noFile && calib !== undefined && existsSync(calib)) {
+    const probesMax = (JSON.parse(readFileSync(calib, 'utf8')) as { settings?: { probes_max?: unknown } }).settings
+      ?.probes_max
+    if (typeof probesMax === 'number' && Number.isInteger(probesMax) && probesMax > 0) {
+      policy = { ...policy, probes_max: probesMax }
+    }
+  }
+  const context = await loadGateContext(policy, { logger })
+  if (!context.reference?.thresholds) {
+    throw new SwarmError(
+      'SWARM_GATE_UNAVAILABLE',
+      `--adapters population: the reference ${policy.reference_file} has no calibrated thresholds (expected the gate-ref.json \`plora probes calibrate\` writes, found a reference without "thresholds")`,
+      { path: policy.reference_file },
+    )
+  }
+  const { loadCausalLMFromDir, loadTokenizer } = await import('@plora/model')
+  const { baseFingerprint, createProbeHarness } = await import('@plora/loader')
+  const model = await loadCausalLMFromDir(rt.modelDir)
+  const tok = await loadTokenizer(rt.modelDir)
+  context.probes = createProbeHarness(model, tok, { expectedFingerprint: await baseFingerprint(model) })
+  logger.info(
+    `swarm v2: calibrated gate ${policy.reference_file} with ${policy.probes_max} probes on ${rt.baseModel}; population ${pop.dir}: ${pop.eligible.length}/${pop.all.length} members eligible (${pop.half})`,
+  )
+  return { policy, context, dispose: () => model.dispose() }
 }
 
 /** Registers the swarm command groups. */
