@@ -87,7 +87,8 @@ export interface PipelineConfig {
 
 /**
  * Sizes of the steps that the config does not set (the original's Makefile hard-codes them).
- * `dry` shrinks the probe population (the spec's 40 + 40 adapters take ~40 min on 2 cores).
+ * `dry` shrinks the probe population to 8 + 8 of one rank and scheme (the study's 100 + 100 over
+ * ranks 4/8 and schemes all/attention take ≈ 45 min on 2 cores); `full` trains the study's.
  */
 export interface PipelineProfile {
   /** Step 1: the test command (run in the plora checkout); null skips the tests (a no-op step). */
@@ -98,7 +99,16 @@ export interface PipelineProfile {
   /** Step 4: sizes of `validate-bounds`. */
   boundsNs: readonly number[]
   /** Step 5: probe-calibration population and its training. */
-  probes: { clean: number; poisoned: number; epochs?: number; samples?: number; probesMax?: number }
+  probes: {
+    clean: number
+    poisoned: number
+    epochs?: number
+    samples?: number
+    probesMax?: number
+    /** One rank and scheme for a population too small to split over the study's four groups. */
+    ranks?: readonly number[]
+    schemes?: readonly string[]
+  }
   /** Step 8: swarm v2 smoke size. */
   swarmSmoke: { agents: number; rounds: number }
   /** Step 12: thesis sweep grid; `seeds: 'config'` = the config's value_add.seeds. */
@@ -121,14 +131,14 @@ const SPEC_SIZES = {
 export const PIPELINE_PROFILES: Readonly<Record<PipelineName, PipelineProfile>> = {
   dry: {
     ...SPEC_SIZES,
-    probes: { clean: 8, poisoned: 8, epochs: 4, samples: 24 },
+    probes: { clean: 8, poisoned: 8, epochs: 4, samples: 24, ranks: [8], schemes: ['all'] },
     swarmSmoke: { agents: 6, rounds: 5 },
     sweep: { ns: [20, 40, 80, 160], rounds: 6, seeds: 'config', trojanRates: [0, 0.3] },
     consensus: { agents: 4, rounds: 2, seed: 9 },
   },
   full: {
     ...SPEC_SIZES,
-    probes: { clean: 40, poisoned: 40 },
+    probes: { clean: 100, poisoned: 100 },
     swarmSmoke: { agents: 6, rounds: 5 },
     sweep: { ns: [20, 40, 80, 160], rounds: 6, seeds: [41, 42, 43], trojanRates: [0, 0.3] },
     consensus: { agents: 6, rounds: 3, seed: 11 },
@@ -372,6 +382,8 @@ export function pipelineSteps(
           ...(pr.epochs !== undefined ? ['--epochs', pr.epochs] : []),
           ...(pr.samples !== undefined ? ['--samples', pr.samples] : []),
           ...(pr.probesMax !== undefined ? ['--probes-max', pr.probesMax] : []),
+          ...(pr.ranks !== undefined ? ['--ranks', pr.ranks.join(',')] : []),
+          ...(pr.schemes !== undefined ? ['--schemes', pr.schemes.join(',')] : []),
         ),
       ],
     },
