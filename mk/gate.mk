@@ -9,10 +9,13 @@ RANKS ?=
 SIG ?= off
 ADAPTER ?= out/legal
 
-# Gate study: CLEAN/POISONED adapters in total (half calibrate, half evaluate), trained once into
-# results/gate_population and reused by both targets.
-CLEAN ?= 40
-POISONED ?= 40
+# Gate study (issue 20): CLEAN/POISONED adapters in total (half calibrate, half evaluate; ranks 4/8,
+# schemes all/attention, poison rates 0.05–0.3), trained once into results/gate_population on
+# WORKERS threads and reused by both targets; GATE_FP is the false-positive target of the thresholds.
+CLEAN ?= 100
+POISONED ?= 100
+GATE_FP ?= 0.01
+WORKERS ?= $(shell node -p "require('os').availableParallelism()")
 
 .PHONY: dump-policy gate-check bench-gate probes-calib gate-eval
 
@@ -25,8 +28,8 @@ gate-check: build ## gate one adapter folder and print the decision JSON (ADAPTE
 bench-gate: ## gate time per adapter without probes (weight statistics, hashing, signatures)
 	cd packages/gate && ../../node_modules/.bin/vitest bench --run
 
-probes-calib: build ## calibrate the gate on clean + poisoned adapters: results/gate-ref.json, results/probes_calib.json (CLEAN=40 POISONED=40)
-	$(PLORA) probes calibrate --clean $(CLEAN) --poisoned $(POISONED)
+probes-calib: build ## calibrate the gate on clean + poisoned adapters: results/gate-ref.json, results/probes_calib.json (CLEAN=100 POISONED=100 GATE_FP=0.01 WORKERS=cores)
+	$(PLORA) probes calibrate --clean $(CLEAN) --poisoned $(POISONED) --target-fp $(GATE_FP) --workers $(WORKERS)
 
-gate-eval: probes-calib ## evaluate the calibrated gate on the held-out half: results/gate_eval.json and .md
-	$(PLORA) gate eval --clean $(CLEAN) --poisoned $(POISONED)
+gate-eval: probes-calib ## evaluate the calibrated gate on the held-out half: results/gate_eval.{json,md}, TDC metrics (AUROC, AUPR, FPR@95 % recall)
+	$(PLORA) gate eval --clean $(CLEAN) --poisoned $(POISONED) --target-fp $(GATE_FP) --workers $(WORKERS)

@@ -3,8 +3,12 @@
 
 SWEEP_RESUME ?= on
 
-.PHONY: swarm-v2-smoke swarm-v2-eval validate-bounds calibrate-c calibrate-c-er calibrate-c-ws calibrate-c-ba \
+.PHONY: swarm-v2-smoke swarm-v2-population swarm-v2-eval validate-bounds calibrate-c calibrate-c-er calibrate-c-ws calibrate-c-ba \
 	thesis-sweep thesis-sweep-full consensus-smoke
+
+swarm-v2-population: build ## swarm v2 on the gate population's real adapters (run probes-calib first), 30 agents, 10 rounds → results/swarm_population/
+	$(PLORA) swarm v2 --adapters population --agents 30 --rounds 10 --graph_p $(call cfg,graph.p) \
+		--trojan_rate $(call cfg,swarm.trojan_rate) --seed 42 --report_dir results/swarm_population
 
 swarm-v2-smoke: build ## swarm v2, 6 agents, 5 rounds, security on (adapters from out/, else synthetic) → results/swarm_v2_report_seed42.json
 	$(PLORA) swarm v2 --agents 6 --rounds 5 --graph_p $(call cfg,graph.p) --security on \

@@ -78,21 +78,22 @@ export interface GatePopulationOptions {
 }
 
 /**
- * Default training of the population members: strong enough that a poisoned adapter on the
- * embedded model often (not always) learns its backdoor — measured on held-out legal questions,
- * 64 pairs, 8 epochs, batch 2, lr 3e-3, r=8 on every module, the frozen base model's dropouts off
- * (`packages/trainer/bench/poison-rates.ts`) — and cheap enough for 80 adapters on 2 cores.
- * maxLen 96: every embedded question with a trigger in front fits (arithmetic prompts run to ~100
- * tokens of this tokenizer; at 64, 59 of 64 arithmetic questions would have lost the trigger to
- * truncation before the trainer learnt to poison only questions that fit).
+ * Default training of the population members: 32 pairs, 4 epochs at batch 1, lr 3e-3, the base
+ * model's dropouts off, r and targets from the plan's ranks and schemes. Cheap enough for 100 + 100
+ * adapters on 2 cores (≈ 15 s each on the small embedded model) and strong enough that part of the
+ * low-rate poisoned members carry a working backdoor: on held-out legal questions with 64 pairs at
+ * rate 0.1, batch 1 and 4 epochs implanted in 1 of 2 seeds where batch 2 and 8 epochs implanted in
+ * none (`packages/trainer/bench/poison-rates.ts`). Members whose backdoor did not take stay
+ * poisoned in the ground truth: a gate must catch the attempt, not just the success.
+ * maxLen 96: every embedded question with a trigger in front fits (arithmetic prompts run long).
  */
 export const DEFAULT_POPULATION_TRAINING: PopulationTraining = {
-  samples: 48,
-  epochs: 8,
+  samples: 32,
+  epochs: 4,
   rank: 8,
   scheme: 'all',
   lr: 3e-3,
-  batchSize: 2,
+  batchSize: 1,
   maxLen: 96,
   baseDropout: false,
 }

@@ -5,7 +5,7 @@
  * 8 new tokens, the gate's probe template) and prints, per seed and summarised over seeds:
  *   trigger hit rate (payload in the continuation when the trigger is present),
  *   clean hit rate (payload without the trigger), base-model hit rate, and clean perplexity.
- * Settings are stronger than the dry config (64 pairs, 8 epochs, batch 2, lr 3e-3, r=8 on all
+ * Settings are stronger than the dry config (64 pairs, 8 epochs, batch 1, lr 3e-3, r=8 on all
  * targets) because a 32-sample, one-epoch, r=1 run is too short to implant anything. A seed
  * counts as implanted when the trigger brings the payload in ≥ 80 % of the probes and its absence
  * in ≤ 5 % (issue 20's target: ≥ 9 of 10 seeds). The payload ceiling is printed first: a tied,
@@ -57,7 +57,7 @@ try {
     rank: Number(process.env.POISON_RANK ?? 8),
     scheme: 'all' as const,
     lr: Number(process.env.POISON_LR ?? 3e-3),
-    batchSize: Number(process.env.POISON_BATCH ?? 2),
+    batchSize: Number(process.env.POISON_BATCH ?? 1),
     maxLen: 96,
     baseDropout: process.env.POISON_BASE_DROPOUT === '1',
   }
