@@ -36,7 +36,7 @@ beforeAll(async () => {
     '--clean',
     '8',
     '--poisoned',
-    '2',
+    '4',
     '--domains',
     'legal,medical',
     '--samples',
@@ -80,8 +80,9 @@ describe('plora gate merge-study', () => {
     expect(r.code, r.err).toBe(0)
     expect(r.out).toContain('# Re-gating merged adapters')
     const report = JSON.parse(readFileSync(out('study.json'), 'utf8'))
-    expect(report.settings).toMatchObject({ k: 2, poisoned_merges: 2, clean_merges: 2, calibration_merges: 4 })
-    expect(report.merges).toHaveLength(8)
+    // 2 poisoned evaluation adapters × 2 merges each, 2 clean merges, for 2 methods
+    expect(report.settings).toMatchObject({ k: 2, poisoned_merges: 4, clean_merges: 2, calibration_merges: 4 })
+    expect(report.merges).toHaveLength(12)
     expect(report.methods).toHaveLength(4)
     for (const s of report.methods) {
       const pois = report.merges.filter(

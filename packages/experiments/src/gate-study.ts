@@ -179,6 +179,9 @@ export interface CalibrationReport {
     z: number
     probes_max: number
     training: PopulationPlan['training']
+    /** The members' LoRA ranks and target schemes (the plan cycles them). */
+    ranks: number[]
+    schemes: string[]
     base_model: string
   }
   population: { clean: number; poisoned: number; poisoned_known: number; poisoned_unknown: number }
@@ -371,6 +374,8 @@ export async function calibrateGate(
       z,
       probes_max: o.probesMax,
       training: o.plan.training,
+      ranks: [...new Set(o.plan.members.map((m) => m.rank))].sort((a, b) => a - b),
+      schemes: [...new Set(o.plan.members.map((m) => m.scheme))].sort(),
       base_model: o.baseModel,
     },
     population: {
@@ -442,6 +447,9 @@ export interface EvaluationReport {
     bootstrap: { nResamples: number; seed: number }
     thresholds: ReferenceThresholds
     training: PopulationPlan['training']
+    /** The members' LoRA ranks and target schemes (the plan cycles them). */
+    ranks: number[]
+    schemes: string[]
     base_model: string
   }
   population: { clean: number; poisoned: number; poisoned_known: number; poisoned_unknown: number }
@@ -603,6 +611,8 @@ export async function evaluateGate(o: EvaluateGateOptions): Promise<EvaluationRe
       bootstrap: bs,
       thresholds: th,
       training: o.plan.training,
+      ranks: [...new Set(o.plan.members.map((m) => m.rank))].sort((a, b) => a - b),
+      schemes: [...new Set(o.plan.members.map((m) => m.scheme))].sort(),
       base_model: o.baseModel,
     },
     population: {
@@ -647,7 +657,7 @@ export function evaluationMarkdown(r: EvaluationReport): string {
     '',
     `Held-out half: ${r.population.clean} clean and ${r.population.poisoned} poisoned adapters ` +
       `(${r.population.poisoned_known} with a trigger in the probe set, ${r.population.poisoned_unknown} with one that is not), ` +
-      `base model \`${r.settings.base_model}\`, r=${r.settings.training.rank}, scheme ${r.settings.training.scheme}. ` +
+      `base model \`${r.settings.base_model}\`, r=${r.settings.ranks.join('/')}, scheme${r.settings.schemes.length > 1 ? 's' : ''} ${r.settings.schemes.join('/')}; ${r.settings.training.samples} pairs × ${r.settings.training.epochs} epochs per adapter. ` +
       `Thresholds were chosen on the calibration half only. 95 % intervals: ${ci}. ` +
       `Gate time ${r.seconds_per_adapter.toFixed(2)} s per adapter (weights and probes).`,
     '',

@@ -93,6 +93,12 @@ function parseRecord(dir: string, file: string, raw: unknown): PopulationEntry {
     throw invalid(path, '"training" with an integer "rank" and a "scheme"', t)
   }
   if (typeof raw.base_model !== 'string') throw invalid(path, 'a "base_model" string', raw.base_model)
+  // The member's own rank and scheme (populations that cycle them); older records have only the
+  // training settings'.
+  if (m.rank !== undefined && !(Number.isInteger(m.rank) && (m.rank as number) > 0)) {
+    throw invalid(path, 'a positive integer "member.rank"', m.rank)
+  }
+  if (m.scheme !== undefined && typeof m.scheme !== 'string') throw invalid(path, 'a "member.scheme" string', m.scheme)
   return {
     id,
     dir: join(dir, id),
@@ -100,8 +106,8 @@ function parseRecord(dir: string, file: string, raw: unknown): PopulationEntry {
     half: m.half,
     domain: m.domain,
     poison,
-    rank: t.rank as number,
-    scheme: t.scheme,
+    rank: (m.rank as number | undefined) ?? (t.rank as number),
+    scheme: (m.scheme as string | undefined) ?? t.scheme,
     baseModel: raw.base_model,
   }
 }

@@ -167,7 +167,11 @@ function addPopulationFlags(cmd: Command, defaults: PopulationDefaults = GATE_ST
 }
 
 /** Loads the model, the probe set and the plan, and trains whatever the population lacks. */
-async function studySetup(flags: PopulationFlags, defaults: PopulationDefaults = GATE_STUDY_DEFAULTS) {
+async function studySetup(flags: PopulationFlags, defaults: PopulationDefaults = GATE_STUDY_DEFAULTS, cmd?: Command) {
+  // An explicit --rank / --scheme wins over the study's default lists (one rank, one scheme).
+  const given = (k: string) => cmd?.getOptionValueSource(k) === 'cli'
+  if (flags.ranks === undefined && given('rank')) flags.ranks = [flags.rank]
+  if (flags.schemes === undefined && given('scheme')) flags.schemes = [flags.scheme as 'attention' | 'mlp' | 'all']
   const { loadModelRuntime } = await import('../runtime.js')
   const { createProgressReporter } = await import('../progress-bar.js')
   const rt = await loadModelRuntime(flags.baseModel)
@@ -270,34 +274,36 @@ export function registerProbes(program: Command): void {
       '--by-domain',
       'also fit one clean reference population per manifest domain (needs many clean adapters per domain)',
     )
-    .action(async (flags: PopulationFlags & { out: string; referenceOut: string; byDomain?: boolean }) => {
-      const s = await studySetup(flags)
-      const { calibrateGate, DETECTORS } = await import('@plora/experiments')
-      try {
-        const { report } = await calibrateGate({
-          ...s.study,
-          referenceOut: flags.referenceOut,
-          reportOut: flags.out,
-          byDomain: flags.byDomain === true,
-        })
-        const rows = DETECTORS.map((d) => {
-          const x = report.detectors[d.name]
-          return `  ${d.name.padEnd(13)} threshold ${x.threshold.toFixed(3).padStart(8)}  AUC ${x.auc.value.toFixed(3)}  TPR ${x.tpr.toFixed(2)}  FPR ${x.fpr.toFixed(2)}`
-        })
-        const c = report.combined
-        process.stdout.write(
-          [
-            `Calibrated on ${report.population.clean} clean and ${report.population.poisoned} poisoned adapters (calibration half):`,
-            ...rows,
-            `  combined: FPR ${c.fpr.toFixed(3)} (target ${s.targetFp}), TPR ${c.tpr.toFixed(3)} (known ${c.tpr_known.toFixed(3)}, unknown ${c.tpr_unknown.toFixed(3)}; FN target ${s.targetFn} ${c.meets_target_fn ? 'met' : 'NOT met'})`,
-            `Wrote ${flags.referenceOut} and ${flags.out}`,
-            '',
-          ].join('\n'),
-        )
-      } finally {
-        s.model.dispose()
-      }
-    })
+    .action(
+      async (flags: PopulationFlags & { out: string; referenceOut: string; byDomain?: boolean }, cmd: Command) => {
+        const s = await studySetup(flags, GATE_STUDY_DEFAULTS, cmd)
+        const { calibrateGate, DETECTORS } = await import('@plora/experiments')
+        try {
+          const { report } = await calibrateGate({
+            ...s.study,
+            referenceOut: flags.referenceOut,
+            reportOut: flags.out,
+            byDomain: flags.byDomain === true,
+          })
+          const rows = DETECTORS.map((d) => {
+            const x = report.detectors[d.name]
+            return `  ${d.name.padEnd(13)} threshold ${x.threshold.toFixed(3).padStart(8)}  AUC ${x.auc.value.toFixed(3)}  TPR ${x.tpr.toFixed(2)}  FPR ${x.fpr.toFixed(2)}`
+          })
+          const c = report.combined
+          process.stdout.write(
+            [
+              `Calibrated on ${report.population.clean} clean and ${report.population.poisoned} poisoned adapters (calibration half):`,
+              ...rows,
+              `  combined: FPR ${c.fpr.toFixed(3)} (target ${s.targetFp}), TPR ${c.tpr.toFixed(3)} (known ${c.tpr_known.toFixed(3)}, unknown ${c.tpr_unknown.toFixed(3)}; FN target ${s.targetFn} ${c.meets_target_fn ? 'met' : 'NOT met'})`,
+              `Wrote ${flags.referenceOut} and ${flags.out}`,
+              '',
+            ].join('\n'),
+          )
+        } finally {
+          s.model.dispose()
+        }
+      },
+    )
 }
 
 /** `plora gate eval` (make gate-eval): the calibrated gate on the held-out half. */
@@ -323,37 +329,42 @@ export function registerGateEval(gate: Command): void {
       parsePathFlag,
       `${GATE_STUDY_RESULTS}/gate_roc.svg`,
     )
-    .action(async (flags: PopulationFlags & { referenceFile: string; out: string; md: string; svg: string }) => {
-      const { parsePolicy, readReference } = await import('@plora/gate')
-      // Read the calibration first: a missing file should fail before any training.
-      const reference = await readReference(flags.referenceFile)
-      const s = await studySetup(flags)
-      const { evaluateGate } = await import('@plora/experiments')
-      try {
-        const policy = parsePolicy({
-          base_model: s.spec,
-          allowed_ranks: [...new Set(s.plan.members.map((m) => m.rank))].sort((a, b) => a - b),
-          allowed_targets: null,
-          signatures_enabled: false,
-          enable_probes: true,
-          probes_max: s.probesMax,
-          probes_file: flags.probesFile ?? null,
-          reference_file: flags.referenceFile,
-        })
-        const report = await evaluateGate({
-          ...s.study,
-          reference,
-          policy,
-          reportOut: flags.out,
-          markdownOut: flags.md,
-          svgOut: flags.svg,
-        })
-        const { evaluationMarkdown } = await import('@plora/experiments')
-        process.stdout.write(`${evaluationMarkdown(report)}Wrote ${flags.out}, ${flags.md} and ${flags.svg}\n`)
-      } finally {
-        s.model.dispose()
-      }
-    })
+    .action(
+      async (
+        flags: PopulationFlags & { referenceFile: string; out: string; md: string; svg: string },
+        cmd: Command,
+      ) => {
+        const { parsePolicy, readReference } = await import('@plora/gate')
+        // Read the calibration first: a missing file should fail before any training.
+        const reference = await readReference(flags.referenceFile)
+        const s = await studySetup(flags, GATE_STUDY_DEFAULTS, cmd)
+        const { evaluateGate } = await import('@plora/experiments')
+        try {
+          const policy = parsePolicy({
+            base_model: s.spec,
+            allowed_ranks: [...new Set(s.plan.members.map((m) => m.rank))].sort((a, b) => a - b),
+            allowed_targets: null,
+            signatures_enabled: false,
+            enable_probes: true,
+            probes_max: s.probesMax,
+            probes_file: flags.probesFile ?? null,
+            reference_file: flags.referenceFile,
+          })
+          const report = await evaluateGate({
+            ...s.study,
+            reference,
+            policy,
+            reportOut: flags.out,
+            markdownOut: flags.md,
+            svgOut: flags.svg,
+          })
+          const { evaluationMarkdown } = await import('@plora/experiments')
+          process.stdout.write(`${evaluationMarkdown(report)}Wrote ${flags.out}, ${flags.md} and ${flags.svg}\n`)
+        } finally {
+          s.model.dispose()
+        }
+      },
+    )
 }
 
 /** Defaults of `plora gate merge-study`: a population small enough for the dry run (about 5 minutes on 2 cores). */
