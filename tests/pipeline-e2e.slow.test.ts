@@ -29,7 +29,7 @@ const PROFILE: PipelineProfile = {
   calibNs: [8, 12],
   calibRounds: 4,
   boundsNs: [8, 12],
-  probes: { clean: 6, poisoned: 2, epochs: 1, samples: 4, probesMax: 2 },
+  probes: { clean: 6, poisoned: 4, epochs: 1, samples: 4, probesMax: 2, ranks: [1], schemes: ['attention'] },
   swarmSmoke: { agents: 4, rounds: 2 },
   sweep: { ns: [8], rounds: 3, seeds: 'config', trojanRates: [0, 0.3] },
   consensus: { agents: 4, rounds: 2, seed: 9 },
