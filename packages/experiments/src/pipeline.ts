@@ -88,7 +88,7 @@ export interface PipelineConfig {
 /**
  * Sizes of the steps that the config does not set (the original's Makefile hard-codes them).
  * `dry` shrinks the probe population to 8 + 8 of one rank and scheme (the study's 100 + 100 over
- * ranks 4/8 and schemes all/attention take ≈ 45 min on 2 cores); `full` trains the study's.
+ * ranks 4/8 and schemes all/attention take ≈ 35 min on 2 cores); `full` trains the study's.
  */
 export interface PipelineProfile {
   /** Step 1: the test command (run in the plora checkout); null skips the tests (a no-op step). */
