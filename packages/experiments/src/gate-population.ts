@@ -213,6 +213,16 @@ export function planGatePopulation(o: GatePopulationOptions): PopulationPlan {
   return { members, training: { ...o.training } }
 }
 
+/** The distinct LoRA ranks of a plan's members, ascending (the plan may cycle them). */
+export function planRanks(plan: PopulationPlan): number[] {
+  return [...new Set(plan.members.map((m) => m.rank))].sort((a, b) => a - b)
+}
+
+/** The distinct target schemes of a plan's members, sorted. */
+export function planSchemes(plan: PopulationPlan): TargetScheme[] {
+  return [...new Set(plan.members.map((m) => m.scheme))].sort()
+}
+
 /** The ground-truth record next to each member's folder. */
 interface MemberRecord {
   format: 'plora-gate-population-member/v1'

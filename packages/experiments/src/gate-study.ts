@@ -53,7 +53,7 @@ import { normalQuantile } from '@plora/metrics'
 import { ExperimentsError, ExperimentsErrorCode } from './errors.js'
 import { gateRocFigure } from './figures/gate.js'
 import { renderSvg } from './figures/render.js'
-import { memberDir, type PopulationMember, type PopulationPlan } from './gate-population.js'
+import { memberDir, type PopulationMember, type PopulationPlan, planRanks, planSchemes } from './gate-population.js'
 import {
   aucEstimate,
   averagePrecisionEstimate,
@@ -374,8 +374,8 @@ export async function calibrateGate(
       z,
       probes_max: o.probesMax,
       training: o.plan.training,
-      ranks: [...new Set(o.plan.members.map((m) => m.rank))].sort((a, b) => a - b),
-      schemes: [...new Set(o.plan.members.map((m) => m.scheme))].sort(),
+      ranks: planRanks(o.plan),
+      schemes: planSchemes(o.plan),
       base_model: o.baseModel,
     },
     population: {
@@ -611,8 +611,8 @@ export async function evaluateGate(o: EvaluateGateOptions): Promise<EvaluationRe
       bootstrap: bs,
       thresholds: th,
       training: o.plan.training,
-      ranks: [...new Set(o.plan.members.map((m) => m.rank))].sort((a, b) => a - b),
-      schemes: [...new Set(o.plan.members.map((m) => m.scheme))].sort(),
+      ranks: planRanks(o.plan),
+      schemes: planSchemes(o.plan),
       base_model: o.baseModel,
     },
     population: {

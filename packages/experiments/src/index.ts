@@ -134,6 +134,8 @@ export {
   type PopulationPlan,
   type PopulationTraining,
   planGatePopulation,
+  planRanks,
+  planSchemes,
   UNKNOWN_TRIGGERS,
 } from './gate-population.js'
 export {

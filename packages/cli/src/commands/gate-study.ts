@@ -253,6 +253,29 @@ async function studySetup(flags: PopulationFlags, defaults: PopulationDefaults =
   }
 }
 
+/**
+ * The policy the studies gate with: the population's base model and every rank it holds, any
+ * targets, no signatures, probes on, and the calibrated reference.
+ */
+async function studyPolicy(
+  s: Awaited<ReturnType<typeof studySetup>>,
+  probesFile: string | undefined,
+  referenceFile: string,
+): Promise<import('@plora/gate').Policy> {
+  const { parsePolicy } = await import('@plora/gate')
+  const { planRanks } = await import('@plora/experiments')
+  return parsePolicy({
+    base_model: s.spec,
+    allowed_ranks: planRanks(s.plan),
+    allowed_targets: null,
+    signatures_enabled: false,
+    enable_probes: true,
+    probes_max: s.probesMax,
+    probes_file: probesFile ?? null,
+    reference_file: referenceFile,
+  })
+}
+
 /** `plora probes calibrate` (make probes-calib). */
 export function registerProbes(program: Command): void {
   const probes = program.command('probes').description('behavioural probes of the security gate')
@@ -334,22 +357,13 @@ export function registerGateEval(gate: Command): void {
         flags: PopulationFlags & { referenceFile: string; out: string; md: string; svg: string },
         cmd: Command,
       ) => {
-        const { parsePolicy, readReference } = await import('@plora/gate')
+        const { readReference } = await import('@plora/gate')
         // Read the calibration first: a missing file should fail before any training.
         const reference = await readReference(flags.referenceFile)
         const s = await studySetup(flags, GATE_STUDY_DEFAULTS, cmd)
         const { evaluateGate } = await import('@plora/experiments')
         try {
-          const policy = parsePolicy({
-            base_model: s.spec,
-            allowed_ranks: [...new Set(s.plan.members.map((m) => m.rank))].sort((a, b) => a - b),
-            allowed_targets: null,
-            signatures_enabled: false,
-            enable_probes: true,
-            probes_max: s.probesMax,
-            probes_file: flags.probesFile ?? null,
-            reference_file: flags.referenceFile,
-          })
+          const policy = await studyPolicy(s, flags.probesFile, flags.referenceFile)
           const report = await evaluateGate({
             ...s.study,
             reference,
@@ -452,7 +466,6 @@ export function registerMergeGateStudy(gate: Command): void {
       }
       const s = await studySetup(flags, MERGE_STUDY_DEFAULTS)
       const { join } = await import('node:path')
-      const { parsePolicy } = await import('@plora/gate')
       const { createProgressReporter } = await import('../progress-bar.js')
       try {
         const referenceOut = join(flags.calibrationDir, 'gate-ref.json')
@@ -461,16 +474,7 @@ export function registerMergeGateStudy(gate: Command): void {
           referenceOut,
           reportOut: join(flags.calibrationDir, 'probes_calib.json'),
         })
-        const policy = parsePolicy({
-          base_model: s.spec,
-          allowed_ranks: [...new Set(s.plan.members.map((m) => m.rank))].sort((a, b) => a - b),
-          allowed_targets: null,
-          signatures_enabled: false,
-          enable_probes: true,
-          probes_max: s.probesMax,
-          probes_file: flags.probesFile ?? null,
-          reference_file: referenceOut,
-        })
+        const policy = await studyPolicy(s, flags.probesFile, referenceOut)
         const progress = createProgressReporter()
         let started = false
         const t = s.plan.training
