@@ -59,7 +59,7 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; descriptio
   {
     name: 'PLORA_WORKERS',
     default: '1',
-    description: 'worker threads of grid commands given no --workers (plora ablation)',
+    description: 'worker threads of grid commands given no --workers (plora ablation, plora value-add run)',
   },
   { name: 'PLORA_SPLIT', default: 'train', description: 'dataset split used when a command names none' },
   {

@@ -31,11 +31,8 @@
  */
 import { existsSync } from 'node:fs'
 import { readFile, rm } from 'node:fs/promises'
-import { join, relative } from 'node:path'
+import { join } from 'node:path'
 import {
-  createStagingDir,
-  deriveSeed,
-  installDirAtomic,
   isPloraError,
   type Logger,
   pythonJsonDumps,
@@ -45,27 +42,29 @@ import {
   writeJsonAtomic,
 } from '@plora/common'
 import type { LoadDatasetOptions, SplitName } from '@plora/datasets'
-import { assertPristineBase, baseFingerprint, createLoraBranches, injectAdapters } from '@plora/loader'
-import { type PairedStat, pairedStat } from '@plora/metrics'
+import { baseFingerprint } from '@plora/loader'
+import type { PairedStat } from '@plora/metrics'
+import { pairedStat } from '@plora/metrics'
 import { type CausalLM, loadCausalLMFromDir, loadTokenizer, type Tokenizer } from '@plora/model'
-import {
-  createPlaceboAdapter,
-  type LoraAdapter,
-  loadPeftAdapter,
-  type TargetScheme,
-  writePeftAdapter,
-} from '@plora/peft'
-import { trainAdapter } from '@plora/trainer'
-import { datasetFailed, loadDevSets, median } from './dev-sets.js'
+import { loadPeftAdapter, type TargetScheme } from '@plora/peft'
+import * as tf from '@tensorflow/tfjs-core'
+import { loadDevSets } from './dev-sets.js'
 import { ExperimentsError, ExperimentsErrorCode } from './errors.js'
-import { exampleNlls, type NllOn } from './value-add-nll.js'
 import {
-  adjustRunPValues,
-  effectDecomposition,
-  readValueAddRecords,
-  type StatRecord,
-  type ValueAddRecord,
-} from './value-add-records.js'
+  adapterNlls,
+  adapterSha,
+  baselineNlls,
+  checkPristine,
+  type NllCache,
+  runValueAddCell,
+  type ValueAddCell,
+  type ValueAddCellContext,
+  type ValueAddCellOptions,
+  valueAddCellLabel,
+} from './value-add-cell.js'
+import type { NllOn } from './value-add-nll.js'
+import { runValueAddOnPool } from './value-add-pool.js'
+import { adjustRunPValues, readValueAddRecords, type StatRecord, type ValueAddRecord } from './value-add-records.js'
 import { valueAddMarkdown } from './value-add-report.js'
 
 /** File names under the output folder (the original's). */
@@ -75,7 +74,7 @@ export const VALUE_ADD_NLL_CACHE = 'nll_cache.json'
 /** plora's run summary (hashes, adjusted p-values, guards, monolithic baseline). */
 export const VALUE_ADD_SUMMARY = 'value_add_summary.json'
 /** Settings an adapter folder was trained with (reused only when they match). */
-export const VALUE_ADD_TRAIN_SIDECAR = 'value_add_train.json'
+export { VALUE_ADD_TRAIN_SIDECAR } from './value-add-cell.js'
 
 /** Training settings of the cells' adapters (config `train.*` in the CLI). */
 export interface ValueAddTraining {
@@ -138,6 +137,12 @@ export interface ValueAddOptions {
   onCell: ((p: CellProgress) => void) | undefined
   /** Clock in ms for latency and ETA (default `performance.now`). */
   clock: () => number
+  /**
+   * Worker threads the cells run on, each with its own backend and model copy (the built package
+   * only: Node 20 cannot start workers from `.ts` sources, where the cells run in process). Records
+   * are those of a one-worker run apart from the timing fields; latency is measured in the worker.
+   */
+  workers: number
 }
 
 /** Defaults of {@link ValueAddOptions} (the dry config's values where the config has one). */
@@ -167,6 +172,7 @@ export const DEFAULT_VALUE_ADD_OPTIONS: Omit<ValueAddOptions, 'modelDir'> = {
   logger: SILENT_LOGGER,
   onCell: undefined,
   clock: () => performance.now(),
+  workers: 1,
 }
 
 /** Progress after one cell. */
@@ -196,6 +202,8 @@ export interface ValueAddResult {
   /** Per domain: the baseline NLLs every condition was compared with (in-domain and cross). */
   baselines: Record<string, number[]>
   monolithic: Record<string, PairedStat> | undefined
+  /** Worker threads the new cells ran on (1: in process). */
+  workers: number
 }
 
 /**
@@ -281,15 +289,11 @@ function validate(o: ValueAddOptions): void {
   posInt('samples', o.samples)
   posInt('devSize', o.devSize)
   posInt('latencyTrials', o.latencyTrials)
+  posInt('workers', o.workers)
   if (o.latencyTrials < 3)
     throw invalid(`value-add: latencyTrials must be ≥ 3 (a median), found ${o.latencyTrials}`, {})
   if (o.placeboBRank !== 'cell') posInt('placeboBRank', o.placeboBRank)
   if (!(o.latencyBudgetMs > 0)) throw invalid(`value-add: latencyBudgetMs must be > 0, found ${o.latencyBudgetMs}`, {})
-}
-
-interface NllCache {
-  baseline: Record<string, number[]>
-  adapter: Record<string, number[]>
 }
 
 async function readCache(path: string): Promise<NllCache> {
@@ -302,31 +306,6 @@ async function readCache(path: string): Promise<NllCache> {
     // absent or unreadable: start empty (§9.2 step 5)
   }
   return { baseline: {}, adapter: {} }
-}
-
-/** What an adapter folder is trained with; a folder is reused only when its sidecar says the same. */
-function trainSettings(
-  o: ValueAddOptions,
-  domain: string,
-  rank: number,
-  scheme: string,
-  seed: number,
-  shuffle: boolean,
-) {
-  return {
-    domain,
-    rank,
-    scheme,
-    seed,
-    shuffle_labels: shuffle,
-    samples: o.samples,
-    base_model: o.baseModel,
-    epochs: o.training.epochs,
-    lr: o.training.lr,
-    max_len: o.training.maxLen,
-    dropout: o.training.dropout,
-    batch_size: o.training.batchSize,
-  }
 }
 
 /**
@@ -377,246 +356,138 @@ export async function runValueAdd(
   const tok: Tokenizer = await loadTokenizer(o.modelDir)
   try {
     const baseSha256Start = await baseFingerprint(model)
-    const checkPristine = async (where: string) => {
-      try {
-        await assertPristineBase(model, { expectedFingerprint: baseSha256Start, where })
-      } catch (e) {
-        throw new ExperimentsError(
-          ExperimentsErrorCode.BaseContaminated,
-          `value-add: the base model's weights changed (${where}): ${(e as Error).message}`,
-          { where },
-          { cause: e },
-        )
-      }
+    const { logger: _l, ...dataset } = o.dataset
+    const { logger: _lg, onCell: _oc, clock: _c, dataset: _d, workers: _w, ...rest } = o
+    const cellOptions: ValueAddCellOptions = { ...rest, dataset }
+    const ctx: ValueAddCellContext = {
+      options: cellOptions,
+      dataset: o.dataset,
+      model,
+      tok,
+      dev,
+      baseSha256: baseSha256Start,
+      cache,
+      added: { baseline: {}, adapter: {} },
+      logger: log,
+      clock: o.clock,
     }
-    const nllOpts = { nllOn: o.nllOn, maxLength: o.maxLength, batchSize: 8 }
-    const devHash = (d: string) => sha256Hex(pythonJsonDumps(dev.get(d)!.map((p) => [p.prompt, p.answer])))
-    const evalKey = (what: string, d: string) =>
-      sha256Hex(
-        pythonJsonDumps([what, baseSha256Start, d, o.evalSplit, o.devSize, devHash(d), o.nllOn, o.maxLength ?? null]),
-      )
-    let cacheDirty = false
     const flushCache = async () => {
-      if (cacheDirty) await writeJsonAtomic(cachePath, cache)
-      cacheDirty = false
+      if (Object.keys(ctx.added.baseline).length + Object.keys(ctx.added.adapter).length === 0) return
+      await writeJsonAtomic(cachePath, cache)
+      ctx.added = { baseline: {}, adapter: {} }
     }
     const baselines: Record<string, number[]> = {}
     const baseline = async (d: string): Promise<number[]> => {
-      const hit = baselines[d]
-      if (hit) return hit
-      const key = evalKey('baseline', d)
-      let v = cache.baseline[key]
-      if (!v || v.length !== dev.get(d)!.length) {
-        await checkPristine(`before the baseline of ${d}`)
-        v = await exampleNlls(model, tok, dev.get(d)!, { ...nllOpts, lora: undefined })
-        cache.baseline[key] = v
-        cacheDirty = true
-        await flushCache()
-      }
-      baselines[d] = v
-      return v
-    }
-    const adapterNlls = async (adapter: LoraAdapter, sha: string, d: string): Promise<number[]> => {
-      const key = evalKey(`adapter:${sha}`, d)
-      const hit = cache.adapter[key]
-      if (hit && hit.length === dev.get(d)!.length) return hit
-      const set = createLoraBranches(model, [adapter])
-      try {
-        const v = await exampleNlls(model, tok, dev.get(d)!, { ...nllOpts, lora: set.branches })
-        cache.adapter[key] = v
-        cacheDirty = true
-        return v
-      } finally {
-        set.dispose()
-      }
-    }
-    const adapterSha = async (dir: string) =>
-      sha256Hex(new Uint8Array(await readFile(join(dir, 'adapter_model.safetensors'))))
-
-    const ensureTrained = async (
-      dir: string,
-      domain: string,
-      rank: number,
-      scheme: TargetScheme,
-      seed: number,
-      shuffle: boolean,
-    ): Promise<void> => {
-      const settings = trainSettings(o, domain, rank, scheme, seed, shuffle)
-      const sidecar = join(dir, VALUE_ADD_TRAIN_SIDECAR)
-      if (o.resume && existsSync(sidecar)) {
-        try {
-          if (pythonJsonDumps(JSON.parse(await readFile(sidecar, 'utf8'))) === pythonJsonDumps(settings)) {
-            log.info(`reusing ${dir} (trained with the same settings)`)
-            return
-          }
-        } catch {
-          // unreadable sidecar: retrain
-        }
-      }
-      try {
-        await trainAdapter({
-          domain,
-          output: dir,
-          modelDir: o.modelDir,
-          model,
-          baseModel: o.baseModel,
-          epochs: o.training.epochs,
-          samples: o.samples,
-          valSamples: o.training.valSamples,
-          rank,
-          scheme,
-          lr: o.training.lr,
-          batchSize: o.training.batchSize,
-          maxLen: o.training.maxLen,
-          seed,
-          dropout: o.training.dropout,
-          shuffleLabels: shuffle,
-          dataset: o.dataset,
-          logger: log,
-        })
-      } catch (e) {
-        if (isPloraError(e) && String(e.code).startsWith('DATASETS_'))
-          throw datasetFailed('value-add', domain, 'train', e)
-        throw e
-      }
-      await writeJsonAtomic(sidecar, settings)
+      baselines[d] ??= await baselineNlls(ctx, d)
+      await flushCache()
+      return baselines[d]
     }
 
-    const cells: Array<{ domain: string; rank: number; scheme: TargetScheme; seed: number }> = []
+    const cells: ValueAddCell[] = []
     for (const domain of o.domains)
       for (const rank of o.ranks)
         for (const scheme of o.schemes) for (const seed of o.seeds) cells.push({ domain, rank, scheme, seed })
 
+    // Records: the resumed ones (file order), then the new ones in cell order, whichever worker
+    // finished first, so a pool run writes what a one-worker run writes.
+    const resumedText = text
+    const resumedRecords = [...records]
+    const fresh = new Array<ValueAddRecord | undefined>(cells.length)
     let newRecords = 0
     let skipped = 0
+    let finished = 0
     let ranSeconds = 0
     let latencyStop: ExperimentsError | undefined
-    for (let k = 0; k < cells.length; k++) {
-      const c = cells[k]!
-      const label = `${c.domain} r=${c.rank} ${c.scheme} seed${c.seed}`
-      const config = cellConfig(o, c, baseSha256Start)
-      const key = resumeKey(config)
-      const t0 = o.clock()
-      if (done.has(key)) {
-        skipped++
-        const rec = records.find((r) => resumeKey(r.config) === key)!
-        o.onCell?.({
-          done: k + 1,
-          total: cells.length,
-          label,
-          skipped: true,
-          seconds: 0,
-          etaSeconds: newRecords > 0 ? (ranSeconds / newRecords) * (cells.length - k - 1) : Number.NaN,
-          record: rec,
-        })
-        continue
+    const todo: number[] = []
+    cells.forEach((c, k) => {
+      const key = resumeKey(cellConfig(o, c, baseSha256Start))
+      if (!done.has(key)) {
+        todo.push(k)
+        return
       }
-      await checkPristine(`before cell ${label}`)
-      const shaBefore = await baseFingerprint(model)
-      const rankRoot = join(o.output, `rank_r${c.rank}`)
-      const trainedDir = join(rankRoot, `${c.domain}_${c.scheme}_seed${c.seed}`)
-      await ensureTrained(trainedDir, c.domain, c.rank, c.scheme, c.seed, false)
-      const trained = await loadPeftAdapter(trainedDir)
-      const trainedSha = await adapterSha(trainedDir)
-      const base = await baseline(c.domain)
-      const trainedStat = pairedStat(base, await adapterNlls(trained, trainedSha, c.domain))
-
-      // Latency: load from disk + inject (merged) + bit-exact remove, median of the trials (§9.6).
-      const lat: number[] = []
-      for (let t = 0; t < o.latencyTrials; t++) {
-        const s = o.clock()
-        const a = await loadPeftAdapter(trainedDir)
-        const h = injectAdapters(model, [a], { label: `latency ${label}` })
-        h.remove()
-        lat.push(o.clock() - s)
-      }
-      await checkPristine(`after the latency trials of ${label}`)
-      const latencyMs = median(lat)
-
-      // Placebo A: random direction, the trained adapter's shapes and per-module norms.
-      const placeboADir = `${trainedDir}_placebo_random`
-      const placebo = createPlaceboAdapter(trained, { seed: deriveSeed(c.seed, 'value-add placebo A', c.domain) })
-      const staging = await createStagingDir(placeboADir)
-      try {
-        await writePeftAdapter(staging, placebo)
-        await installDirAtomic(staging, placeboADir, { replace: true })
-      } finally {
-        await rm(staging, { recursive: true, force: true })
-      }
-      const placeboASha = await adapterSha(placeboADir)
-      const placeboAStat = pairedStat(base, await adapterNlls(placebo, placeboASha, c.domain))
-
-      // Placebo B: label-shuffled training, in its own rank's folder (shared by the other ranks' cells).
-      const pbRank = o.placeboBRank === 'cell' ? c.rank : o.placeboBRank
-      const placeboBDir = join(o.output, `rank_r${pbRank}`, `${c.domain}_${c.scheme}_seed${c.seed}_placebo_shuffle`)
-      await ensureTrained(placeboBDir, c.domain, pbRank, c.scheme, c.seed, true)
-      const placeboB = await loadPeftAdapter(placeboBDir)
-      const placeboBSha = await adapterSha(placeboBDir)
-      const placeboBStat = pairedStat(base, await adapterNlls(placeboB, placeboBSha, c.domain))
-
-      const cross: Record<string, PairedStat> = {}
-      for (const other of o.domains) {
-        if (other === c.domain) continue
-        cross[other] = pairedStat(await baseline(other), await adapterNlls(trained, trainedSha, other))
-      }
-      await flushCache()
-      await checkPristine(`after cell ${label}`)
-      const shaAfter = await baseFingerprint(model)
-      const exceeded = latencyMs > o.latencyBudgetMs
-      const record: ValueAddRecord = {
-        config: config as ValueAddRecord['config'],
-        trained: trainedStat,
-        placebo_a: placeboAStat,
-        placebo_b: placeboBStat,
-        cross_domain: cross,
-        latency_ms: latencyMs,
-        latency_guard_exceeded: exceeded,
-        status: 'ok',
-        nll_on: o.nllOn,
-        effect_decomposition: effectDecomposition(trainedStat.delta_mean, placeboBStat.delta_mean),
-        latency_trials_ms: lat,
-        base_weights: {
-          sha256_run_start: baseSha256Start,
-          sha256_before_cell: shaBefore,
-          sha256_after_cell: shaAfter,
-          pristine: shaBefore === baseSha256Start && shaAfter === baseSha256Start,
-        },
-        adapters: {
-          trained: { dir: relative(o.output, trainedDir), sha256: trainedSha },
-          placebo_a: { dir: relative(o.output, placeboADir), sha256: placeboASha },
-          placebo_b: { dir: relative(o.output, placeboBDir), sha256: placeboBSha, rank: pbRank },
-        },
-        resume_key: key,
-      }
-      text += `${pythonJsonDumps(record)}\n`
-      await writeFileAtomic(jsonlPath, text)
-      records.push(record)
-      done.add(key)
-      newRecords++
-      const seconds = (o.clock() - t0) / 1000
-      ranSeconds += seconds
-      const left = cells.slice(k + 1).filter((x) => !done.has(resumeKey(cellConfig(o, x, baseSha256Start)))).length
+      skipped++
+      finished++
       o.onCell?.({
-        done: k + 1,
+        done: finished,
         total: cells.length,
-        label,
+        label: valueAddCellLabel(c),
+        skipped: true,
+        seconds: 0,
+        etaSeconds: Number.NaN,
+        record: records.find((r) => resumeKey(r.config) === key)!,
+      })
+    })
+    const fromSources = import.meta.url.endsWith('.ts')
+    if (o.workers > 1 && fromSources)
+      log.warn(
+        `value-add: ${o.workers} workers asked for, but running from TypeScript sources: the cells run in process`,
+      )
+    const workers = fromSources ? 1 : Math.max(1, Math.min(o.workers, todo.length))
+    const finish = async (k: number, record: ValueAddRecord, seconds: number): Promise<'stop' | undefined> => {
+      const c = cells[k]!
+      fresh[k] = record
+      const added = fresh.filter((r): r is ValueAddRecord => r !== undefined)
+      text = resumedText + added.map((r) => `${pythonJsonDumps(r)}\n`).join('')
+      await writeFileAtomic(jsonlPath, text)
+      records.splice(0, records.length, ...resumedRecords, ...added)
+      done.add(resumeKey(record.config))
+      newRecords++
+      finished++
+      ranSeconds += seconds
+      o.onCell?.({
+        done: finished,
+        total: cells.length,
+        label: valueAddCellLabel(c),
         skipped: false,
         seconds,
-        etaSeconds: (ranSeconds / newRecords) * left,
+        // cells left × mean cell time, spread over the workers
+        etaSeconds: ((ranSeconds / newRecords) * (todo.length - newRecords)) / workers,
         record,
       })
-      if (exceeded) {
-        log.warn(`${label}: latency ${latencyMs.toFixed(1)} ms exceeds the budget of ${o.latencyBudgetMs} ms`)
-        if (!o.ignoreLatencyGuard) {
-          latencyStop = new ExperimentsError(
-            ExperimentsErrorCode.LatencyGuardExceeded,
-            `value-add: cell ${label}: inject+remove latency ${latencyMs.toFixed(1)} ms exceeds the budget of ${o.latencyBudgetMs} ms (pass --ignore-latency-guard to only flag it)`,
-            { cell: c, latencyMs, budgetMs: o.latencyBudgetMs },
-          )
-          break
-        }
-      }
+      const latencyMs = record.latency_ms ?? Number.NaN // set by runValueAddCell
+      if (!record.latency_guard_exceeded) return undefined
+      const label = valueAddCellLabel(c)
+      log.warn(`${label}: latency ${latencyMs.toFixed(1)} ms exceeds the budget of ${o.latencyBudgetMs} ms`)
+      if (o.ignoreLatencyGuard) return undefined
+      latencyStop ??= new ExperimentsError(
+        ExperimentsErrorCode.LatencyGuardExceeded,
+        `value-add: cell ${label}: inject+remove latency ${latencyMs.toFixed(1)} ms exceeds the budget of ${o.latencyBudgetMs} ms (pass --ignore-latency-guard to only flag it)`,
+        { cell: c, latencyMs, budgetMs: o.latencyBudgetMs },
+      )
+      return 'stop'
     }
+    const configOf = (c: ValueAddCell) => cellConfig(o, c, baseSha256Start) as ValueAddRecord['config']
+    if (workers === 1) {
+      for (const k of todo) {
+        const c = cells[k]!
+        const t0 = o.clock()
+        const config = configOf(c)
+        const record = await runValueAddCell(ctx, c, config, resumeKey(config))
+        await flushCache()
+        if ((await finish(k, record, (o.clock() - t0) / 1000)) === 'stop') break
+      }
+    } else {
+      await runValueAddOnPool({
+        workers,
+        cells,
+        todo,
+        setup: { backend: tf.getBackend(), options: cellOptions, baseSha256: baseSha256Start },
+        cache,
+        configOf,
+        keyOf: resumeKey,
+        clock: o.clock,
+        merge: async (added) => {
+          Object.assign(cache.baseline, added.baseline)
+          Object.assign(cache.adapter, added.adapter)
+          Object.assign(ctx.added.baseline, added.baseline)
+          Object.assign(ctx.added.adapter, added.adapter)
+          await flushCache()
+        },
+        finish,
+      })
+    }
+    // Every domain's baseline (cached by the cells) for the result, when a cell ran.
+    if (todo.length > 0) for (const d of o.domains) await baseline(d)
 
     let monolithic: Record<string, PairedStat> | undefined
     let monolithicError: string | undefined
@@ -626,7 +497,7 @@ export async function runValueAdd(
         const mono = await loadPeftAdapter(o.monolithic)
         const sha = await adapterSha(o.monolithic)
         const stats: Record<string, PairedStat> = {}
-        for (const d of o.domains) stats[d] = pairedStat(await baseline(d), await adapterNlls(mono, sha, d))
+        for (const d of o.domains) stats[d] = pairedStat(await baseline(d), await adapterNlls(ctx, mono, sha, d))
         monolithic = stats
         await flushCache()
       } catch (e) {
@@ -635,7 +506,7 @@ export async function runValueAdd(
         log.warn(`monolithic baseline not evaluated: ${monolithicError}`)
       }
     }
-    await checkPristine('at the end of the run')
+    await checkPristine(ctx, 'at the end of the run')
     const baseSha256End = await baseFingerprint(model)
 
     await writeFileAtomic(mdPath, valueAddMarkdown(records, { monolithic: monolithic as Record<string, StatRecord> }))
@@ -684,6 +555,7 @@ export async function runValueAdd(
       baseSha256End,
       baselines,
       monolithic,
+      workers,
     }
   } finally {
     model.dispose()

@@ -49,6 +49,7 @@ interface RunFlags {
   latencyTrials: number
   monolithic?: string
   hub?: boolean
+  workers?: number
   placeboMinEffect: number
   placeboGuardB?: boolean
 }
@@ -146,6 +147,11 @@ export function register(program: Command): void {
     )
     .option('--placebo-guard-b', 'let placebo B (shuffled labels, the domain-adaptation control) trip the guard too')
     .option('--hub', "use the original's Hugging Face datasets for arithmetic, legal and medical")
+    .option(
+      '--workers <n>',
+      'worker threads the cells run on, each with its own backend and model copy; records as with 1 (default: $PLORA_WORKERS, else 1)',
+      positiveInt,
+    )
     .addHelpText(
       'after',
       '\nExit status: 0 done; 1 bad input, a dataset that cannot be loaded (names the domain and split) or a\n' +
@@ -202,6 +208,7 @@ export function register(program: Command): void {
       monolithic: flags.monolithic ?? DEFAULT_MONOLITHIC_DIR,
       placeboMinEffect: flags.placeboMinEffect,
       placeboGuard: flags.placeboGuardB ? ['placebo_a', 'placebo_b'] : ['placebo_a'],
+      workers: flags.workers ?? rt.env.workers ?? 1,
       logger: rt.logger,
       onCell: (p) => {
         const t = p.record.trained
@@ -212,7 +219,7 @@ export function register(program: Command): void {
       },
     })
     process.stdout.write(
-      `value-add: ${result.newRecords} new cell(s), ${result.skipped} resumed, ${result.records.length} record(s) in ${result.jsonlPath}; ` +
+      `value-add: ${result.newRecords} new cell(s) on ${result.workers} worker thread(s), ${result.skipped} resumed, ${result.records.length} record(s) in ${result.jsonlPath}; ` +
         `report ${result.mdPath}; base weights ${result.baseSha256Start === result.baseSha256End ? 'pristine' : 'CHANGED'} ` +
         `(sha256 ${result.baseSha256End.slice(0, 12)}…); ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
     )
