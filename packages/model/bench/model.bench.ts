@@ -1,7 +1,8 @@
 /**
  * Benchmarks of @plora/model (issue 4, "Done when" (a) and (d)); prints figures, asserts nothing
  * about time. Run: `pnpm --filter @plora/model bench` (or `npx vitest run -c packages/model/bench/vitest.config.ts`).
- * Env: BENCH_BACKEND=wasm|cpu (default wasm, one thread), BENCH_STEPS (default 20), BENCH_PROFILE=1.
+ * Env: BENCH_BACKEND=wasm|cpu|tensorflow (default wasm, one thread; tensorflow = the native
+ * @tensorflow/tfjs-node-gpu backend, where it is installed), BENCH_STEPS (default 20), BENCH_PROFILE=1.
  *
  * (a) loss + gradient + Adam step, bench configuration d_model 128, 4 heads, 2 layers, vocab 512,
  *     sequence 64, batch 8; LoRA r=8 on the attention projection (`attn.c_attn`) only, and full
@@ -48,7 +49,7 @@ import {
 } from '../src/index.js'
 import { tmpDir } from '../test/helpers.js'
 
-const BACKEND = (process.env.BENCH_BACKEND ?? 'wasm') as 'wasm' | 'cpu'
+const BACKEND = (process.env.BENCH_BACKEND ?? 'wasm') as 'wasm' | 'cpu' | 'tensorflow'
 const STEPS = Number(process.env.BENCH_STEPS ?? 20)
 const PROFILE = process.env.BENCH_PROFILE === '1'
 const B = 8
