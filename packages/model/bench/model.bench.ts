@@ -7,6 +7,9 @@
  * (a) loss + gradient + Adam step, bench configuration d_model 128, 4 heads, 2 layers, vocab 512,
  *     sequence 64, batch 8; LoRA r=8 on the attention projection (`attn.c_attn`) only, and full
  *     training of every parameter. Reported in tokens/s (batch·sequence per step time).
+ *     The PyTorch reference (torch_train_ref.py: the same model, batch, steps and optimisers on one
+ *     thread, Debian's python3-torch at /usr/bin/python3 or $BENCH_PYTHON) runs before and after,
+ *     and a table prints plora's tokens/s over PyTorch's.
  * (d) token-NLL evaluation tokens/s: `tokenNlls` over QA pairs on the embedded base model.
  * (b) and (c) (inject/remove, merge) are in packages/loader/test/perf/loader.bench.ts.
  *
@@ -29,6 +32,7 @@
  * SplitV (4.7 ms); dropout masks in int32 arithmetic (~3× faster); no bias sums for frozen
  * biases; frozen weights and shape-only operands no longer cloned for the tape.
  */
+import { spawnSync } from 'node:child_process'
 import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import * as tf from '@tensorflow/tfjs-core'
@@ -88,7 +92,7 @@ function batch(seed: number): { ids: tf.Tensor2D; labels: tf.Tensor2D; weights: 
   })
 }
 
-async function timeSteps(label: string, step: (i: number) => tf.Scalar): Promise<number> {
+async function timeSteps(label: string, step: (i: number) => tf.Scalar): Promise<StepTimes> {
   // Warm-up (kernel compilation, allocator growth).
   for (let i = 0; i < 3; i++) {
     const l = step(-1 - i)
@@ -114,7 +118,23 @@ async function timeSteps(label: string, step: (i: number) => tf.Scalar): Promise
   console.log(
     `(a) ${label}: ${ms.toFixed(1)} ms/step wall → ${Math.round(tps)} tokens/s (fastest step ${best.toFixed(1)} ms → ${Math.round((B * T * 1000) / best)} tokens/s); ${cpuMs.toFixed(1)} ms/step CPU → ${Math.round((B * T * 1000) / cpuMs)} tokens/s per CPU-second (loss ${last.toFixed(3)}, ${BACKEND}, load ${loadavg()[0]!.toFixed(1)})`,
   )
-  return tps
+  return { mean_ms: ms, best_ms: best }
+}
+
+interface StepTimes {
+  mean_ms: number
+  best_ms: number
+}
+type StepKind = 'lora' | 'lora_nodrop' | 'full' | 'forward'
+
+const PYTHON = process.env.BENCH_PYTHON ?? '/usr/bin/python3'
+
+/** The PyTorch reference of (a) (torch_train_ref.py, one thread), or why it could not run. */
+function torchReference(): Record<StepKind, StepTimes> | string {
+  const script = join(import.meta.dirname, 'torch_train_ref.py')
+  const r = spawnSync(PYTHON, [script, String(STEPS)], { encoding: 'utf8', timeout: 300_000 })
+  if (r.status !== 0) return `${PYTHON} ${script} failed (${r.error?.message ?? r.stderr.trim().split('\n').at(-1)})`
+  return JSON.parse(r.stdout) as Record<StepKind, StepTimes>
 }
 
 it('(a) training steps: LoRA-only and full', async () => {
@@ -191,23 +211,43 @@ it('(a) training steps: LoRA-only and full', async () => {
     )
   }
 
+  // The PyTorch reference runs before and after ours (the machine is shared: the two bracket ours).
+  const torchBefore = torchReference()
+  const ours = {} as Record<StepKind, StepTimes>
   // LoRA-only: freeze the base so its weight gradients are skipped.
   setBaseTrainable(model.params, false)
   const optLora = tf.train.adam(1e-3)
-  await timeSteps(
+  ours.lora = await timeSteps(
     'LoRA-only r=8 on c_attn',
     (i) => optLora.minimize(loss(true, i, true), true, loraVars as tf.Variable[])!,
   )
-  await timeSteps(
+  ours.lora_nodrop = await timeSteps(
     'LoRA-only r=8 on c_attn, dropout off',
     (i) => optLora.minimize(loss(false, i, true), true, loraVars as tf.Variable[])!,
   )
   setBaseTrainable(model.params, true)
   const optFull = tf.train.adam(1e-4)
   const all = [...model.params.values()]
-  await timeSteps('full training', (i) => optFull.minimize(loss(true, i, false), true, all)!)
+  ours.full = await timeSteps('full training', (i) => optFull.minimize(loss(true, i, false), true, all)!)
   const before = tf.memory().numTensors
-  await timeSteps('forward+loss only (no grad)', (i) => tf.tidy(() => loss(false, i, false)()))
+  ours.forward = await timeSteps('forward+loss only (no grad)', (i) => tf.tidy(() => loss(false, i, false)()))
+  const torchAfter = torchReference()
+  if (typeof torchBefore === 'string' || typeof torchAfter === 'string') {
+    console.log(`PyTorch reference not run: ${typeof torchBefore === 'string' ? torchBefore : torchAfter}`)
+  } else {
+    const tokens = B * T
+    const rate = (ms: number) => Math.round((tokens * 1000) / ms)
+    const lines = (['lora', 'lora_nodrop', 'full', 'forward'] as const).map((k) => {
+      const tMean = (torchBefore[k].mean_ms + torchAfter[k].mean_ms) / 2
+      const tBest = Math.min(torchBefore[k].best_ms, torchAfter[k].best_ms)
+      return `| ${k} | ${rate(ours[k].mean_ms)} (${rate(ours[k].best_ms)}) | ${rate(tMean)} (${rate(tBest)}) | ${(tMean / ours[k].mean_ms).toFixed(2)}× (${(tBest / ours[k].best_ms).toFixed(2)}×) |`
+    })
+    console.log(
+      `(a) against PyTorch ${(torchBefore as { torch?: string }).torch} on one thread (mean of the runs before and after ours; fastest step in brackets; goal ≥ 0.5× for training):\n` +
+        '| step | plora tokens/s | PyTorch tokens/s | plora ÷ PyTorch |\n|---|---:|---:|---:|\n' +
+        lines.join('\n'),
+    )
+  }
   console.log(`tensors before/after eval steps: ${before}/${tf.memory().numTensors}`)
   optLora.dispose()
   optFull.dispose()
