@@ -4,12 +4,13 @@
  * runs each cell it is sent with {@link runAblationCell} (with the base NLLs the task carries) and
  * checks the base weights unchanged; a `baseline` task computes a domain's base NLLs.
  */
-import { createLogger, isPloraError } from '@plora/common'
+import { createLogger } from '@plora/common'
 import { assertPristineBase } from '@plora/loader'
 import { type BackendChoice, initBackend, loadCausalLMFromDir, loadTokenizer } from '@plora/model'
 import { type AblationCellContext, cellBaseline, runAblationCell } from './ablation.js'
-import type { AblationWorkerReply, AblationWorkerTask } from './ablation-pool.js'
+import type { AblationWorkerResult, AblationWorkerTask } from './ablation-pool.js'
 import { loadDevSets } from './dev-sets.js'
+import { type WorkerReply, workerReply } from './worker-pool.js'
 
 let ready: Promise<AblationCellContext> | undefined
 
@@ -40,8 +41,8 @@ async function setUp(task: AblationWorkerTask): Promise<AblationCellContext> {
 }
 
 /** Runs one task (a cell, or a domain's base NLLs); errors come back as data so a PloraError keeps its code across the thread. */
-export default async function runCell(task: AblationWorkerTask): Promise<AblationWorkerReply> {
-  try {
+export default function runCell(task: AblationWorkerTask): Promise<WorkerReply<AblationWorkerResult>> {
+  return workerReply(async (): Promise<AblationWorkerResult> => {
     ready ??= setUp(task)
     const ctx = await ready
     if (task.kind === 'baseline') return { baseline: await cellBaseline(ctx, task.domain) }
@@ -52,22 +53,5 @@ export default async function runCell(task: AblationWorkerTask): Promise<Ablatio
       where: `after ablation cell ${task.cell.domain} r=${task.cell.rank} ${task.cell.scheme}`,
     })
     return { record }
-  } catch (e) {
-    const err = e as Error
-    return {
-      error: {
-        code: isPloraError(e) ? String(e.code) : undefined,
-        message: err?.message ?? String(e),
-        details: isPloraError(e) ? safeDetails(e) : {},
-      },
-    }
-  }
-}
-
-function safeDetails(e: unknown): Record<string, unknown> {
-  try {
-    return structuredClone((e as { details?: Record<string, unknown> }).details ?? {})
-  } catch {
-    return {}
-  }
+  })
 }

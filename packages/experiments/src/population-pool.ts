@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import * as tf from '@tensorflow/tfjs-core'
 import { ExperimentsError, ExperimentsErrorCode } from './errors.js'
 import type { PopulationMember, PopulationPlan } from './gate-population.js'
+import { createJobPool } from './worker-pool.js'
 
 /** A task of {@link ./population-worker.ts}. */
 export interface PopulationWorkerTask {
@@ -21,11 +22,6 @@ export interface PopulationWorkerTask {
   modelDir: string
   baseModel: string
 }
-
-/** A worker's answer: done, or the error as data (a PloraError keeps its code across the thread). */
-export type PopulationWorkerReply =
-  | { ok: true }
-  | { error: { code: string | undefined; message: string; details: Record<string, unknown> } }
 
 /** Trains `members` on `workers` threads; `finished` is called (one at a time) as each ends. */
 export async function trainMembersOnPool(p: {
@@ -38,55 +34,36 @@ export async function trainMembersOnPool(p: {
   finished: (m: PopulationMember) => Promise<void>
   signal?: AbortSignal
 }): Promise<void> {
-  const { Piscina } = await import('piscina')
-  const pool = new Piscina<PopulationWorkerTask, PopulationWorkerReply>({
-    filename: new URL('./population-worker.js', import.meta.url).href,
-    minThreads: p.workers,
-    maxThreads: p.workers,
-    concurrentTasksPerWorker: 1,
-    idleTimeout: Number.POSITIVE_INFINITY,
-  })
-  let next = 0
-  let failure: Error | undefined
-  let chain: Promise<void> = Promise.resolve()
+  const pool = await createJobPool<PopulationWorkerTask, true>(
+    new URL('./population-worker.js', import.meta.url),
+    p.workers,
+  )
   const backend = tf.getBackend()
-  const lane = async () => {
-    while (failure === undefined && next < p.members.length && !p.signal?.aborted) {
-      const m = p.members[next++]!
-      let reply: PopulationWorkerReply
-      try {
-        reply = await pool.run({
-          backend,
-          plan: p.plan,
-          member: m,
-          dir: p.dir,
-          modelDir: p.modelDir,
-          baseModel: p.baseModel,
-        })
-      } catch (e) {
-        reply = { error: { code: undefined, message: `the worker thread died: ${(e as Error).message}`, details: {} } }
-      }
-      if ('error' in reply) {
-        failure ??= new ExperimentsError(
-          ExperimentsErrorCode.WorkerFailed,
-          `gate population: training member ${m.id} failed in a worker thread: ` +
-            `${reply.error.code ? `${reply.error.code}: ` : ''}${reply.error.message}; ` +
-            'the members already trained are recorded and reused by the next run',
-          { member: m.id, code: reply.error.code, details: reply.error.details },
-        )
+  const { plan, dir, modelDir, baseModel } = p
+  try {
+    await pool.runJobs({
+      jobs: p.members.map((member) => ({ task: () => ({ backend, plan, member, dir, modelDir, baseModel }) })),
+      done: async (i) => {
+        await p.finished(p.members[i]!)
+        return undefined
+      },
+      failed: async (i, why) => {
+        const m = p.members[i]!
         await rm(join(p.dir, m.id), { recursive: true, force: true }) // memberDir()
         await rm(join(p.dir, `${m.id}.poison.json`), { force: true })
-        return
-      }
-      chain = chain.then(() => p.finished(m))
-      await chain
-    }
-  }
-  try {
-    await Promise.all(Array.from({ length: p.workers }, lane))
+        const code = why.kind === 'error' ? why.code : undefined
+        const message = why.kind === 'error' ? why.message : `the worker thread died: ${why.message}`
+        return new ExperimentsError(
+          ExperimentsErrorCode.WorkerFailed,
+          `gate population: training member ${m.id} failed in a worker thread: ${code ? `${code}: ` : ''}${message}; ` +
+            'the members already trained are recorded and reused by the next run',
+          { member: m.id, code, details: why.kind === 'error' ? why.details : {} },
+        )
+      },
+      ...(p.signal ? { signal: p.signal } : {}),
+    })
   } finally {
     await pool.destroy()
   }
-  if (failure) throw failure
   p.signal?.throwIfAborted()
 }

@@ -3,11 +3,12 @@
  * TensorFlow.js backend (the main thread's) and loads the base model, then trains each member it
  * is sent with {@link trainMember} and checks the base weights unchanged.
  */
-import { createLogger, isPloraError } from '@plora/common'
+import { createLogger } from '@plora/common'
 import { assertPristineBase, baseFingerprint } from '@plora/loader'
 import { type BackendChoice, type CausalLM, initBackend, loadCausalLMFromDir } from '@plora/model'
 import { trainMember } from './gate-population.js'
-import type { PopulationWorkerReply, PopulationWorkerTask } from './population-pool.js'
+import type { PopulationWorkerTask } from './population-pool.js'
+import { type WorkerReply, workerReply } from './worker-pool.js'
 
 let ready: Promise<{ model: CausalLM; fingerprint: string }> | undefined
 
@@ -17,9 +18,9 @@ async function setUp(task: PopulationWorkerTask): Promise<{ model: CausalLM; fin
   return { model, fingerprint: await baseFingerprint(model) }
 }
 
-/** Trains one member. */
-export default async function trainOne(task: PopulationWorkerTask): Promise<PopulationWorkerReply> {
-  try {
+/** Trains one member; errors come back as data so a PloraError keeps its code across the thread. */
+export default function trainOne(task: PopulationWorkerTask): Promise<WorkerReply<true>> {
+  return workerReply(async () => {
     ready ??= setUp(task)
     const { model, fingerprint } = await ready
     await trainMember(task.plan, task.member, {
@@ -33,18 +34,6 @@ export default async function trainOne(task: PopulationWorkerTask): Promise<Popu
       expectedFingerprint: fingerprint,
       where: `after population member ${task.member.id}`,
     })
-    return { ok: true }
-  } catch (e) {
-    let details: Record<string, unknown> = {}
-    try {
-      details = structuredClone((e as { details?: Record<string, unknown> }).details ?? {})
-    } catch {}
-    return {
-      error: {
-        code: isPloraError(e) ? String(e.code) : undefined,
-        message: (e as Error)?.message ?? String(e),
-        details,
-      },
-    }
-  }
+    return true as const
+  })
 }

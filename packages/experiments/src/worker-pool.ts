@@ -48,12 +48,15 @@ export interface JobPool<T, R> {
   /**
    * Runs `jobs`. `done` is called one at a time, in completion order; it may return `'stop'` to
    * hand out no more jobs. The first failure (`failed` turns it into the error to throw) also stops
-   * handing out jobs; the running ones finish (and are passed to `done`), then the error is thrown.
+   * handing out jobs; the running ones finish (and are passed to `done`, or to `failed` — called for
+   * every failing job, so each can clean up — ), then the first error is thrown.
    */
   runJobs(p: {
     jobs: ReadonlyArray<PoolJob<T>>
     done: (index: number, result: R) => Promise<'stop' | undefined>
     failed: (index: number, why: PoolJobFailure) => Promise<Error>
+    /** Aborting hands out no more jobs (the running ones finish); the caller decides what to throw. */
+    signal?: AbortSignal
   }): Promise<void>
   destroy(): Promise<void>
 }
@@ -87,7 +90,7 @@ export async function createJobPool<T, R>(filename: URL, workers: number): Promi
       w()
     }
     const lane = async () => {
-      while (failure === undefined && !stopped && pending.length > 0) {
+      while (failure === undefined && !stopped && !p.signal?.aborted && pending.length > 0) {
         const at = pending.findIndex((i) => {
           const key = p.jobs[i]!.exclusive
           return key === undefined || !busy.has(key)
@@ -104,11 +107,13 @@ export async function createJobPool<T, R>(filename: URL, workers: number): Promi
           try {
             reply = await pool.run(p.jobs[i]!.task())
           } catch (e) {
-            failure ??= await p.failed(i, { kind: 'died', message: (e as Error).message })
+            const err = await p.failed(i, { kind: 'died', message: (e as Error).message })
+            failure ??= err
             return
           }
           if ('error' in reply) {
-            failure ??= await p.failed(i, { kind: 'error', ...reply.error })
+            const err = await p.failed(i, { kind: 'error', ...reply.error })
+            failure ??= err
             return
           }
           const result = reply.ok
