@@ -2,10 +2,10 @@
 // (Node 20 cannot start workers from .ts sources), and the run writes what a one-worker run writes:
 // the same records in the same order apart from the timing fields, and byte-identical adapters.
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { useTinyModelProject } from './helpers.js'
+import { expectSameAdapters, filesBelow, untimedRecords, useTinyModelProject } from './helpers.js'
 
 const REPO = join(import.meta.dirname, '..')
 const BIN = join(REPO, 'packages/cli/bin/plora.js')
@@ -42,16 +42,7 @@ function ablation(out: string, ...extra: string[]) {
 }
 
 function records(out: string): Array<Record<string, unknown>> {
-  return readFileSync(join(out, 'ablation.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => Object.fromEntries(Object.entries(JSON.parse(l) as object).filter(([k]) => !TIMING.has(k))))
-}
-
-function files(dir: string, prefix = ''): string[] {
-  return readdirSync(join(dir, prefix), { withFileTypes: true })
-    .flatMap((e) => (e.isDirectory() ? files(dir, join(prefix, e.name)) : [join(prefix, e.name)]))
-    .sort()
+  return untimedRecords(join(out, 'ablation.jsonl'), TIMING)
 }
 
 describe('plora ablation --workers', () => {
@@ -72,17 +63,11 @@ describe('plora ablation --workers', () => {
     const a = records(one)
     expect(a.map((x) => (x.config as { domain: string }).domain)).toEqual(['legal', 'legal', 'medical', 'medical'])
     expect(records(two)).toEqual(a)
-    const adapters = files(one).filter((f) => f.startsWith('abl_'))
+    const adapters = filesBelow(one).filter((f) => f.startsWith('abl_'))
     expect(adapters.length).toBeGreaterThanOrEqual(8)
-    expect(files(two).filter((f) => f.startsWith('abl_'))).toEqual(adapters)
+    expect(filesBelow(two).filter((f) => f.startsWith('abl_'))).toEqual(adapters)
     // the adapter files byte for byte; the manifest apart from its creation time (and the id made from it)
-    const untimed = (f: string) =>
-      readFileSync(f, 'utf8')
-        .replace(/^(\s*timestamp_unix:).*$/gm, '$1 T')
-        .replace(/^(plasmid_id: [a-z]+-)\d+$/gm, '$1T')
-    for (const f of adapters)
-      if (f.endsWith('plora.yml')) expect(untimed(join(two, f)), f).toBe(untimed(join(one, f)))
-      else expect(readFileSync(join(two, f)), f).toEqual(readFileSync(join(one, f)))
+    expectSameAdapters(one, two, adapters)
     expect(adapters.filter((f) => f.endsWith('.safetensors'))).toHaveLength(4)
   }, 120_000)
 

@@ -1,6 +1,6 @@
-import { writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, beforeAll, vi } from 'vitest'
+import { afterAll, beforeAll, expect, vi } from 'vitest'
 import { main } from '../packages/cli/src/main.js'
 
 /** What one in-process `plora` invocation printed and returned. */
@@ -87,4 +87,33 @@ export function useTinyModelProject(prefix: string, config?: () => string): Tiny
     await cleanup()
   })
   return project
+}
+
+/** Every file below `dir` (relative paths, sorted). */
+export function filesBelow(dir: string, prefix = ''): string[] {
+  return readdirSync(join(dir, prefix), { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? filesBelow(dir, join(prefix, e.name)) : [join(prefix, e.name)]))
+    .sort()
+}
+
+/** The records of a JSONL file without the fields named in `timing`. */
+export function untimedRecords(file: string, timing: ReadonlySet<string>): Array<Record<string, unknown>> {
+  return readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => Object.fromEntries(Object.entries(JSON.parse(l) as object).filter(([k]) => !timing.has(k))))
+}
+
+/**
+ * Asserts two grid runs wrote the same adapter folders: weights byte for byte, manifests apart from
+ * their creation time (and the plasmid id made from it).
+ */
+export function expectSameAdapters(one: string, two: string, files: readonly string[]): void {
+  const untimed = (f: string) =>
+    readFileSync(f, 'utf8')
+      .replace(/^(\s*timestamp_unix:).*$/gm, '$1 T')
+      .replace(/^(plasmid_id: [a-z]+-)\d+$/gm, '$1T')
+  for (const f of files)
+    if (f.endsWith('plora.yml')) expect(untimed(join(two, f)), f).toBe(untimed(join(one, f)))
+    else expect(readFileSync(join(two, f)), f).toEqual(readFileSync(join(one, f)))
 }

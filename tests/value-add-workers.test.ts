@@ -4,10 +4,10 @@
 // domain sharing one placebo-B folder (placebo_b_rank 1 beside rank 2), which the pool never runs
 // at the same time.
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { useTinyModelProject } from './helpers.js'
+import { expectSameAdapters, filesBelow, untimedRecords, useTinyModelProject } from './helpers.js'
 
 const REPO = join(import.meta.dirname, '..')
 const BIN = join(REPO, 'packages/cli/bin/plora.js')
@@ -46,16 +46,7 @@ function valueAdd(out: string, ...extra: string[]) {
 }
 
 function records(out: string): Array<Record<string, unknown>> {
-  return readFileSync(join(out, 'value_add.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => Object.fromEntries(Object.entries(JSON.parse(l) as object).filter(([k]) => !TIMING.has(k))))
-}
-
-function files(dir: string, prefix = ''): string[] {
-  return readdirSync(join(dir, prefix), { withFileTypes: true })
-    .flatMap((e) => (e.isDirectory() ? files(dir, join(prefix, e.name)) : [join(prefix, e.name)]))
-    .sort()
+  return untimedRecords(join(out, 'value_add.jsonl'), TIMING)
 }
 
 const label = (r: Record<string, unknown>) => {
@@ -88,16 +79,10 @@ describe('plora value-add run --workers', () => {
     expect(JSON.parse(readFileSync(join(two, 'nll_cache.json'), 'utf8'))).toEqual(
       JSON.parse(readFileSync(join(one, 'nll_cache.json'), 'utf8')),
     )
-    const adapters = files(one).filter((f) => f.startsWith('rank_r'))
+    const adapters = filesBelow(one).filter((f) => f.startsWith('rank_r'))
     expect(adapters.filter((f) => f.endsWith('.safetensors'))).toHaveLength(4 + 4 + 2) // trained, placebo A, placebo B
-    expect(files(two).filter((f) => f.startsWith('rank_r'))).toEqual(adapters)
-    const untimed = (f: string) =>
-      readFileSync(f, 'utf8')
-        .replace(/^(\s*timestamp_unix:).*$/gm, '$1 T')
-        .replace(/^(plasmid_id: [a-z]+-)\d+$/gm, '$1T')
-    for (const f of adapters)
-      if (f.endsWith('plora.yml')) expect(untimed(join(two, f)), f).toBe(untimed(join(one, f)))
-      else expect(readFileSync(join(two, f)), f).toEqual(readFileSync(join(one, f)))
+    expect(filesBelow(two).filter((f) => f.startsWith('rank_r'))).toEqual(adapters)
+    expectSameAdapters(one, two, adapters)
   }, 180_000)
 
   it('a cell failing in a worker fails the run naming it; the finished cells stay recorded; a rerun completes', () => {
@@ -106,7 +91,7 @@ describe('plora value-add run --workers', () => {
     // a file where the cell's adapter folder goes: its training fails inside the worker
     writeFileSync(join(out, 'rank_r2', 'medical_attention_seed41'), 'not a folder\n')
     const r = valueAdd(out, '--workers', '2')
-    expect(r.code).toBe(1)
+    expect(r.code, r.err).toBe(1)
     expect(r.err).toContain('EXPERIMENTS_WORKER_FAILED')
     expect(r.err).toContain('cell medical r=2 attention seed41 failed in a worker thread')
     const kept = records(out)
@@ -116,11 +101,15 @@ describe('plora value-add run --workers', () => {
     rmSync(join(out, 'rank_r2', 'medical_attention_seed41'))
     const again = valueAdd(out, '--workers', '2')
     expect(again.err).not.toMatch(/Error/)
-    expect(again.code).toBe(0)
+    expect(again.code, again.err).toBe(0)
     expect(again.out).toMatch(
       new RegExp(`${4 - kept.length} new cell\\(s\\) on \\d worker thread\\(s\\), ${kept.length} resumed`),
     )
-    expect(records(out).map(label)).toEqual(['legal r=1', 'legal r=2', 'medical r=1', 'medical r=2'])
+    // resumed records first (in their file's order), then the new ones in cell order
+    expect(records(out).map(label)).toEqual([
+      ...kept.map(label),
+      ...['legal r=1', 'legal r=2', 'medical r=1', 'medical r=2'].filter((l) => !kept.map(label).includes(l)),
+    ])
     expect(existsSync(join(out, 'value_add.md'))).toBe(true)
   }, 180_000)
 

@@ -7,8 +7,8 @@
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { AblationCell, AblationCellOptions, AblationRecord } from './ablation.js'
-import { ExperimentsError, ExperimentsErrorCode } from './errors.js'
-import { createJobPool, type PoolJobFailure } from './worker-pool.js'
+import type { ExperimentsError } from './errors.js'
+import { createJobPool, type PoolJobFailure, poolJobError } from './worker-pool.js'
 
 /** What every task carries (a worker sets itself up from the first it gets). */
 export interface AblationWorkerSetup {
@@ -29,20 +29,13 @@ export type AblationWorkerTask = AblationWorkerSetup &
 export type AblationWorkerResult = { record: AblationRecord } | { baseline: number[] }
 
 function failure(what: string, why: PoolJobFailure, details: Record<string, unknown>): ExperimentsError {
-  if (why.kind === 'error' && why.code === ExperimentsErrorCode.DatasetFailed)
-    return new ExperimentsError(why.code, why.message, why.details)
-  return why.kind === 'error'
-    ? new ExperimentsError(
-        ExperimentsErrorCode.WorkerFailed,
-        `ablation: ${what} failed in a worker thread: ${why.code ? `${why.code}: ` : ''}${why.message}`,
-        { ...details, code: why.code, details: why.details },
-      )
-    : new ExperimentsError(
-        ExperimentsErrorCode.WorkerFailed,
-        `ablation: the worker thread running ${what} died: ${why.message}; ` +
-          'the finished cells are recorded, rerun with --resume to continue',
-        details,
-      )
+  return poolJobError(
+    'ablation',
+    what,
+    why,
+    details,
+    'the finished cells are recorded, rerun with --resume to continue',
+  )
 }
 
 function label(c: AblationCell): string {

@@ -5,30 +5,16 @@
  * run at the same time, so one trains it and the others reuse or retrain it as a one-worker run
  * would. Each task carries the NLL cache so far and sends back what it added.
  */
-import { ExperimentsError, ExperimentsErrorCode } from './errors.js'
+import type { ExperimentsError } from './errors.js'
 import { type NllCache, placeboBDirOf, type ValueAddCell, valueAddCellLabel } from './value-add-cell.js'
 import type { ValueAddRecord } from './value-add-records.js'
 import type { ValueAddWorkerResult, ValueAddWorkerTask } from './value-add-worker.js'
-import { createJobPool, type PoolJobFailure } from './worker-pool.js'
+import { createJobPool, type PoolJobFailure, poolJobError } from './worker-pool.js'
 
 type Setup = Pick<ValueAddWorkerTask, 'backend' | 'options' | 'baseSha256'>
 
 function failure(what: string, why: PoolJobFailure, details: Record<string, unknown>): ExperimentsError {
-  if (why.kind === 'error' && why.code === ExperimentsErrorCode.DatasetFailed)
-    return new ExperimentsError(why.code, why.message, why.details)
-  return why.kind === 'error'
-    ? new ExperimentsError(
-        ExperimentsErrorCode.WorkerFailed,
-        `value-add: ${what} failed in a worker thread: ${why.code ? `${why.code}: ` : ''}${why.message}; ` +
-          'the finished cells are recorded, rerun with --resume to continue',
-        { ...details, code: why.code, details: why.details },
-      )
-    : new ExperimentsError(
-        ExperimentsErrorCode.WorkerFailed,
-        `value-add: the worker thread running ${what} died: ${why.message}; ` +
-          'the finished cells are recorded, rerun with --resume to continue',
-        details,
-      )
+  return poolJobError('value-add', what, why, details, 'the finished cells are recorded, rerun to continue')
 }
 
 /**

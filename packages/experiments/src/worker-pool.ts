@@ -6,6 +6,7 @@
  * (they share an output folder); the others are handed out in the order given.
  */
 import { isPloraError } from '@plora/common'
+import { ExperimentsError, ExperimentsErrorCode } from './errors.js'
 
 /** What a worker sends back: the job's result, or its error as data. */
 export type WorkerReply<R> =
@@ -133,4 +134,31 @@ export async function createJobPool<T, R>(filename: URL, workers: number): Promi
     if (failure) throw failure
   }
   return { runJobs, destroy: () => pool.destroy() }
+}
+
+/**
+ * The error a grid throws for a failed job `what` of `experiment`: a dataset failure keeps its
+ * code and message; anything else is `EXPERIMENTS_WORKER_FAILED` naming the job, the worker's code
+ * and message (or that the thread died), and `hint` (what the user can do).
+ */
+export function poolJobError(
+  experiment: string,
+  what: string,
+  why: PoolJobFailure,
+  details: Record<string, unknown>,
+  hint: string,
+): ExperimentsError {
+  if (why.kind === 'error' && why.code === ExperimentsErrorCode.DatasetFailed)
+    return new ExperimentsError(why.code, why.message, why.details)
+  return why.kind === 'error'
+    ? new ExperimentsError(
+        ExperimentsErrorCode.WorkerFailed,
+        `${experiment}: ${what} failed in a worker thread: ${why.code ? `${why.code}: ` : ''}${why.message}; ${hint}`,
+        { ...details, code: why.code, details: why.details },
+      )
+    : new ExperimentsError(
+        ExperimentsErrorCode.WorkerFailed,
+        `${experiment}: the worker thread running ${what} died: ${why.message}; ${hint}`,
+        details,
+      )
 }
