@@ -116,6 +116,38 @@ export function deltaFrobeniusSquared(delta: FactoredDelta): number {
 }
 
 /**
+ * The two `R×R` Gram matrices of a factored delta, `G_B = bᵀb` and `G_A = a·aᵀ` (row-major, full).
+ * They give the Frobenius norm ({@link frobeniusSquaredFromGrams}) and the re-projection's
+ * triangular factors ({@link reprojectDeltaWithError}'s `grams`), so a caller doing both (the
+ * merge planner) computes them once. Scaling `b` by `c` scales `gb` by `c²` ({@link scaleGramsInPlace}).
+ */
+export interface DeltaGrams {
+  rank: number
+  gb: Float64Array
+  ga: Float64Array
+}
+
+/** {@link DeltaGrams} of a delta. */
+export function deltaGrams(delta: FactoredDelta): DeltaGrams {
+  const { rank: r, inFeatures: n, outFeatures: m } = delta
+  return { rank: r, gb: gramOfColumns(transposeRowMajor(delta.b, m, r), m, r), ga: gramOfColumns(delta.a, n, r) }
+}
+
+/** `‖b · a‖²_F = tr(G_B G_A)` (both symmetric: the elementwise product summed). */
+export function frobeniusSquaredFromGrams(grams: DeltaGrams): number {
+  let total = 0
+  for (let i = 0; i < grams.gb.length; i++) total += grams.gb[i]! * grams.ga[i]!
+  return Math.max(0, total)
+}
+
+/** Keeps {@link DeltaGrams} in step with {@link scaleDeltaInPlace}`(delta, factor)`. */
+export function scaleGramsInPlace(grams: DeltaGrams, factor: number): DeltaGrams {
+  const f2 = factor * factor
+  for (let i = 0; i < grams.gb.length; i++) grams.gb[i]! *= f2
+  return grams
+}
+
+/**
  * ‖s·B·A‖_F of one adapter module in float64, by the cheaper of the Gram form (O(r²·(in+out)))
  * and the dense product (O(r·in·out)). Non-finite inputs give a non-finite result.
  */
@@ -466,8 +498,8 @@ type FactorQr =
   | { kind: 'cholesky'; cols: Float64Array; len: number; r: Float64Array }
   | { kind: 'householder'; vs: Float64Array; len: number; r: Float64Array }
 
-function factorQr(cols: Float64Array, len: number, r: number): FactorQr {
-  const chol = choleskyUpper(gramOfColumns(cols, len, r), r)
+function factorQr(cols: Float64Array, len: number, r: number, gram?: Float64Array): FactorQr {
+  const chol = choleskyUpper(gram ?? gramOfColumns(cols, len, r), r)
   if (chol !== null) return { kind: 'cholesky', cols, len, r: chol }
   const qr = householderQr(Float64Array.from(cols), len, r)
   return { kind: 'householder', vs: qr.vs, len, r: qr.r }
@@ -481,15 +513,18 @@ function applyFactorQ(f: FactorQr, y: Float64Array, r: number, p: number): Float
 }
 
 /** QR of both factors and the SVD of the `r×r` core `R_B·R_Aᵀ` (all r singular values). */
-function factoredCore(delta: FactoredDelta): {
+function factoredCore(
+  delta: FactoredDelta,
+  grams?: DeltaGrams,
+): {
   qrB: FactorQr
   qrA: FactorQr
   svd: { u: Float64Array; s: Float64Array; v: Float64Array }
 } {
   const { rank: r, inFeatures: n, outFeatures: m } = delta
   // b is m×r row-major, so its transpose holds b's columns contiguously; a's rows are Aᵀ's columns.
-  const qrB = factorQr(transposeRowMajor(delta.b, m, r), m, r)
-  const qrA = factorQr(delta.a, n, r)
+  const qrB = factorQr(transposeRowMajor(delta.b, m, r), m, r, grams?.gb)
+  const qrA = factorQr(delta.a, n, r, grams?.ga)
   const core = new Float64Array(r * r)
   for (let i = 0; i < r; i++) {
     for (let j = 0; j < r; j++) {
@@ -516,8 +551,8 @@ function liftTriplets(
 }
 
 /** Like {@link factoredSvd} with every singular value in `s` but only `min(k, r)` vectors (`count`). */
-function factoredSvdAllValues(delta: FactoredDelta, k: number): DeltaSvd & { all: Float64Array } {
-  const core = factoredCore(delta)
+function factoredSvdAllValues(delta: FactoredDelta, k: number, grams?: DeltaGrams): DeltaSvd & { all: Float64Array } {
+  const core = factoredCore(delta, grams)
   const p = Math.min(delta.rank, k)
   return { ...liftTriplets(core, delta, p), s: core.svd.s.slice(0, p), count: p, all: core.svd.s }
 }
@@ -582,14 +617,16 @@ export interface Reprojection {
  * {@link reprojectDelta} plus the truncation error `‖ΔW − ΔW_k‖_F`, from one SVD: by
  * Eckart–Young the error is the root sum of squares of the discarded singular values, which is
  * accurate to rounding of the largest one (an exact re-projection reports 0, not √ε·‖ΔW‖ as
- * `√(‖ΔW‖² − ‖ΔW_k‖²)` would).
+ * `√(‖ΔW‖² − ‖ΔW_k‖²)` would). `grams`, when given, must be {@link deltaGrams} of `delta` as it is
+ * now (kept in step with any scaling); they spare recomputing both Gram matrices.
  */
-export function reprojectDeltaWithError(delta: FactoredDelta, k: number): Reprojection {
+export function reprojectDeltaWithError(delta: FactoredDelta, k: number, grams?: DeltaGrams): Reprojection {
   if (!Number.isInteger(k) || k <= 0) throw new RangeError(`re-projection rank must be a positive integer, got ${k}`)
   const { inFeatures: n, outFeatures: m, rank: r } = delta
   if ((r >= m || r >= n) && Math.min(m, n) > EXACT_DENSE_SVD_MAX) return reprojectLargeDense(delta, k)
   // All singular values (for the error) but only the k kept triplets lifted back through Q.
-  const svd: DeltaSvd & { all?: Float64Array } = r >= m || r >= n ? factoredSvd(delta) : factoredSvdAllValues(delta, k)
+  const svd: DeltaSvd & { all?: Float64Array } =
+    r >= m || r >= n ? factoredSvd(delta) : factoredSvdAllValues(delta, k, grams?.rank === r ? grams : undefined)
   const keep = Math.min(k, svd.count)
   const a = new Float64Array(k * n)
   const b = new Float64Array(m * k)
