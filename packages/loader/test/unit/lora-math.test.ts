@@ -1,13 +1,16 @@
 import { createRng } from '@plora/common'
 import {
   deltaFrobeniusSquared,
+  deltaGrams,
   denseDelta,
   type FactoredDelta,
   factoredDeltaOf,
   factoredSvd,
+  frobeniusSquaredFromGrams,
   reprojectDelta,
   reprojectDeltaWithError,
   scaleDeltaInPlace,
+  scaleGramsInPlace,
   stackDeltas,
 } from '@plora/peft'
 import { Matrix, SingularValueDecomposition } from 'ml-matrix'
@@ -168,5 +171,21 @@ describe('LoRA factor maths', () => {
       expect(projected.norm).toBeCloseTo(Math.sqrt(ref.s.reduce((acc, x) => acc + x * x, 0)), 12)
       expect(projected.delta.rank).toBe(k)
     })
+  })
+
+  it('reuses Gram matrices kept in step with scaling (same norm and re-projection as from scratch)', () => {
+    const d = stackDeltas([randomDelta(40, 24, 4, 21), randomDelta(40, 24, 4, 22)])
+    const grams = deltaGrams(d)
+    expect(frobeniusSquaredFromGrams(grams)).toBeCloseTo(deltaFrobeniusSquared(d), 10)
+    scaleDeltaInPlace(d, -0.37)
+    scaleGramsInPlace(grams, -0.37)
+    const fresh = reprojectDeltaWithError(d, 3)
+    const reused = reprojectDeltaWithError(d, 3, grams)
+    expect(maxAbsDiff(denseDelta(reused.delta), denseDelta(fresh.delta))).toBeLessThan(1e-12)
+    expect(reused.error).toBeCloseTo(fresh.error, 12)
+    // Grams of another delta give another result: the comparison above can fail.
+    const other = deltaGrams(stackDeltas([randomDelta(40, 24, 4, 23), randomDelta(40, 24, 4, 24)]))
+    const wrong = reprojectDeltaWithError(d, 3, other)
+    expect(maxAbsDiff(denseDelta(wrong.delta), denseDelta(fresh.delta))).toBeGreaterThan(1e-6)
   })
 })
