@@ -17,11 +17,13 @@ import type { FactoredDelta, LinearModuleInfo, LoraModule } from '@plora/peft'
 import * as tf from '@tensorflow/tfjs-core'
 import { LoaderError, LoaderErrorCode } from './errors.js'
 import {
-  packLeft,
-  packRight,
+  packLeftColumn,
+  packRightRow,
   type RankUpdateKernel,
   rankUpdateKernel,
   rankUpdateSupported,
+  unpackLeft,
+  unpackRight,
   type WasmMemory,
 } from './rank-update-wasm.js'
 
@@ -48,6 +50,8 @@ interface StoredUpdate {
   left: Float32Array
   /** `[rank, cols]` */
   right: Float32Array
+  /** `left` / `right` are in the fused kernel's tiled layout ({@link packLeft} / {@link packRight}). */
+  packed: boolean
 }
 
 interface Entry {
@@ -149,18 +153,31 @@ function toStoredUpdates(host: LoraHost, parts: GenericFactors[], coefficient: n
     const cols = info.conv1d ? m : n
     const left = new Float32Array(rows * rank)
     const right = new Float32Array(rank * cols)
+    // Written straight in the fused kernel's tiled layout when it can take this shape (no second
+    // pass to repack on every apply); the tf ops path unpacks.
+    const packed = rankUpdateSupported(rows, cols, rank)
     let off = 0
     for (const f of list) {
       const c = f.scale * coefficient
       const r = f.rank
-      if (info.conv1d) {
-        for (let p = 0; p < r; p++) {
-          for (let j = 0; j < n; j++) left[j * rank + off + p] = f.a[p * n + j]!
-          for (let i = 0; i < m; i++) right[(off + p) * cols + i] = f.b[i * r + p]! * c
+      for (let p = 0; p < r; p++) {
+        const k = off + p
+        // left[row, k] and right[k, col] for both orientations (see above).
+        if (info.conv1d) {
+          if (packed) {
+            packLeftColumn(left, k, rank, rows, f.a, p * n, 1, 1)
+            packRightRow(right, k, rank, cols, f.b, p, r, c)
+          } else {
+            for (let j = 0; j < n; j++) left[j * rank + k] = f.a[p * n + j]!
+            for (let i = 0; i < m; i++) right[k * cols + i] = f.b[i * r + p]! * c
+          }
+        } else if (packed) {
+          packLeftColumn(left, k, rank, rows, f.b, p, r, c)
+          packRightRow(right, k, rank, cols, f.a, p * n, 1, 1)
+        } else {
+          for (let i = 0; i < m; i++) left[i * rank + k] = f.b[i * r + p]! * c
+          for (let j = 0; j < n; j++) right[k * cols + j] = f.a[p * n + j]!
         }
-      } else {
-        for (let i = 0; i < m; i++) for (let p = 0; p < r; p++) left[i * rank + off + p] = f.b[i * r + p]! * c
-        right.set(f.a.length === r * n && f.a instanceof Float32Array ? f.a : Float32Array.from(f.a), off * cols)
       }
       off += r
     }
@@ -172,7 +189,7 @@ function toStoredUpdates(host: LoraHost, parts: GenericFactors[], coefficient: n
         { paramName, shape },
       )
     }
-    updates.push({ path, paramName, rows, cols, rank, left, right })
+    updates.push({ path, paramName, rows, cols, rank, left, right, packed })
   }
   return updates
 }
@@ -218,11 +235,11 @@ export function fusedInjectionAvailable(): boolean {
 
 /** `v + left·right` computed in one pass over the wasm heap, or `null` to use tf ops. */
 function fusedUpdate(path: FusedPath, v: tf.Variable, u: StoredUpdate): tf.Tensor | null {
-  if (!rankUpdateSupported(u.rows, u.cols, u.rank) || v.dtype !== 'float32') return null
+  if (!u.packed || v.dtype !== 'float32') return null
   const { backend, kernel } = path
   const offset = (t: { dataId: object }): number | null => backend.dataIdMap.get(t.dataId)?.memoryOffset ?? null
-  const l = tf.tensor1d(packLeft(u.left, u.rows, u.rank))
-  const r = tf.tensor1d(packRight(u.right, u.rank, u.cols))
+  const l = tf.tensor1d(u.left)
+  const r = tf.tensor1d(u.right)
   try {
     const [w, lo, ro] = [offset(v), offset(l), offset(r)]
     if (w === null || lo === null || ro === null) return null
@@ -252,8 +269,8 @@ function apply(host: LoraHost, entry: Entry): void {
     const next =
       (fast === null ? null : fusedUpdate(fast, v, u)) ??
       tf.tidy(() => {
-        const l = tf.tensor2d(u.left, [u.rows, u.rank])
-        const r = tf.tensor2d(u.right, [u.rank, u.cols])
+        const l = tf.tensor2d(u.packed ? unpackLeft(u.left, u.rows, u.rank) : u.left, [u.rows, u.rank])
+        const r = tf.tensor2d(u.packed ? unpackRight(u.right, u.rank, u.cols) : u.right, [u.rank, u.cols])
         return tf.add(v, tf.matMul(l, r))
       })
     v.assign(next)

@@ -30,6 +30,51 @@ const TILE_ROWS = 4
 const TILE_VECS = 2
 const TILE_COLS = 4 * TILE_VECS
 
+/**
+ * Writes column `k` of `L`, `L[row, k] = scale · src[base + row·stride]`, into the packed left factor
+ * (strided source: the factors arrive in PEFT's orientation, not the stored weight's).
+ */
+export function packLeftColumn(
+  packed: Float32Array,
+  k: number,
+  rank: number,
+  rows: number,
+  src: ArrayLike<number>,
+  base: number,
+  stride: number,
+  scale: number,
+): void {
+  let from = base
+  for (let b = 0; b < rows; b += TILE_ROWS) {
+    const at = ((b / TILE_ROWS) * rank + k) * TILE_ROWS
+    for (let t = 0; t < TILE_ROWS; t++) {
+      packed[at + t] = src[from]! * scale
+      from += stride
+    }
+  }
+}
+
+/** Writes row `k` of `R`, `R[k, col] = scale · src[base + col·stride]`, into the packed right factor. */
+export function packRightRow(
+  packed: Float32Array,
+  k: number,
+  rank: number,
+  cols: number,
+  src: ArrayLike<number>,
+  base: number,
+  stride: number,
+  scale: number,
+): void {
+  let from = base
+  for (let j = 0; j < cols; j += TILE_COLS) {
+    const at = ((j / TILE_COLS) * rank + k) * TILE_COLS
+    for (let c = 0; c < TILE_COLS; c++) {
+      packed[at + c] = src[from]! * scale
+      from += stride
+    }
+  }
+}
+
 /** Packs row-major `L [rows, rank]` as `[rows/TILE_ROWS][rank][TILE_ROWS]`. */
 export function packLeft(left: ArrayLike<number>, rows: number, rank: number): Float32Array {
   const out = new Float32Array(rows * rank)
@@ -50,6 +95,31 @@ export function packRight(right: ArrayLike<number>, rank: number, cols: number):
     for (let k = 0; k < rank; k++) {
       const base = k * cols + j
       for (let c = 0; c < TILE_COLS; c++) out[o++] = right[base + c]!
+    }
+  }
+  return out
+}
+
+/** Inverse of {@link packLeft}: row-major `L [rows, rank]`. */
+export function unpackLeft(packed: Float32Array, rows: number, rank: number): Float32Array {
+  const out = new Float32Array(rows * rank)
+  let o = 0
+  for (let b = 0; b < rows; b += TILE_ROWS) {
+    for (let k = 0; k < rank; k++) {
+      for (let t = 0; t < TILE_ROWS; t++) out[(b + t) * rank + k] = packed[o++]!
+    }
+  }
+  return out
+}
+
+/** Inverse of {@link packRight}: row-major `R [rank, cols]`. */
+export function unpackRight(packed: Float32Array, rank: number, cols: number): Float32Array {
+  const out = new Float32Array(rank * cols)
+  let o = 0
+  for (let j = 0; j < cols; j += TILE_COLS) {
+    for (let k = 0; k < rank; k++) {
+      const base = k * cols + j
+      for (let c = 0; c < TILE_COLS; c++) out[base + c] = packed[o++]!
     }
   }
   return out
