@@ -11,7 +11,9 @@
  *     24×24 core, products back.
  *
  * Samples are interleaved (ours, reference, ours, …) so both see the same machine load; each
- * sample is the median of a few repetitions, and the report is the median over samples.
+ * sample is the median of a few repetitions, and the report gives medians, minima and the median
+ * of paired ratios, for wall time and for CPU time (user + system of each process: on a shared
+ * machine it leaves out the time spent waiting for a core).
  *
  * Usage: node packages/loader/bench/inject-vs-torch.mjs [--samples N] [--python /usr/bin/python3]
  */
@@ -95,14 +97,19 @@ const median = (xs) => {
   const h = s.length >> 1
   return s.length % 2 === 1 ? s[h] : (s[h - 1] + s[h]) / 2
 }
+/** Median wall and CPU (user + system, this process) milliseconds per call over `reps` calls. */
 const sample = (fn, reps) => {
-  const t = []
+  const wall = []
+  const cpu = []
   for (let i = 0; i < reps; i++) {
+    const c0 = process.cpuUsage()
     const start = performance.now()
     fn()
-    t.push(performance.now() - start)
+    wall.push(performance.now() - start)
+    const c = process.cpuUsage(c0)
+    cpu.push((c.user + c.system) / 1000)
   }
-  return median(t)
+  return { wall: median(wall), cpu: median(cpu) }
 }
 
 const PY = `
@@ -127,10 +134,11 @@ def reproject():
     root = np.sqrt(s[:R])
     return (qb @ u[:, :R]) * root, (root[:, None] * (vt[:R] @ qa.T))
 def sample(fn, reps):
-    t = []
+    t, c = [], []
     for _ in range(reps):
-        s = time.perf_counter(); fn(); t.append((time.perf_counter() - s) * 1e3)
-    t.sort(); return t[len(t) // 2]
+        c0 = time.process_time(); s = time.perf_counter(); fn()
+        t.append((time.perf_counter() - s) * 1e3); c.append((time.process_time() - c0) * 1e3)
+    t.sort(); c.sort(); return f"{t[len(t) // 2]} {c[len(c) // 2]}"
 for _ in range(3): inject_remove(); reproject()
 for line in sys.stdin:
     cmd = line.strip()
@@ -158,10 +166,14 @@ const oursB = []
 const numpyB = []
 process.stderr.write(`${SAMPLES} interleaved samples `)
 for (let s = 0; s < SAMPLES; s++) {
+  const parse = (line) => {
+    const [wall, cpu] = line.split(' ').map(Number)
+    return { wall, cpu }
+  }
   oursA.push(sample(() => injectAdapters(host, [one]).remove(), 5))
-  torchA.push(Number(await ask('A')))
+  torchA.push(parse(await ask('A')))
   oursB.push(sample(() => planMerge(oneModule, { reprojectRank: RANK }), 9))
-  numpyB.push(Number(await ask('B')))
+  numpyB.push(parse(await ask('B')))
   process.stderr.write('.')
 }
 process.stderr.write('\n')
@@ -170,21 +182,36 @@ py.stdin.end()
 const load = loadavg()
   .map((x) => x.toFixed(2))
   .join(' ')
-const a = median(oursA)
-const t = median(torchA)
-const b = median(oursB)
-const n = median(numpyB)
+const report = (title, ours, ref, refName, target) => {
+  console.log(title)
+  for (const kind of ['wall', 'cpu']) {
+    const o = ours.map((x) => x[kind])
+    const r = ref.map((x) => x[kind])
+    const mo = median(o)
+    const mr = median(r)
+    // Paired: each of our samples against the reference sample taken right after it.
+    const paired = median(o.map((x, i) => r[i] / x))
+    console.log(
+      `    ${kind === 'wall' ? 'wall' : 'cpu '}: ours ${mo.toFixed(2)} ms (min ${Math.min(...o).toFixed(2)}), ${refName} ${mr.toFixed(2)} ms (min ${Math.min(...r).toFixed(2)}); ${refName}/ours ${(mr / mo).toFixed(2)}× of medians, ${paired.toFixed(2)}× paired, ${(Math.min(...r) / Math.min(...o)).toFixed(2)}× of minima${target(mo)}`,
+    )
+  }
+  console.log(`    ours wall per sample: ${ours.map((x) => x.wall.toFixed(2)).join(' ')}`)
+  console.log(`    ${refName} wall per sample: ${ref.map((x) => x.wall.toFixed(2)).join(' ')}`)
+}
 console.log(
-  `backend ${tf.getBackend()} (1 thread), torch ${torchVersion} (1 thread), numpy ${numpyVersion}; load average ${load}`,
+  `backend ${tf.getBackend()} (1 thread), torch ${torchVersion} (1 thread), numpy ${numpyVersion}; ${SAMPLES} samples; load average ${load}`,
 )
-console.log(`(A) inject + remove, rank ${RANK}, ${LAYERS} × c_attn [${D}, ${OUT}]:`)
-console.log(
-  `    ours ${a.toFixed(2)} ms, torch addmm_ ${t.toFixed(2)} ms, ratio torch/ours ${(t / a).toFixed(2)}× (≥ 1 means ours is as fast or faster)`,
+report(
+  `(A) inject + remove, rank ${RANK}, ${LAYERS} × c_attn [${D}, ${OUT}] (target: torch/ours ≥ 1):`,
+  oursA,
+  torchA,
+  'torch addmm_',
+  () => '',
 )
-console.log(`    ours per sample: ${oursA.map((x) => x.toFixed(1)).join(' ')}`)
-console.log(`    torch per sample: ${torchA.map((x) => x.toFixed(1)).join(' ')}`)
-console.log(`(B) merge + re-projection of 3 × rank ${RANK} to rank ${RANK}, one [${OUT}, ${D}] module:`)
-console.log(
-  `    ours ${b.toFixed(2)} ms/module (target ≤ 5), numpy QR+SVD ${n.toFixed(2)} ms, ratio numpy/ours ${(n / b).toFixed(2)}×`,
+report(
+  `(B) merge + re-projection of 3 × rank ${RANK} to rank ${RANK}, one [${OUT}, ${D}] module (target ≤ 5 ms):`,
+  oursB,
+  numpyB,
+  'numpy QR+SVD',
+  (ms) => (ms <= 5 ? ' — within 5 ms' : ' — above 5 ms'),
 )
-console.log(`    ours per sample: ${oursB.map((x) => x.toFixed(2)).join(' ')}`)

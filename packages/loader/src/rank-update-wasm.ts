@@ -23,7 +23,7 @@ export function rankUpdateSupported(rows: number, cols: number, rank: number): b
 /**
  * The register tile: 4 rows × 2 float32x4 vectors (8 accumulators, 2 `R` vectors and one splat in
  * the 16 xmm registers). Measured on 768×2304 against 1×8, 2×4, 1×4, 2×2, 4×1 and 3×2 tiles (all
- * slower, 1.1–2.2×), and a k loop fully unrolled per rank was 2× slower than this loop.
+ * slower, 1.1–2.2×); unrolling the k loop by 2, 4 or fully was slower too (1.2–3×: V8 spills).
  */
 const TILE_ROWS = 4
 /** float32x4 vectors per tile row. */
