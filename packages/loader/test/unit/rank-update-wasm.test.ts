@@ -101,6 +101,8 @@ describe('inject / remove on the wasm backend (fused path)', () => {
       const second = { modules: randomAdapterModules(targets, 8, 12, 2) }
       const before = snapshotParams(host)
       const fingerprint = await baseFingerprint(host)
+      const tensors = tf.memory().numTensors
+      const bytes = tf.memory().numBytes
       const h1 = injectAdapters(host, [first])
       const h2 = injectAdapters(host, [second])
       for (const m of first.modules.values()) {
@@ -121,6 +123,9 @@ describe('inject / remove on the wasm backend (fused path)', () => {
       h1.remove() // not on top: h2 is undone and re-applied
       h2.remove()
       expect(await baseFingerprint(host)).toBe(fingerprint)
+      // Nothing leaks: the fused outputs and the packed factors are released with the handles.
+      expect(tf.memory().numTensors).toBe(tensors)
+      expect(tf.memory().numBytes).toBe(bytes)
       host.dispose()
     }
   })
