@@ -16,7 +16,7 @@
  * Cholesky factor of its `R×R` Gram matrix when that is well conditioned (then `Q = X·R⁻¹` is
  * applied, never formed), else from Householder QR (rank-deficient stacks: duplicated, cancelling
  * or untrained adapters); the core SVD is one-sided Jacobi. Only the `k` kept vectors are lifted
- * back. Issue 21: 3 × rank 8 on a 2304×768 module, merge + re-projection ≈ 2.5 ms (was 11 ms).
+ * back (issue 21: `packages/loader/bench/inject-vs-torch.mjs` measures it, README of @plora/loader).
  */
 import { EigenvalueDecomposition, Matrix, SingularValueDecomposition } from 'ml-matrix'
 
