@@ -16,6 +16,16 @@ import { sha256Hex } from '@plora/common'
 import type { FactoredDelta, LinearModuleInfo, LoraModule } from '@plora/peft'
 import * as tf from '@tensorflow/tfjs-core'
 import { LoaderError, LoaderErrorCode } from './errors.js'
+import {
+  packLeftColumn,
+  packRightRow,
+  type RankUpdateKernel,
+  rankUpdateKernel,
+  rankUpdateSupported,
+  unpackLeft,
+  unpackRight,
+  type WasmMemory,
+} from './rank-update-wasm.js'
 
 /** The part of `CausalLM` (from `@plora/model`) that inject/remove needs. */
 export interface LoraHost {
@@ -40,6 +50,8 @@ interface StoredUpdate {
   left: Float32Array
   /** `[rank, cols]` */
   right: Float32Array
+  /** `left` / `right` are in the fused kernel's tiled layout ({@link packLeft} / {@link packRight}). */
+  packed: boolean
 }
 
 interface Entry {
@@ -141,18 +153,31 @@ function toStoredUpdates(host: LoraHost, parts: GenericFactors[], coefficient: n
     const cols = info.conv1d ? m : n
     const left = new Float32Array(rows * rank)
     const right = new Float32Array(rank * cols)
+    // Written straight in the fused kernel's tiled layout when it can take this shape (no second
+    // pass to repack on every apply); the tf ops path unpacks.
+    const packed = rankUpdateSupported(rows, cols, rank)
     let off = 0
     for (const f of list) {
       const c = f.scale * coefficient
       const r = f.rank
-      if (info.conv1d) {
-        for (let p = 0; p < r; p++) {
-          for (let j = 0; j < n; j++) left[j * rank + off + p] = f.a[p * n + j]!
-          for (let i = 0; i < m; i++) right[(off + p) * cols + i] = f.b[i * r + p]! * c
+      for (let p = 0; p < r; p++) {
+        const k = off + p
+        // left[row, k] and right[k, col] for both orientations (see above).
+        if (info.conv1d) {
+          if (packed) {
+            packLeftColumn(left, k, rank, rows, f.a, p * n, 1, 1)
+            packRightRow(right, k, rank, cols, f.b, p, r, c)
+          } else {
+            for (let j = 0; j < n; j++) left[j * rank + k] = f.a[p * n + j]!
+            for (let i = 0; i < m; i++) right[k * cols + i] = f.b[i * r + p]! * c
+          }
+        } else if (packed) {
+          packLeftColumn(left, k, rank, rows, f.b, p, r, c)
+          packRightRow(right, k, rank, cols, f.a, p * n, 1, 1)
+        } else {
+          for (let i = 0; i < m; i++) left[i * rank + k] = f.b[i * r + p]! * c
+          for (let j = 0; j < n; j++) right[k * cols + j] = f.a[p * n + j]!
         }
-      } else {
-        for (let i = 0; i < m; i++) for (let p = 0; p < r; p++) left[i * rank + off + p] = f.b[i * r + p]! * c
-        right.set(f.a.length === r * n && f.a instanceof Float32Array ? f.a : Float32Array.from(f.a), off * cols)
       }
       off += r
     }
@@ -164,23 +189,90 @@ function toStoredUpdates(host: LoraHost, parts: GenericFactors[], coefficient: n
         { paramName, shape },
       )
     }
-    updates.push({ path, paramName, rows, cols, rank, left, right })
+    updates.push({ path, paramName, rows, cols, rank, left, right, packed })
   }
   return updates
 }
 
+/** The wasm backend's internals that the fused update needs (tfjs-backend-wasm 4.x). */
+interface WasmBackendInternals {
+  wasm?: { asm?: { memory?: WasmMemory }; HEAPU8?: Uint8Array }
+  dataIdMap?: { get(dataId: object): { memoryOffset?: number | null } | undefined }
+  makeOutput?(shape: number[], dtype: 'float32'): tf.TensorInfo
+  disposeData?(dataId: object): unknown
+}
+
+interface FusedPath {
+  backend: WasmBackendInternals & Required<Pick<WasmBackendInternals, 'dataIdMap' | 'makeOutput' | 'disposeData'>>
+  kernel: RankUpdateKernel
+}
+
+/**
+ * The fused in-heap update when the active backend is wasm and its heap is reachable; `null`
+ * otherwise (any other backend, or another wasm backend build), and the tf ops path is used.
+ */
+function fusedPath(): FusedPath | null {
+  if (tf.getBackend() !== 'wasm') return null
+  const backend = tf.backend() as unknown as WasmBackendInternals
+  const memory = backend.wasm?.asm?.memory
+  if (
+    memory === undefined ||
+    backend.wasm?.HEAPU8?.buffer !== memory.buffer ||
+    backend.dataIdMap === undefined ||
+    typeof backend.makeOutput !== 'function' ||
+    typeof backend.disposeData !== 'function'
+  ) {
+    return null
+  }
+  const kernel = rankUpdateKernel(memory)
+  return kernel === null ? null : { backend: backend as FusedPath['backend'], kernel }
+}
+
+/** True when injections on the active backend take the fused wasm path (for tests and benchmarks). */
+export function fusedInjectionAvailable(): boolean {
+  return fusedPath() !== null
+}
+
+/** `v + left·right` computed in one pass over the wasm heap, or `null` to use tf ops. */
+function fusedUpdate(path: FusedPath, v: tf.Variable, u: StoredUpdate): tf.Tensor | null {
+  if (!u.packed || v.dtype !== 'float32') return null
+  const { backend, kernel } = path
+  const offset = (t: { dataId: object }): number | null => backend.dataIdMap.get(t.dataId)?.memoryOffset ?? null
+  const l = tf.tensor1d(u.left)
+  const r = tf.tensor1d(u.right)
+  try {
+    const [w, lo, ro] = [offset(v), offset(l), offset(r)]
+    if (w === null || lo === null || ro === null) return null
+    const out = backend.makeOutput([u.rows, u.cols], 'float32')
+    const o = offset(out)
+    if (o === null) {
+      backend.disposeData(out.dataId)
+      return null
+    }
+    kernel(o, w, lo, ro, u.rows, u.cols, u.rank)
+    return tf.engine().makeTensorFromTensorInfo(out)
+  } finally {
+    l.dispose()
+    r.dispose()
+  }
+}
+
 function apply(host: LoraHost, entry: Entry): void {
+  const fast = fusedPath()
   for (const u of entry.updates) {
     const v = host.params.get(u.paramName)!
     // A same-shape reshape shares the variable's data buffer (ref-counted) on every backend: the exact
     // pre-injection values stay alive in `saved` after `assign` points the variable at the new
     // buffer. (tf.clone would do too, but wasm's Identity copies: 0.5 ms per 768×2304 weight.)
     entry.saved.set(u.paramName, tf.reshape(v, v.shape))
-    const next = tf.tidy(() => {
-      const l = tf.tensor2d(u.left, [u.rows, u.rank])
-      const r = tf.tensor2d(u.right, [u.rank, u.cols])
-      return tf.add(v, tf.matMul(l, r))
-    })
+    // On wasm one fused pass (read W, write W + L·R) replaces matMul + add and their intermediate.
+    const next =
+      (fast === null ? null : fusedUpdate(fast, v, u)) ??
+      tf.tidy(() => {
+        const l = tf.tensor2d(u.packed ? unpackLeft(u.left, u.rows, u.rank) : u.left, [u.rows, u.rank])
+        const r = tf.tensor2d(u.packed ? unpackRight(u.right, u.rank, u.cols) : u.right, [u.rank, u.cols])
+        return tf.add(v, tf.matMul(l, r))
+      })
     v.assign(next)
     next.dispose()
   }

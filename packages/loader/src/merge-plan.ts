@@ -25,12 +25,16 @@
  */
 
 import {
+  type DeltaGrams,
   deltaFrobeniusSquared,
+  deltaGrams,
   type FactoredDelta,
   factoredDeltaOf,
+  frobeniusSquaredFromGrams,
   type LoraModule,
   reprojectDeltaWithError,
   scaleDeltaInPlace,
+  scaleGramsInPlace,
   stackDeltas,
 } from '@plora/peft'
 import { LoaderError, LoaderErrorCode } from './errors.js'
@@ -200,11 +204,24 @@ export function resolveMergeWeights(
   return { weights: inputs.map(() => 1 / n), source: 'equal' }
 }
 
-/** Squared Frobenius norm per module, kept in step with every scaling (so each is computed once). */
+/**
+ * Squared Frobenius norm per module, kept in step with every scaling (so each is computed once).
+ * For low-rank deltas it keeps the two Gram matrices the norm comes from, which the re-projection
+ * reuses for its triangular factors.
+ */
 class NormLedger {
   readonly #sq = new Map<string, number>()
+  readonly #grams = new Map<string, DeltaGrams>()
   constructor(deltas: ReadonlyMap<string, FactoredDelta>) {
-    for (const [path, d] of deltas) this.#sq.set(path, deltaFrobeniusSquared(d))
+    for (const [path, d] of deltas) {
+      if (d.rank <= GRAM_REUSE_MAX_RANK) {
+        const g = deltaGrams(d)
+        this.#grams.set(path, g)
+        this.#sq.set(path, frobeniusSquaredFromGrams(g))
+      } else {
+        this.#sq.set(path, deltaFrobeniusSquared(d))
+      }
+    }
   }
   total(filter?: (path: string) => boolean): number {
     let t = 0
@@ -213,8 +230,17 @@ class NormLedger {
   }
   scale(path: string, factor: number): void {
     this.#sq.set(path, this.#sq.get(path)! * factor * factor)
+    const g = this.#grams.get(path)
+    if (g !== undefined) scaleGramsInPlace(g, factor)
+  }
+  /** The Gram matrices of the module's delta as it is now, when kept. */
+  grams(path: string): DeltaGrams | undefined {
+    return this.#grams.get(path)
   }
 }
+
+/** Stacked ranks up to this keep their Gram matrices (r² floats each) for the re-projection. */
+const GRAM_REUSE_MAX_RANK = 256
 
 /**
  * Computes the merged delta of a list of adapters in factor space.
@@ -352,7 +378,7 @@ export function planMerge(inputs: readonly MergeInput[], options: Partial<MergeP
     let normSq = 0
     let errorSq = 0
     for (const [path, d] of deltas) {
-      const projected = reprojectDeltaWithError(d, rank)
+      const projected = reprojectDeltaWithError(d, rank, norms.grams(path))
       deltas.set(path, projected.delta)
       // Rank ≤ k factors: cheap to measure exactly.
       normAfterSquared += deltaFrobeniusSquared(projected.delta)

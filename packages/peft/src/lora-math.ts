@@ -12,7 +12,11 @@
  * `Aᵀ = Q_A R_A`, so `ΔW = Q_B (R_B R_Aᵀ) Q_Aᵀ`; the SVD of the small `R×R` core
  * `R_B R_Aᵀ = U Σ Vᵀ` gives the SVD of ΔW as `(Q_B U) Σ (Q_A V)ᵀ` (Golub & Van Loan, "Matrix
  * Computations", §5.4 / §8.6), and the Eckart–Young optimum of rank k is its first k triplets.
- * No dense `out×in` SVD is ever formed; cost is `O((out+in)·R²)`.
+ * No dense `out×in` SVD is ever formed; cost is `O((out+in)·R²)`. Each factor's `R` comes from the
+ * Cholesky factor of its `R×R` Gram matrix when that is well conditioned (then `Q = X·R⁻¹` is
+ * applied, never formed), else from Householder QR (rank-deficient stacks: duplicated, cancelling
+ * or untrained adapters); the core SVD is one-sided Jacobi. Only the `k` kept vectors are lifted
+ * back (issue 21: `packages/loader/bench/inject-vs-torch.mjs` measures it, README of @plora/loader).
  */
 import { EigenvalueDecomposition, Matrix, SingularValueDecomposition } from 'ml-matrix'
 
@@ -97,29 +101,50 @@ export function scaleDeltaInPlace(delta: FactoredDelta, factor: number): Factore
 export function deltaFrobeniusSquared(delta: FactoredDelta): number {
   const { rank: r, inFeatures: n, outFeatures: m, a, b } = delta
   // Upper triangles only (both Grams are symmetric): tr(G_B G_A) = Σ_p G_B[p,p] G_A[p,p] + 2 Σ_{p<q} G_B[p,q] G_A[p,q].
-  const gb = new Float64Array(r * r)
-  for (let i = 0; i < m; i++) {
-    const row = i * r
-    for (let p = 0; p < r; p++) {
-      const bp = b[row + p]!
-      if (bp === 0) continue
-      const gp = p * r
-      for (let q = p; q < r; q++) gb[gp + q]! += bp * b[row + q]!
-    }
-  }
+  // Columns of b made contiguous once, so every Gram entry is one unrolled dot product.
+  const bt = r === 1 ? b : transposeRowMajor(b, m, r)
   let total = 0
   for (let p = 0; p < r; p++) {
-    const pa = p * n
     for (let q = p; q < r; q++) {
-      const g = gb[p * r + q]!
+      const g = dot(bt, p * m, bt, q * m, m)
       if (g === 0) continue
-      let s = 0
-      const qa = q * n
-      for (let k = 0; k < n; k++) s += a[pa + k]! * a[qa + k]!
+      const s = dot(a, p * n, a, q * n, n)
       total += p === q ? g * s : 2 * g * s
     }
   }
   return Math.max(0, total)
+}
+
+/**
+ * The two `R×R` Gram matrices of a factored delta, `G_B = bᵀb` and `G_A = a·aᵀ` (row-major, full).
+ * They give the Frobenius norm ({@link frobeniusSquaredFromGrams}) and the re-projection's
+ * triangular factors ({@link reprojectDeltaWithError}'s `grams`), so a caller doing both (the
+ * merge planner) computes them once. Scaling `b` by `c` scales `gb` by `c²` ({@link scaleGramsInPlace}).
+ */
+export interface DeltaGrams {
+  rank: number
+  gb: Float64Array
+  ga: Float64Array
+}
+
+/** {@link DeltaGrams} of a delta. */
+export function deltaGrams(delta: FactoredDelta): DeltaGrams {
+  const { rank: r, inFeatures: n, outFeatures: m } = delta
+  return { rank: r, gb: gramOfColumns(transposeRowMajor(delta.b, m, r), m, r), ga: gramOfColumns(delta.a, n, r) }
+}
+
+/** `‖b · a‖²_F = tr(G_B G_A)` (both symmetric: the elementwise product summed). */
+export function frobeniusSquaredFromGrams(grams: DeltaGrams): number {
+  let total = 0
+  for (let i = 0; i < grams.gb.length; i++) total += grams.gb[i]! * grams.ga[i]!
+  return Math.max(0, total)
+}
+
+/** Keeps {@link DeltaGrams} in step with {@link scaleDeltaInPlace}`(delta, factor)`. */
+export function scaleGramsInPlace(grams: DeltaGrams, factor: number): DeltaGrams {
+  const f2 = factor * factor
+  for (let i = 0; i < grams.gb.length; i++) grams.gb[i]! *= f2
+  return grams
 }
 
 /**
@@ -188,74 +213,175 @@ export interface DeltaSvd {
   count: number
 }
 
-/**
- * Householder QR of a tall `m×n` matrix (`m ≥ n`, row-major input), returning the reflectors and
- * `R`. Written here rather than taken from ml-matrix: its QR goes through per-element accessors
- * and measured ~60 ms for the 2304×24 stacked factor of benchmark (c); this column-major version
- * takes a few ms. Zero columns get no reflector (`R[k,k] = 0`), so rank-deficient stacks work.
- */
-function householderQr(x: Float64Array, m: number, n: number): { vs: Float64Array[]; r: Float64Array } {
-  const cols: Float64Array[] = []
-  for (let j = 0; j < n; j++) {
-    const c = new Float64Array(m)
-    for (let i = 0; i < m; i++) c[i] = x[i * n + j]!
-    cols.push(c)
+/** `Σ x[xo+i]·y[yo+i]` for `i < len`, four independent accumulators (the latency-bound part of QR). */
+function dot(x: Float64Array, xo: number, y: Float64Array, yo: number, len: number): number {
+  let s0 = 0
+  let s1 = 0
+  let s2 = 0
+  let s3 = 0
+  let i = 0
+  for (; i + 3 < len; i += 4) {
+    s0 += x[xo + i]! * y[yo + i]!
+    s1 += x[xo + i + 1]! * y[yo + i + 1]!
+    s2 += x[xo + i + 2]! * y[yo + i + 2]!
+    s3 += x[xo + i + 3]! * y[yo + i + 3]!
   }
-  const vs: Float64Array[] = []
+  for (; i < len; i++) s0 += x[xo + i]! * y[yo + i]!
+  return s0 + s1 + (s2 + s3)
+}
+
+/** `y[yo+i] −= alpha·x[xo+i]` for `i < len`. */
+function axpyNeg(alpha: number, x: Float64Array, xo: number, y: Float64Array, yo: number, len: number): void {
+  for (let i = 0; i < len; i++) y[yo + i] = y[yo + i]! - alpha * x[xo + i]!
+}
+
+/**
+ * Householder QR of a tall `m×n` matrix (`m ≥ n`) given column-major (`cols[j·m + i]`, overwritten),
+ * returning the unit reflectors (column-major, `v_k` zero above row k) and the row-major `n×n` `R`.
+ * Written here rather than taken from ml-matrix (per-element accessors: ~60 ms for the 2304×24
+ * stacked factor of benchmark (c)); contiguous columns and unrolled dot products make it ~1 ms. Zero
+ * columns get no reflector (`R[k,k] = 0`), so rank-deficient stacks work.
+ */
+function householderQr(cols: Float64Array, m: number, n: number): { vs: Float64Array; r: Float64Array } {
+  const vs = new Float64Array(m * n)
   const r = new Float64Array(n * n)
   for (let k = 0; k < n; k++) {
-    const ck = cols[k]!
-    let norm = 0
-    for (let i = k; i < m; i++) norm += ck[i]! * ck[i]!
-    norm = Math.sqrt(norm)
-    const v = new Float64Array(m)
+    const ck = k * m
+    const len = m - k
+    const norm = Math.sqrt(dot(cols, ck + k, cols, ck + k, len))
+    const vk = k * m
     if (norm > 0) {
-      const alpha = ck[k]! >= 0 ? -norm : norm
-      for (let i = k; i < m; i++) v[i] = ck[i]!
-      v[k] = v[k]! - alpha
-      let vn = 0
-      for (let i = k; i < m; i++) vn += v[i]! * v[i]!
-      vn = Math.sqrt(vn)
-      if (vn > 0) for (let i = k; i < m; i++) v[i] = v[i]! / vn
-      // H = I − 2vvᵀ on the remaining columns.
-      for (let j = k; j < n; j++) {
-        const cj = cols[j]!
-        let s = 0
-        for (let i = k; i < m; i++) s += v[i]! * cj[i]!
-        s *= 2
-        if (s !== 0) for (let i = k; i < m; i++) cj[i] = cj[i]! - s * v[i]!
+      const x0 = cols[ck + k]!
+      const alpha = x0 >= 0 ? -norm : norm
+      // ‖x − αe₁‖² = ‖x‖² − 2αx₀ + α² = 2(norm² − αx₀) (no cancellation: α has x₀'s opposite sign).
+      const vn = Math.sqrt(2 * (norm * norm - alpha * x0))
+      if (vn > 0) {
+        const inv = 1 / vn
+        vs[vk + k] = (x0 - alpha) * inv
+        for (let i = k + 1; i < m; i++) vs[vk + i] = cols[ck + i]! * inv
+        // H = I − 2vvᵀ: column k becomes αe₁; the remaining columns are reflected.
+        cols[ck + k] = alpha
+        for (let i = k + 1; i < m; i++) cols[ck + i] = 0
+        for (let j = k + 1; j < n; j++) {
+          const cj = j * m
+          const sj = 2 * dot(vs, vk + k, cols, cj + k, len)
+          if (sj !== 0) axpyNeg(sj, vs, vk + k, cols, cj + k, len)
+        }
       }
     }
-    vs.push(v)
-    for (let j = k; j < n; j++) r[k * n + j] = cols[j]![k]!
+    for (let j = k; j < n; j++) r[k * n + j] = cols[j * m + k]!
   }
   return { vs, r }
 }
 
 /** `Q · Y` for the thin Q of {@link householderQr} and a row-major `n×p` matrix `Y`: `m×p` row-major. */
-function applyQ(vs: readonly Float64Array[], m: number, y: Float64Array, n: number, p: number): Float64Array {
-  // Q = H_0 H_1 … H_{n−1} applied to [Y; 0]: reflectors in reverse order, column by column.
+function applyQ(vs: Float64Array, m: number, y: Float64Array, n: number, p: number): Float64Array {
+  // Q = H_0 H_1 … H_{n−1} applied to [Y; 0]: reflectors in reverse order, one column of Y at a time.
   const out = new Float64Array(m * p)
   const col = new Float64Array(m)
   for (let t = 0; t < p; t++) {
     col.fill(0)
     for (let i = 0; i < n; i++) col[i] = y[i * p + t]!
-    for (let k = vs.length - 1; k >= 0; k--) {
-      const v = vs[k]!
-      let s = 0
-      for (let i = k; i < m; i++) s += v[i]! * col[i]!
-      s *= 2
-      if (s !== 0) for (let i = k; i < m; i++) col[i] = col[i]! - s * v[i]!
+    for (let k = n - 1; k >= 0; k--) {
+      const vk = k * m
+      if (vs[vk + k] === 0) continue // no reflector (zero column)
+      const s = 2 * dot(vs, vk + k, col, k, m - k)
+      if (s !== 0) axpyNeg(s, vs, vk + k, col, k, m - k)
     }
     for (let i = 0; i < m; i++) out[i * p + t] = col[i]!
   }
   return out
 }
 
+/** Row-major `rows×cols` → column-major (the transpose, row-major `cols×rows`). */
 function transposeRowMajor(x: Float64Array, rows: number, cols: number): Float64Array {
   const out = new Float64Array(rows * cols)
   for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = x[i * cols + j]!
   return out
+}
+
+/**
+ * Thin SVD of a small square `n×n` matrix (row-major) by one-sided Jacobi rotations (Hestenes;
+ * Demmel & Veselić 1992: high relative accuracy), returning `U`, `V` row-major `n×n` and σ
+ * descending. Replaces ml-matrix's SVD for the re-projection core (2 ms for 24×24 through its
+ * per-element accessors; this: ~0.1 ms). Columns of `U` for zero singular values are completed to
+ * an orthonormal basis.
+ */
+export function smallSvd(c: Float64Array, n: number): { u: Float64Array; s: Float64Array; v: Float64Array } {
+  // Work on columns: x_j = column j of C, w_j = column j of V (both contiguous, column-major).
+  const x = transposeRowMajor(c, n, n)
+  const w = new Float64Array(n * n)
+  for (let j = 0; j < n; j++) w[j * n + j] = 1
+  const eps = 2 ** -52
+  // Squared column norms, updated with each rotation (α' = α − tγ, β' = β + tγ) and recomputed
+  // exactly at the start of every sweep, so only the inner product costs a dot per pair.
+  const norms = new Float64Array(n)
+  for (let sweep = 0; sweep < 60; sweep++) {
+    for (let j = 0; j < n; j++) norms[j] = dot(x, j * n, x, j * n, n)
+    let rotated = false
+    for (let p = 0; p < n - 1; p++) {
+      const po = p * n
+      for (let q = p + 1; q < n; q++) {
+        const qo = q * n
+        const alpha = norms[p]!
+        const beta = norms[q]!
+        const gamma = dot(x, po, x, qo, n)
+        if (gamma === 0 || Math.abs(gamma) <= eps * Math.sqrt(alpha * beta)) continue
+        rotated = true
+        const zeta = (beta - alpha) / (2 * gamma)
+        const t = (zeta >= 0 ? 1 : -1) / (Math.abs(zeta) + Math.sqrt(1 + zeta * zeta))
+        const cs = 1 / Math.sqrt(1 + t * t)
+        const sn = cs * t
+        norms[p] = alpha - t * gamma
+        norms[q] = beta + t * gamma
+        for (let i = 0; i < n; i++) {
+          const xp = x[po + i]!
+          const xq = x[qo + i]!
+          x[po + i] = cs * xp - sn * xq
+          x[qo + i] = sn * xp + cs * xq
+          const wp = w[po + i]!
+          const wq = w[qo + i]!
+          w[po + i] = cs * wp - sn * wq
+          w[qo + i] = sn * wp + cs * wq
+        }
+      }
+    }
+    if (!rotated) break
+  }
+  const sigma = Array.from({ length: n }, (_, j) => Math.sqrt(dot(x, j * n, x, j * n, n)))
+  const order = sigma.map((_, j) => j).sort((i, j) => sigma[j]! - sigma[i]!)
+  const s = new Float64Array(n)
+  const u = new Float64Array(n * n)
+  const v = new Float64Array(n * n)
+  const top = sigma[order[0]!] ?? 0
+  const uCols: Float64Array[] = []
+  order.forEach((j, t) => {
+    s[t] = sigma[j]!
+    for (let i = 0; i < n; i++) v[i * n + t] = w[j * n + i]!
+    const col = new Float64Array(n)
+    if (sigma[j]! > n * eps * top && sigma[j]! > 0) {
+      for (let i = 0; i < n; i++) col[i] = x[j * n + i]! / sigma[j]!
+    } else {
+      // Negligible σ: any unit vector orthogonal to the columns so far (Gram–Schmidt twice on the best e_i).
+      let best: Float64Array | null = null
+      let bestNorm = -1
+      for (let e = 0; e < n; e++) {
+        const cand = new Float64Array(n)
+        cand[e] = 1
+        for (let pass = 0; pass < 2; pass++)
+          for (const prev of uCols) axpyNeg(dot(prev, 0, cand, 0, n), prev, 0, cand, 0, n)
+        const nn = Math.sqrt(dot(cand, 0, cand, 0, n))
+        if (nn > bestNorm) {
+          bestNorm = nn
+          best = cand
+        }
+      }
+      for (let i = 0; i < n; i++) col[i] = best![i]! / bestNorm
+    }
+    uCols.push(col)
+    for (let i = 0; i < n; i++) u[i * n + t] = col[i]!
+  })
+  return { u, s, v }
 }
 
 /**
@@ -274,25 +400,161 @@ export function factoredSvd(delta: FactoredDelta, maxTriplets = Number.POSITIVE_
     const V = svd.rightSingularVectors.subMatrix(0, n - 1, 0, p - 1)
     return { u: fromMatrix(U), s: Float64Array.from(svd.diagonal.slice(0, p)), v: fromMatrix(V), count: p }
   }
-  const qrB = householderQr(delta.b, m, r)
-  const qrA = householderQr(transposeRowMajor(delta.a, r, n), n, r)
-  // core = R_B · R_Aᵀ (r×r)
-  const core = new Matrix(r, r)
-  for (let i = 0; i < r; i++) {
-    for (let j = 0; j < r; j++) {
-      let s = 0
-      for (let t = Math.max(i, j); t < r; t++) s += qrB.r[i * r + t]! * qrA.r[j * r + t]!
-      core.set(i, j, s)
+  const core = factoredCore(delta)
+  const p = Math.min(r, maxTriplets)
+  const lifted = liftTriplets(core, delta, p)
+  return { ...lifted, s: core.svd.s.slice(0, p), count: p }
+}
+
+/**
+ * Below this squared-pivot ratio (`R_kk² / max_j G_jj`, i.e. a condition number above ~10³) the
+ * Cholesky route is not trusted and the factor is decomposed by Householder QR instead.
+ */
+const CHOLESKY_PIVOT_MIN = 1e-6
+
+/** Gram matrix `XᵀX` (row-major `r×r`) of the `r` contiguous length-`len` columns of `x`. */
+function gramOfColumns(x: Float64Array, len: number, r: number): Float64Array {
+  const g = new Float64Array(r * r)
+  for (let p = 0; p < r; p++) {
+    for (let q = p; q < r; q++) {
+      const v = dot(x, p * len, x, q * len, len)
+      g[p * r + q] = v
+      g[q * r + p] = v
     }
   }
-  const svd = new SingularValueDecomposition(core)
-  // Only the leading `p` singular vectors are lifted back through Q (re-projection needs k of them).
-  const p = Math.min(r, maxTriplets)
-  const U = svd.leftSingularVectors.subMatrix(0, r - 1, 0, p - 1)
-  const V = svd.rightSingularVectors.subMatrix(0, r - 1, 0, p - 1)
-  const u = applyQ(qrB.vs, m, fromMatrix(U), r, p)
-  const v = applyQ(qrA.vs, n, fromMatrix(V), r, p)
-  return { u, s: Float64Array.from(svd.diagonal.slice(0, p)), v, count: p }
+  return g
+}
+
+/** Upper-triangular `R` with `RᵀR = G` (row-major), or `null` when a pivot is relatively tiny. */
+function choleskyUpper(g: Float64Array, r: number): Float64Array | null {
+  let maxDiag = 0
+  for (let k = 0; k < r; k++) maxDiag = Math.max(maxDiag, g[k * r + k]!)
+  if (!(maxDiag > 0) || !Number.isFinite(maxDiag)) return null
+  const u = new Float64Array(r * r)
+  for (let k = 0; k < r; k++) {
+    let d = g[k * r + k]!
+    for (let t = 0; t < k; t++) d -= u[t * r + k]! * u[t * r + k]!
+    if (!(d > CHOLESKY_PIVOT_MIN * maxDiag)) return null
+    const rkk = Math.sqrt(d)
+    u[k * r + k] = rkk
+    for (let j = k + 1; j < r; j++) {
+      let v = g[k * r + j]!
+      for (let t = 0; t < k; t++) v -= u[t * r + k]! * u[t * r + j]!
+      u[k * r + j] = v / rkk
+    }
+  }
+  return u
+}
+
+/** `R⁻¹ · Y` for upper-triangular `R` (`r×r`) and `Y` (`r×p`), both row-major. */
+function solveUpper(rm: Float64Array, y: Float64Array, r: number, p: number): Float64Array {
+  const x = new Float64Array(r * p)
+  for (let i = r - 1; i >= 0; i--) {
+    const rii = rm[i * r + i]!
+    for (let t = 0; t < p; t++) {
+      let v = y[i * p + t]!
+      for (let j = i + 1; j < r; j++) v -= rm[i * r + j]! * x[j * p + t]!
+      x[i * p + t] = v / rii
+    }
+  }
+  return x
+}
+
+/** `X · C` for `X` given as `r` contiguous length-`len` columns and `C` row-major `r×p`: row-major `len×p`. */
+function columnsTimes(x: Float64Array, len: number, r: number, c: Float64Array, p: number): Float64Array {
+  const outT = new Float64Array(p * len)
+  for (let t = 0; t < p; t++) {
+    const o = t * len
+    let q = 0
+    // Four columns per pass: one store per four multiply-adds.
+    for (; q + 3 < r; q += 4) {
+      const c0 = c[q * p + t]!
+      const c1 = c[(q + 1) * p + t]!
+      const c2 = c[(q + 2) * p + t]!
+      const c3 = c[(q + 3) * p + t]!
+      const x0 = q * len
+      const x1 = x0 + len
+      const x2 = x1 + len
+      const x3 = x2 + len
+      for (let i = 0; i < len; i++) {
+        outT[o + i] = outT[o + i]! + c0 * x[x0 + i]! + c1 * x[x1 + i]! + (c2 * x[x2 + i]! + c3 * x[x3 + i]!)
+      }
+    }
+    for (; q < r; q++) {
+      const coef = c[q * p + t]!
+      if (coef !== 0) axpyNeg(-coef, x, q * len, outT, o, len)
+    }
+  }
+  return transposeRowMajor(outT, p, len)
+}
+
+/**
+ * The orthogonal-times-triangular split of one factor (`X = Q·R`, `X` as `r` contiguous columns
+ * of length `len`): Cholesky of the Gram matrix when it is well conditioned (`Q = X·R⁻¹`, never
+ * formed), Householder QR otherwise (zero or nearly dependent columns: exact for rank-deficient
+ * stacks).
+ */
+type FactorQr =
+  | { kind: 'cholesky'; cols: Float64Array; len: number; r: Float64Array }
+  | { kind: 'householder'; vs: Float64Array; len: number; r: Float64Array }
+
+function factorQr(cols: Float64Array, len: number, r: number, gram?: Float64Array): FactorQr {
+  const chol = choleskyUpper(gram ?? gramOfColumns(cols, len, r), r)
+  if (chol !== null) return { kind: 'cholesky', cols, len, r: chol }
+  const qr = householderQr(Float64Array.from(cols), len, r)
+  return { kind: 'householder', vs: qr.vs, len, r: qr.r }
+}
+
+/** `Q · Y` (row-major `len×p`) for `Y` row-major `r×p`. */
+function applyFactorQ(f: FactorQr, y: Float64Array, r: number, p: number): Float64Array {
+  return f.kind === 'householder'
+    ? applyQ(f.vs, f.len, y, r, p)
+    : columnsTimes(f.cols, f.len, r, solveUpper(f.r, y, r, p), p)
+}
+
+/** QR of both factors and the SVD of the `r×r` core `R_B·R_Aᵀ` (all r singular values). */
+function factoredCore(
+  delta: FactoredDelta,
+  grams?: DeltaGrams,
+): {
+  qrB: FactorQr
+  qrA: FactorQr
+  svd: { u: Float64Array; s: Float64Array; v: Float64Array }
+} {
+  const { rank: r, inFeatures: n, outFeatures: m } = delta
+  // b is m×r row-major, so its transpose holds b's columns contiguously; a's rows are Aᵀ's columns.
+  const qrB = factorQr(transposeRowMajor(delta.b, m, r), m, r, grams?.gb)
+  const qrA = factorQr(delta.a, n, r, grams?.ga)
+  const core = new Float64Array(r * r)
+  for (let i = 0; i < r; i++) {
+    for (let j = 0; j < r; j++) {
+      const t0 = Math.max(i, j)
+      core[i * r + j] = dot(qrB.r, i * r + t0, qrA.r, j * r + t0, r - t0)
+    }
+  }
+  return { qrB, qrA, svd: smallSvd(core, r) }
+}
+
+/** The leading `p` singular vectors lifted back through both Q factors (`Q_B·U`, `Q_A·V`). */
+function liftTriplets(
+  core: ReturnType<typeof factoredCore>,
+  delta: FactoredDelta,
+  p: number,
+): { u: Float64Array; v: Float64Array } {
+  const r = delta.rank
+  const lead = (x: Float64Array): Float64Array => {
+    const out = new Float64Array(r * p)
+    for (let i = 0; i < r; i++) for (let t = 0; t < p; t++) out[i * p + t] = x[i * r + t]!
+    return out
+  }
+  return { u: applyFactorQ(core.qrB, lead(core.svd.u), r, p), v: applyFactorQ(core.qrA, lead(core.svd.v), r, p) }
+}
+
+/** Like {@link factoredSvd} with every singular value in `s` but only `min(k, r)` vectors (`count`). */
+function factoredSvdAllValues(delta: FactoredDelta, k: number, grams?: DeltaGrams): DeltaSvd & { all: Float64Array } {
+  const core = factoredCore(delta, grams)
+  const p = Math.min(delta.rank, k)
+  return { ...liftTriplets(core, delta, p), s: core.svd.s.slice(0, p), count: p, all: core.svd.s }
 }
 
 /**
@@ -355,13 +617,16 @@ export interface Reprojection {
  * {@link reprojectDelta} plus the truncation error `‖ΔW − ΔW_k‖_F`, from one SVD: by
  * Eckart–Young the error is the root sum of squares of the discarded singular values, which is
  * accurate to rounding of the largest one (an exact re-projection reports 0, not √ε·‖ΔW‖ as
- * `√(‖ΔW‖² − ‖ΔW_k‖²)` would).
+ * `√(‖ΔW‖² − ‖ΔW_k‖²)` would). `grams`, when given, must be {@link deltaGrams} of `delta` as it is
+ * now (kept in step with any scaling); they spare recomputing both Gram matrices.
  */
-export function reprojectDeltaWithError(delta: FactoredDelta, k: number): Reprojection {
+export function reprojectDeltaWithError(delta: FactoredDelta, k: number, grams?: DeltaGrams): Reprojection {
   if (!Number.isInteger(k) || k <= 0) throw new RangeError(`re-projection rank must be a positive integer, got ${k}`)
   const { inFeatures: n, outFeatures: m, rank: r } = delta
   if ((r >= m || r >= n) && Math.min(m, n) > EXACT_DENSE_SVD_MAX) return reprojectLargeDense(delta, k)
-  const svd = factoredSvd(delta)
+  // All singular values (for the error) but only the k kept triplets lifted back through Q.
+  const svd: DeltaSvd & { all?: Float64Array } =
+    r >= m || r >= n ? factoredSvd(delta) : factoredSvdAllValues(delta, k, grams?.rank === r ? grams : undefined)
   const keep = Math.min(k, svd.count)
   const a = new Float64Array(k * n)
   const b = new Float64Array(m * k)
@@ -370,10 +635,11 @@ export function reprojectDeltaWithError(delta: FactoredDelta, k: number): Reproj
     for (let i = 0; i < m; i++) b[i * k + t] = svd.u[i * svd.count + t]! * root
     for (let j = 0; j < n; j++) a[t * n + j] = svd.v[j * svd.count + t]! * root
   }
+  const values = svd.all ?? svd.s
   let total = 0
   let tail = 0
-  for (let t = 0; t < svd.count; t++) {
-    const sq = svd.s[t]! * svd.s[t]!
+  for (let t = 0; t < values.length; t++) {
+    const sq = values[t]! * values[t]!
     total += sq
     if (t >= keep) tail += sq
   }

@@ -1,6 +1,6 @@
 // Breakdown of benchmark (c): the parts of one module's merge + re-projection (3 × rank 8, 2304×768).
 import { createRng } from '@plora/common'
-import { deltaFrobeniusSquared, factoredDeltaOf, factoredSvd, stackDeltas } from '@plora/peft'
+import { deltaFrobeniusSquared, factoredDeltaOf, factoredSvd, reprojectDeltaWithError, stackDeltas } from '@plora/peft'
 import { bench, describe } from 'vitest'
 
 const rng = createRng(0)
@@ -22,7 +22,10 @@ describe('parts', () => {
   bench('frobenius', () => {
     deltaFrobeniusSquared(stacked)
   })
-  bench('factoredSvd', () => {
+  bench('factoredSvd (all 24 triplets lifted)', () => {
     factoredSvd(stacked)
+  })
+  bench('reprojectDeltaWithError to rank 8 (8 triplets lifted)', () => {
+    reprojectDeltaWithError(stacked, 8)
   })
 })
