@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import {
   barabasiAlbertGraph,
@@ -246,4 +247,41 @@ describe('thick-restart and partial Lanczos agree with the dense reference to 1e
     expect(() => fiedler(path5, { ncv: 1 })).toThrow(/ncv must be 0/)
     expect(() => fiedler(path5, { ncv: 2.5 })).toThrow(/ncv must be 0/)
   })
+})
+
+// scipy eigsh goldens beyond the dense reference's reach (scripts/golden/swarm-lambda2-eigsh.py).
+const eigshGolden = JSON.parse(readFileSync(new URL('../golden/lambda2-eigsh.json', import.meta.url), 'utf8')) as {
+  cases: Array<{ graph: 'chords' | 'ladder'; n: number; normalized: boolean; lambda2: number }>
+}
+
+describe('λ2 matches scipy eigsh to 1e-9 on n = 2000–4000 graphs', () => {
+  const chords = (n: number): number[][] => {
+    const adj: number[][] = Array.from({ length: n }, () => [])
+    for (let i = 0; i < n; i++) for (const j of [(i + 1) % n, (i + 37) % n, (i * i + 7) % n]) adj[i]!.push(j)
+    return adj
+  }
+  const ladder = (n: number): number[][] => {
+    const h = n / 2
+    const adj: number[][] = Array.from({ length: n }, () => [])
+    for (let i = 0; i < h; i++) {
+      adj[i]!.push((i + 1) % h)
+      adj[h + i]!.push(h + ((i + 1) % h))
+      adj[i]!.push(h + i)
+    }
+    for (let i = 0; i < n; i += 50) adj[i]!.push((7 * i + 3) % n)
+    return adj
+  }
+  for (const c of eigshGolden.cases) {
+    it(`${c.graph} n=${c.n} normalized=${c.normalized}`, () => {
+      const g = (c.graph === 'chords' ? chords : ladder)(c.n)
+      // The ladder's relative gap is small: ≈ 520 unrestarted steps, ≈ 750 with ncv = 24.
+      for (const reorthogonalization of ['auto', 'restart'] as const) {
+        const f = fiedler(g, { normalized: c.normalized, reorthogonalization, maxIterations: 5000 })
+        const msg = `${reorthogonalization}`
+        expect(f.method, msg).toBe('lanczos')
+        expect(Math.abs(f.lambda2 - c.lambda2), msg).toBeLessThan(1e-9)
+        expect(f.residual, msg).toBeLessThan(1e-4)
+      }
+    })
+  }
 })
