@@ -7,8 +7,8 @@
  *   (Lanczos 1950; Golub & Van Loan, "Matrix Computations" §10.1) on the shifted operator
  *   M = 2I − L_sym (or c·I − L with c = 2·d_max), deflating the known top eigenvector (D^{1/2}·1,
  *   or 1), so the largest Ritz value μ of M gives λ2 = 2 − μ (or c − μ). Three variants: full
- *   re-orthogonalisation every step (default up to {@link PARTIAL_REORTH_MIN_N} = {@link DENSE_MAX_N});
- *   Simon's partial re-orthogonalisation (default above it — the fastest here: the operator pass returns α, the
+ *   re-orthogonalisation every step (default up to {@link PARTIAL_REORTH_MIN_N}); Simon's partial
+ *   re-orthogonalisation (default above it — the fastest here: the operator pass returns α, the
  *   recurrence, deflation and norm share one pass, and T_k's top Ritz pair costs O(k) by bisection
  *   and inverse iteration); and thick-restart Lanczos (Wu & Simon 2000) with a bounded basis of
  *   `ncv` vectors, for bounded memory. A disconnected graph has λ2 = 0 whatever the normalisation
@@ -150,14 +150,15 @@ const DEFAULT_FIEDLER_OPTIONS: FiedlerOptions = {
 export const DEFAULT_NCV = 24
 
 /**
- * Above this n, `auto` re-orthogonalisation is partial (the O(k²·n) full cost dominates there;
- * it was 5000 until the fused kernels: at n = 3000 full Gram–Schmidt took ≈ 4× partial's time).
- * Below it — only reached with `method: 'lanczos'` — full re-orthogonalisation is kept. Thick restart (`restart`) is opt-in: in JavaScript its full Gram–Schmidt against the bounded
- * basis costs more per step than the sparse matvec, so it is slower than partial
- * re-orthogonalisation at n = 10⁵ (measured, bench/lambda2-vs-scipy.mjs), but its memory is
- * (ncv + 1 + ncv/2)·n numbers instead of one vector per iteration.
+ * Above this n, `auto` re-orthogonalisation is partial (the O(k²·n) full cost dominates there);
+ * below it, full, as spec swarm.md §17.3 recommends (at n = 3000 full took ≈ 4× partial's time,
+ * 0.17 s against 0.04 s, on a loaded 2-core machine). Thick restart (`restart`) is opt-in: in
+ * JavaScript its full Gram–Schmidt against the bounded basis costs more per step than the sparse
+ * matvec — at n = 10⁵ (ER, mean degree 10) ncv = 10/16/24/40 took 209/156/144/140 steps and
+ * ≈ 1.6–3× the time of partial's 135 steps (measured side by side on a loaded machine) — but its
+ * memory is (ncv + 1 + ncv/2)·n numbers instead of one vector per step.
  */
-export const PARTIAL_REORTH_MIN_N = DENSE_MAX_N
+export const PARTIAL_REORTH_MIN_N = 5000
 
 function clampLambda(l: number, kind: LaplacianKind): number {
   if (l > -1e-9 && l < 0) return 0
