@@ -4,7 +4,7 @@
 SWEEP_RESUME ?= on
 
 .PHONY: swarm-v2-smoke swarm-v2-population swarm-v2-eval validate-bounds calibrate-c calibrate-c-er calibrate-c-ws calibrate-c-ba \
-	thesis-sweep thesis-sweep-full consensus-smoke
+	thesis-sweep thesis-sweep-full consensus-smoke bench-lambda2
 
 swarm-v2-population: build ## swarm v2 on the gate population's real adapters (run probes-calib first), 30 agents, 10 rounds → results/swarm_population/
 	$(PLORA) swarm v2 --adapters population --agents 30 --rounds 10 --graph_p $(call cfg,graph.p) \
@@ -38,3 +38,9 @@ thesis-sweep-full: build ## the 72-run grid (seeds 41,42,43) → results/thesis_
 
 consensus-smoke: build ## a 2-quorum consensus engine commits 'A' on slot 1
 	$(PLORA) consensus-smoke
+
+LAMBDA2_NS ?= 10000,100000
+LAMBDA2_REPS ?= 5
+
+bench-lambda2: build ## λ2 of ER (mean degree 10) vs scipy eigsh, same run, interleaved (needs /usr/bin/python3 with numpy+scipy; LAMBDA2_NS=10000,100000)
+	node packages/swarm/bench/lambda2-vs-scipy.mjs --ns $(LAMBDA2_NS) --reps $(LAMBDA2_REPS)

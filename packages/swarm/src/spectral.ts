@@ -4,11 +4,15 @@
  * - λ2 of the combinatorial Laplacian L = D − A or of the symmetric normalized Laplacian
  *   L_sym = I − D^{-1/2} A D^{-1/2}, always labelled. Small graphs (n ≤ {@link DENSE_MAX_N}) use a
  *   dense symmetric eigensolver (ml-matrix, tred2 + tql2); larger ones a sparse Lanczos iteration
- *   with full re-orthogonalisation (Lanczos 1950; Golub & Van Loan, "Matrix Computations" §10.1)
- *   on the shifted operator M = 2I − L_sym (or c·I − L with c = 2·d_max), deflating the known top
- *   eigenvector (D^{1/2}·1, or 1), so the largest Ritz value μ of M gives λ2 = 2 − μ (or c − μ).
- *   The small tridiagonal eigenproblem T_k is solved with ml-matrix. A disconnected graph has
- *   λ2 = 0 whatever the normalisation (REC §10.1; the original reported 1.0 with an isolated node).
+ *   (Lanczos 1950; Golub & Van Loan, "Matrix Computations" §10.1) on the shifted operator
+ *   M = 2I − L_sym (or c·I − L with c = 2·d_max), deflating the known top eigenvector (D^{1/2}·1,
+ *   or 1), so the largest Ritz value μ of M gives λ2 = 2 − μ (or c − μ). Three variants: full
+ *   re-orthogonalisation every step (default up to {@link PARTIAL_REORTH_MIN_N}); Simon's partial
+ *   re-orthogonalisation (default above it — the fastest here: the operator pass returns α, the
+ *   recurrence, deflation and norm share one pass, and T_k's top Ritz pair costs O(k) by bisection
+ *   and inverse iteration); and thick-restart Lanczos (Wu & Simon 2000) with a bounded basis of
+ *   `ncv` vectors, for bounded memory. A disconnected graph has λ2 = 0 whatever the normalisation
+ *   (REC §10.1; the original reported 1.0 with an isolated node).
  * - A values-only dense reference: Householder tridiagonalisation plus Sturm-sequence bisection
  *   (Golub & Van Loan §8.4), O(n³) without eigenvectors — used to cross-check Lanczos up to n ≈ 1000.
  * - Cheeger bounds from the Fiedler sweep cut (REC §10.2): with g = D^{-1/2}·f sorted, the best
@@ -118,12 +122,18 @@ export interface FiedlerOptions {
   method: 'auto' | 'dense' | 'lanczos'
   /** Lanczos stop: Ritz residual below `tol` (default 1e-10). */
   tol: number
-  /** Lanczos iteration cap (default 400). */
+  /** Lanczos iteration (operator application) cap (default 400; counts every restart cycle's steps). */
   maxIterations: number
   /** Seed of the Lanczos start vector (default 12345). */
   seed: number
-  /** `full` Gram–Schmidt every step, `partial` (Simon's ω-recurrence), `auto` = partial above {@link PARTIAL_REORTH_MIN_N}. */
-  reorthogonalization: 'auto' | 'full' | 'partial'
+  /**
+   * `full`: Gram–Schmidt every step; `partial`: Simon's ω-recurrence; `auto` = partial above
+   * {@link PARTIAL_REORTH_MIN_N}, else full; `restart`: thick-restart Lanczos with a basis of at most
+   * `ncv` vectors, fully re-orthogonalised (bounded memory).
+   */
+  reorthogonalization: 'auto' | 'full' | 'partial' | 'restart'
+  /** Basis size of the thick-restart solver; 0 = {@link DEFAULT_NCV}. */
+  ncv: number
 }
 
 const DEFAULT_FIEDLER_OPTIONS: FiedlerOptions = {
@@ -133,14 +143,73 @@ const DEFAULT_FIEDLER_OPTIONS: FiedlerOptions = {
   maxIterations: 400,
   seed: 12345,
   reorthogonalization: 'auto',
+  ncv: 0,
 }
 
-/** Above this n, `auto` re-orthogonalisation is partial (the O(k²·n) full cost dominates there). */
+/** Default basis size of the thick-restart Lanczos solver (ARPACK's eigsh uses max(2k + 1, 20)). */
+export const DEFAULT_NCV = 24
+
+/**
+ * Above this n, `auto` re-orthogonalisation is partial (the O(k²·n) full cost dominates there);
+ * below it, full, as spec swarm.md §17.3 recommends (at n = 3000 full took ≈ 4× partial's time,
+ * 0.17 s against 0.04 s, on a loaded 2-core machine). Thick restart (`restart`) is opt-in: in
+ * JavaScript its full Gram–Schmidt against the bounded basis costs more per step than the sparse
+ * matvec — at n = 10⁵ (ER, mean degree 10) ncv = 10/16/24/40 took 209/156/144/140 steps and
+ * ≈ 1.6–3× the time of partial's 135 steps (measured side by side on a loaded machine) — but its
+ * memory is (ncv + 1 + ncv/2)·n numbers instead of one vector per step.
+ */
 export const PARTIAL_REORTH_MIN_N = 5000
 
 function clampLambda(l: number, kind: LaplacianKind): number {
   if (l > -1e-9 && l < 0) return 0
   return kind === 'normalized' ? Math.min(2, Math.max(0, l)) : l
+}
+
+/**
+ * y = (c·I − L)·x in one pass over the CSR, returning xᵀy (the Lanczos α) from the same pass: for L_sym, y_i = (c − 1)·x_i + d_i^{-1/2}·Σ_j d_j^{-1/2}·x_j
+ * with the x_j·d_j^{-1/2} prescaled once; for L = D − A, y_i = (c − d_i)·x_i + Σ_j x_j.
+ */
+function shiftedMatvec(
+  g: Csr,
+  kind: LaplacianKind,
+  c: number,
+  invSqrtDeg: Float64Array,
+  deg: Float64Array,
+): (x: Float64Array, y: Float64Array) => number {
+  const { n, offsets, targets } = g
+  const u = new Float64Array(n)
+  if (kind === 'normalized') {
+    const c1 = c - 1
+    return (x, y) => {
+      for (let i = 0; i < n; i++) u[i] = x[i]! * invSqrtDeg[i]!
+      let k = offsets[0]!
+      let xy = 0
+      for (let i = 0; i < n; i++) {
+        const end = offsets[i + 1]!
+        let s = 0
+        for (; k < end; k++) s += u[targets[k]!]!
+        const xi = x[i]!
+        const yi = c1 * xi + invSqrtDeg[i]! * s
+        y[i] = yi
+        xy += xi * yi
+      }
+      return xy
+    }
+  }
+  return (x, y) => {
+    let k = offsets[0]!
+    let xy = 0
+    for (let i = 0; i < n; i++) {
+      const end = offsets[i + 1]!
+      let s = 0
+      for (; k < end; k++) s += x[targets[k]!]!
+      const xi = x[i]!
+      const yi = (c - deg[i]!) * xi + s
+      y[i] = yi
+      xy += xi * yi
+    }
+    return xy
+  }
 }
 
 /** y = L·x for the chosen Laplacian (sparse). */
@@ -187,6 +256,12 @@ function normalize(x: Float64Array): number {
  */
 export function fiedler(adj: Adjacency | Csr, options: Partial<FiedlerOptions> = {}): FiedlerResult {
   const o = { ...DEFAULT_FIEDLER_OPTIONS, ...options }
+  if (!Number.isInteger(o.ncv) || o.ncv < 0 || o.ncv === 1)
+    throw new SwarmError(
+      SwarmErrorCode.OptionInvalid,
+      `fiedler: ncv must be 0 (default ${DEFAULT_NCV}) or an integer >= 2 (found ${o.ncv})`,
+      { ncv: o.ncv },
+    )
   const kind: LaplacianKind = o.normalized ? 'normalized' : 'combinatorial'
   const g = Array.isArray(adj) ? symmetricCsr(adj) : adj
   const n = g.n
@@ -227,14 +302,13 @@ export function fiedler(adj: Adjacency | Csr, options: Partial<FiedlerOptions> =
     const top = new Float64Array(n)
     for (let i = 0; i < n; i++) top[i] = kind === 'normalized' ? Math.sqrt(Math.max(1, deg[i]!)) : 1
     normalize(top)
-    const tmp = new Float64Array(n)
-    const shifted = (x: Float64Array, y: Float64Array): void => {
-      matvec(x, tmp)
-      for (let i = 0; i < n; i++) y[i] = c * x[i]! - tmp[i]!
-    }
+    const shifted = shiftedMatvec(g, kind, c, invSqrtDeg, deg)
     const partial =
       o.reorthogonalization === 'partial' || (o.reorthogonalization === 'auto' && n > PARTIAL_REORTH_MIN_N)
-    const r = lanczosLargest(shifted, n, [top], o.tol, o.maxIterations, o.seed, partial)
+    const r =
+      o.reorthogonalization === 'restart'
+        ? thickRestartLanczosLargest(shifted, n, [top], o.tol, o.maxIterations, o.seed, o.ncv > 0 ? o.ncv : DEFAULT_NCV)
+        : lanczosLargest(shifted, n, [top], o.tol, o.maxIterations, o.seed, partial)
     lambda = c - r.value
     vec = r.vector
     iterations = r.iterations
@@ -255,10 +329,16 @@ export function fiedler(adj: Adjacency | Csr, options: Partial<FiedlerOptions> =
 
 /**
  * Largest eigenpair of a symmetric operator on the orthogonal complement of `deflate`, by Lanczos
- * with full re-orthogonalisation (two Gram–Schmidt passes). Ritz pairs come from ml-matrix on T_k.
+ * (three-term recurrence fused with the deflation in one pass per step) with either full
+ * re-orthogonalisation every step or Simon's partial re-orthogonalisation (Simon, "The Lanczos
+ * algorithm with partial reorthogonalization", Math. Comp. 42, 1984): the ω-recurrence estimates
+ * the loss of orthogonality and a Gram–Schmidt sweep runs only when it exceeds √ε. The Ritz pair
+ * of T_k comes from Sturm bisection (top two eigenvalues, for the gap) and inverse iteration, O(k)
+ * per check, so convergence is tested every step; the final Ritz vector of a small T_k
+ * (k ≤ {@link RITZ_DENSE_MAX}) comes from ml-matrix.
  */
 function lanczosLargest(
-  op: (x: Float64Array, y: Float64Array) => void,
+  op: (x: Float64Array, y: Float64Array) => number,
   n: number,
   deflate: Float64Array[],
   tol: number,
@@ -270,66 +350,47 @@ function lanczosLargest(
   const kmax = Math.min(maxIterations, n - deflate.length)
   const q0 = new Float64Array(n)
   for (let i = 0; i < n; i++) q0[i] = rng.random() - 0.5
-  // Classical Gram–Schmidt with the DGKS criterion: a second pass only when the first removed
-  // most of the vector's norm (Daniel, Gragg, Kaufman & Stewart 1976) — full re-orthogonalisation
-  // at about half the cost of always doing two passes.
   const coef = new Float64Array(kmax + deflate.length + 1)
+  // Classical Gram–Schmidt with the DGKS criterion: a second pass only when the first removed
+  // most of the vector's norm (Daniel, Gragg, Kaufman & Stewart 1976).
   const orth = (w: Float64Array, basis: Float64Array[]): void => {
     const all = deflate.length > 0 ? [...deflate, ...basis] : basis
     for (let pass = 0; pass < 2; pass++) {
       const before = Math.sqrt(dot(w, w))
-      for (let j = 0; j < all.length; j++) coef[j] = dot(all[j]!, w)
-      for (let j = 0; j < all.length; j++) axpy(-coef[j]!, all[j]!, w)
+      multiDot(all, all.length, w, coef)
+      multiAxpy(all, all.length, coef, w)
       if (Math.sqrt(dot(w, w)) > Math.SQRT1_2 * before) break
     }
   }
   orth(q0, [])
   normalize(q0)
   const Q: Float64Array[] = [q0]
-  const alpha: number[] = []
-  const beta: number[] = []
-  const w = new Float64Array(n)
-  let best: { value: number; coeffs: number[] } = { value: 0, coeffs: [1] }
-  const ritz = (k: number): { value: number; coeffs: number[]; res: number; gap: number } => {
-    const d = Float64Array.from(alpha.slice(0, k))
-    const e = Float64Array.from(beta.slice(0, k - 1))
-    let coeffs: number[]
-    let value: number
-    let gap = Number.POSITIVE_INFINITY
-    if (k <= RITZ_DENSE_MAX) {
-      // Small T_k: ml-matrix's symmetric QL gives the Ritz pair directly.
-      const T = new Matrix(k, k)
-      for (let i = 0; i < k; i++) {
-        T.set(i, i, d[i]!)
-        if (i + 1 < k) {
-          T.set(i, i + 1, e[i]!)
-          T.set(i + 1, i, e[i]!)
-        }
-      }
-      const evd = new EigenvalueDecomposition(T, { assumeSymmetric: true })
-      const vals = evd.realEigenvalues
-      let idx = 0
-      for (let i = 1; i < k; i++) if (vals[i]! > vals[idx]!) idx = i
-      value = vals[idx]!
-      coeffs = evd.eigenvectorMatrix.getColumn(idx)
-      let second = Number.NEGATIVE_INFINITY
-      for (let i = 0; i < k; i++) if (i !== idx && vals[i]! > second) second = vals[i]!
-      gap = value - second
-    } else {
-      // Large T_k: Sturm bisection for the top eigenvalue, inverse iteration for its vector — O(k).
-      let bound = 0
-      for (let i = 0; i < k; i++)
-        bound = Math.max(bound, Math.abs(d[i]!) + Math.abs(e[i] ?? 0) + Math.abs(e[i - 1] ?? 0))
-      value = bisectKth(d, e, k - 1, -bound - 1, bound + 1)
-      gap = value - bisectKth(d, e, k - 2, -bound - 1, bound + 1)
-      coeffs = tridiagonalInverseIteration(d, e, value)
-    }
-    const res = Math.abs((beta[k - 1] ?? 0) * coeffs[k - 1]!)
-    return { value, coeffs, res, gap }
+  // Krylov vectors live in blocks of LANCZOS_BLOCK vectors: one allocation per block instead of one
+  // per step (each large ArrayBuffer counts as external memory and can trigger a full GC).
+  let block = new Float64Array(0)
+  const basisVector = (j: number): Float64Array => {
+    const slot = (j - 1) % LANCZOS_BLOCK
+    if (slot === 0) block = new Float64Array(Math.min(LANCZOS_BLOCK, kmax - j + 1) * n)
+    return block.subarray(slot * n, (slot + 1) * n)
   }
-  // Partial re-orthogonalisation (Simon 1984): ω[k] estimates q_{j+1}ᵀq_k by the ω-recurrence;
-  // full Gram–Schmidt runs only when some |ω| exceeds √ε (and on the step after), which keeps the
-  // basis semi-orthogonal — enough for Ritz values accurate to working precision.
+  const alpha = new Float64Array(kmax)
+  const beta = new Float64Array(kmax)
+  const w = new Float64Array(n)
+  const d0 = deflate[0]
+  let best = { value: 0, k: 1 }
+  const ritz = (k: number): { value: number; res: number; gap: number; coeffs: number[] } => {
+    const d = alpha.subarray(0, k)
+    const e = beta.subarray(0, k - 1)
+    let bound = 0
+    for (let i = 0; i < k; i++) bound = Math.max(bound, Math.abs(d[i]!) + Math.abs(e[i] ?? 0) + Math.abs(e[i - 1] ?? 0))
+    const value = bisectKth(d, e, k - 1, -bound - 1, bound + 1)
+    const coeffs = tridiagonalInverseIteration(d, e, value)
+    const res = Math.abs(beta[k - 1]! * coeffs[k - 1]!)
+    // The gap (second Ritz value) only matters once the vector test res < √tol can pass.
+    const gap =
+      k > 1 && res < Math.sqrt(tol) ? value - bisectKth(d, e, k - 2, -bound - 1, bound + 1) : Number.POSITIVE_INFINITY
+    return { value, res, gap, coeffs }
+  }
   const EPS = Number.EPSILON
   const eps1 = Math.sqrt(n) * EPS * 0.5
   let omegaPrev = new Float64Array(kmax + 2)
@@ -337,25 +398,45 @@ function lanczosLargest(
   let omegaNext = new Float64Array(kmax + 2)
   omegaCur[0] = 1
   let forceNext = false
-  let reorths = 0
   let k = 0
   for (; k < kmax; k++) {
     const q = Q[k]!
-    op(q, w)
-    const a = dot(q, w)
-    alpha.push(a)
-    axpy(-a, q, w)
-    if (k > 0) axpy(-beta[k - 1]!, Q[k - 1]!, w)
-    let b: number
+    const a = op(q, w) // returns qᵀ·(op q)
+    alpha[k] = a
+    const bPrev = k > 0 ? beta[k - 1]! : 0
+    const qPrev = k > 0 ? Q[k - 1]! : q
+    // w ← w − α q − β q_prev, with ‖w‖² and the component dd along the deflated vector, in one
+    // pass. With a single deflated unit vector d0 the projection is deferred: ‖w − dd·d0‖² =
+    // ‖w‖² − dd², and w − dd·d0 is formed while writing the next basis vector (or by `orth`).
+    let dd = 0
+    let nn = 0
+    if (d0) {
+      for (let i = 0; i < n; i++) {
+        const v = w[i]! - a * q[i]! - bPrev * qPrev[i]!
+        w[i] = v
+        dd += v * d0[i]!
+        nn += v * v
+      }
+      if (deflate.length > 1) {
+        axpy(-dd, d0, w)
+        dd = 0
+        for (let j = 1; j < deflate.length; j++) axpy(-dot(deflate[j]!, w), deflate[j]!, w)
+        nn = dot(w, w)
+      } else nn = Math.max(0, nn - dd * dd)
+    } else {
+      for (let i = 0; i < n; i++) {
+        const v = w[i]! - a * q[i]! - bPrev * qPrev[i]!
+        w[i] = v
+        nn += v * v
+      }
+    }
+    let b = Math.sqrt(nn)
     if (partial) {
-      for (const d of deflate) axpy(-dot(d, w), d, w)
-      b = Math.sqrt(dot(w, w))
       // ω_{k+1,i} for i ≤ k from ω_{k,·} and ω_{k−1,·}.
       let worst = 0
       if (b > 0) {
         for (let i = 0; i < k; i++) {
-          let v =
-            beta[i]! * omegaCur[i + 1]! + (alpha[i]! - a) * omegaCur[i]! - (k > 0 ? beta[k - 1]! * omegaPrev[i]! : 0)
+          let v = beta[i]! * omegaCur[i + 1]! + (alpha[i]! - a) * omegaCur[i]! - bPrev * omegaPrev[i]!
           if (i > 0) v += beta[i - 1]! * omegaCur[i - 1]!
           v /= b
           v += v >= 0 ? eps1 : -eps1
@@ -365,8 +446,8 @@ function lanczosLargest(
         omegaNext[k] = eps1
       }
       if (forceNext || worst > Math.sqrt(EPS)) {
-        orth(w, Q)
-        reorths++
+        orth(w, Q) // also projects out `deflate`
+        dd = 0
         b = Math.sqrt(dot(w, w))
         for (let i = 0; i <= k; i++) omegaNext[i] = eps1
         // The step after a re-orthogonalisation is re-orthogonalised too (Simon's rule).
@@ -376,35 +457,281 @@ function lanczosLargest(
       ;[omegaPrev, omegaCur, omegaNext] = [omegaCur, omegaNext, omegaPrev]
     } else {
       orth(w, Q)
+      dd = 0
       b = Math.sqrt(dot(w, w))
     }
-    beta.push(b)
+    beta[k] = b
     const done = b < 1e-13 || k + 1 === kmax
-    // Solving T_k costs O(k³): check every few steps, and at the end.
-    if (done || (k + 1) % 8 === 0) {
-      const r = ritz(k + 1)
-      best = r
-      // Stop when the eigenvalue error bound min(res, res²/gap) (Parlett, "The Symmetric
-      // Eigenvalue Problem", Thm 11.7.1) is below tol, and the vector is reasonable (res < √tol).
-      const bound = Math.min(r.res, (r.res * r.res) / Math.max(r.gap, 1e-300))
-      if (done || (bound < tol * Math.max(1, Math.abs(r.value)) && r.res < Math.sqrt(tol))) {
-        k++
-        break
-      }
+    const r = ritz(k + 1)
+    best = { value: r.value, k: k + 1 }
+    // Stop when the eigenvalue error bound min(res, res²/gap) (Parlett, "The Symmetric
+    // Eigenvalue Problem", Thm 11.7.1) is below tol, and the vector is reasonable (res < √tol).
+    const bound = Math.min(r.res, (r.res * r.res) / Math.max(r.gap, 1e-300))
+    if (done || (bound < tol * Math.max(1, Math.abs(r.value)) && r.res < Math.sqrt(tol))) {
+      k++
+      break
     }
-    const next = new Float64Array(n)
-    for (let i = 0; i < n; i++) next[i] = w[i]! / b
+    const next = basisVector(Q.length)
+    const inv = 1 / b
+    if (dd !== 0 && d0) for (let i = 0; i < n; i++) next[i] = (w[i]! - dd * d0[i]!) * inv
+    else for (let i = 0; i < n; i++) next[i] = w[i]! * inv
     Q.push(next)
   }
-  void reorths
+  const coeffs = best.k <= RITZ_DENSE_MAX ? denseTopRitzVector(alpha, beta, best.k) : ritz(best.k).coeffs
   const vector = new Float64Array(n)
-  for (let j = 0; j < best.coeffs.length; j++) axpy(best.coeffs[j]!, Q[j]!, vector)
+  multiAxpy(
+    Q,
+    best.k,
+    Float64Array.from(coeffs, (c) => -c),
+    vector,
+  )
   normalize(vector)
   return { value: best.value, vector, iterations: k }
 }
 
-/** Ritz problems up to this size go to ml-matrix; larger ones to bisection + inverse iteration. */
-const RITZ_DENSE_MAX = 160
+/** Krylov vectors per allocation in {@link lanczosLargest}. */
+const LANCZOS_BLOCK = 32
+
+/** Top eigenvector of the k × k tridiagonal (alpha, beta) by ml-matrix's symmetric QL. */
+function denseTopRitzVector(alpha: Float64Array, beta: Float64Array, k: number): number[] {
+  const T = new Matrix(k, k)
+  for (let i = 0; i < k; i++) {
+    T.set(i, i, alpha[i]!)
+    if (i + 1 < k) {
+      T.set(i, i + 1, beta[i]!)
+      T.set(i + 1, i, beta[i]!)
+    }
+  }
+  const evd = new EigenvalueDecomposition(T, { assumeSymmetric: true })
+  const vals = evd.realEigenvalues
+  let idx = 0
+  for (let i = 1; i < k; i++) if (vals[i]! > vals[idx]!) idx = i
+  return evd.eigenvectorMatrix.getColumn(idx)
+}
+
+/** out[j] = V[j]ᵀ·x for j < count, four basis vectors per sweep over x (independent sums). */
+function multiDot(V: Float64Array[], count: number, x: Float64Array, out: Float64Array): void {
+  const n = x.length
+  let j = 0
+  for (; j + 4 <= count; j += 4) {
+    const a = V[j]!
+    const b = V[j + 1]!
+    const c = V[j + 2]!
+    const d = V[j + 3]!
+    let s0 = 0
+    let s1 = 0
+    let s2 = 0
+    let s3 = 0
+    for (let i = 0; i < n; i++) {
+      const xi = x[i]!
+      s0 += a[i]! * xi
+      s1 += b[i]! * xi
+      s2 += c[i]! * xi
+      s3 += d[i]! * xi
+    }
+    out[j] = s0
+    out[j + 1] = s1
+    out[j + 2] = s2
+    out[j + 3] = s3
+  }
+  for (; j < count; j++) out[j] = dot(V[j]!, x)
+}
+
+/** x ← x − Σ_{j<count} h[j]·V[j], four basis vectors per sweep over x. */
+function multiAxpy(V: Float64Array[], count: number, h: Float64Array, x: Float64Array): void {
+  const n = x.length
+  let j = 0
+  for (; j + 4 <= count; j += 4) {
+    const a = V[j]!
+    const b = V[j + 1]!
+    const c = V[j + 2]!
+    const d = V[j + 3]!
+    const ha = h[j]!
+    const hb = h[j + 1]!
+    const hc = h[j + 2]!
+    const hd = h[j + 3]!
+    for (let i = 0; i < n; i++) x[i] = x[i]! - (ha * a[i]! + hb * b[i]! + hc * c[i]! + hd * d[i]!)
+  }
+  for (; j < count; j++) axpy(-h[j]!, V[j]!, x)
+}
+
+/**
+ * Thick-restart Lanczos (Wu & Simon, "Thick-restart Lanczos method for large symmetric eigenvalue
+ * problems", SIAM J. Matrix Anal. Appl. 22, 2000) for the largest eigenpair of a symmetric operator
+ * on the orthogonal complement of `deflate`. The basis is bounded by `ncv` vectors (ARPACK-like):
+ * when it is full, the top `keep` Ritz vectors and the residual direction are kept and the
+ * projected matrix becomes arrowhead + tridiagonal. Every new vector is fully re-orthogonalised
+ * against the bounded basis (and `deflate`) by classical Gram–Schmidt applied twice ("twice is
+ * enough", Giraud, Langou & Rozložník 2005), in cache-sized row blocks. The Ritz problem (at most
+ * ncv × ncv) is solved with ml-matrix. Stop: the Ritz residual r = |β_j·s_j| gives the eigenvalue
+ * error bound min(r, r²/gap) (Parlett, "The Symmetric Eigenvalue Problem", Thm 11.7.1), which must
+ * be below tol·max(1, |θ|), with r < √tol for the vector.
+ */
+function thickRestartLanczosLargest(
+  op: (x: Float64Array, y: Float64Array) => number,
+  n: number,
+  deflate: Float64Array[],
+  tol: number,
+  maxIterations: number,
+  seed: number,
+  ncvWanted: number,
+): { value: number; vector: Float64Array; iterations: number; restarts: number } {
+  const dim = n - deflate.length
+  const ncv = Math.max(2, Math.min(ncvWanted, dim))
+  const keep = Math.max(1, Math.min(ncv - 2, Math.floor(ncv / 2)))
+  // ncv + 1 basis vectors plus `keep` scratch vectors for the restart, all preallocated.
+  const poolBuffer = new Float64Array((ncv + 1 + keep) * n)
+  const pool: Float64Array[] = Array.from({ length: ncv + 1 + keep }, (_, j) => poolBuffer.subarray(j * n, (j + 1) * n))
+  const V: Float64Array[] = pool.slice(0, ncv + 1)
+  let scratch: Float64Array[] = pool.slice(ncv + 1)
+  const all: Float64Array[] = new Array(deflate.length + ncv + 1)
+  for (let j = 0; j < deflate.length; j++) all[j] = deflate[j]!
+  const h1 = new Float64Array(deflate.length + ncv + 1)
+  const h2 = new Float64Array(deflate.length + ncv + 1)
+  const w = new Float64Array(n)
+  const T = new Float64Array(ncv * ncv)
+  // Start vector from the seed, orthogonal to `deflate`.
+  const rng = new PythonRandom(seed)
+  const v0 = V[0]!
+  for (let i = 0; i < n; i++) v0[i] = rng.random() - 0.5
+  const orth = (x: Float64Array, count: number): void => cgs2(x, all, count, h1, h2)
+  for (let j = 0; j < ncv + 1; j++) all[deflate.length + j] = V[j]!
+  orth(v0, deflate.length)
+  normalize(v0)
+  let size = 0 // vectors in the basis V[0..size-1]
+  let locked = 0 // leading arrow part after a restart
+  let iterations = 0
+  let restarts = 0
+  let bestValue = 0
+  let bestCoeffs = new Float64Array([1])
+  let bestSize = 1
+  let betaLast = 0
+  const solve = (k: number): { vals: Float64Array; vecs: Float64Array } => {
+    const m = new Matrix(k, k)
+    for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) m.set(i, j, T[i * ncv + j]!)
+    const evd = new EigenvalueDecomposition(m, { assumeSymmetric: true })
+    const raw = evd.realEigenvalues
+    const order = raw.map((v, i) => [v, i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1])
+    const vals = new Float64Array(k)
+    const vecs = new Float64Array(k * k) // column c (descending) at vecs[r * k + c]
+    const E = evd.eigenvectorMatrix
+    for (let c = 0; c < k; c++) {
+      vals[c] = order[c]![0]
+      const src = order[c]![1]
+      for (let r = 0; r < k; r++) vecs[r * k + c] = E.get(r, src)
+    }
+    return { vals, vecs }
+  }
+  for (;;) {
+    // Expand the basis from `size` to ncv (or stop early).
+    let stop = false
+    while (size < ncv) {
+      const j = size
+      const q = V[j]!
+      op(q, w)
+      iterations++
+      orth(w, deflate.length + j + 1)
+      T[j * ncv + j] = h1[deflate.length + j]! + h2[deflate.length + j]!
+      const b = Math.sqrt(dot(w, w))
+      betaLast = b
+      size = j + 1
+      const full = size === ncv
+      const breakdown = b < 1e-13
+      const capped = iterations >= maxIterations || size === dim
+      if (full || breakdown || capped || (size - locked) % 4 === 0) {
+        const { vals, vecs } = solve(size)
+        const value = vals[0]!
+        const gap = size > 1 ? value - vals[1]! : Number.POSITIVE_INFINITY
+        const res = Math.abs(b * vecs[(size - 1) * size]!)
+        bestValue = value
+        bestSize = size
+        bestCoeffs = new Float64Array(size)
+        for (let r = 0; r < size; r++) bestCoeffs[r] = vecs[r * size]!
+        const bound = Math.min(res, (res * res) / Math.max(gap, 1e-300))
+        const converged = bound < tol * Math.max(1, Math.abs(value)) && res < Math.sqrt(tol)
+        if (converged || breakdown || capped) {
+          stop = true
+          break
+        }
+        if (full) {
+          // Thick restart: keep the top `keep` Ritz vectors and the residual direction.
+          const k = keep
+          ritzCombine(V, vecs, size, k, scratch, n)
+          const resid = V[size]!
+          for (let i = 0; i < n; i++) resid[i] = w[i]! / b
+          // Rotate the views (no copies): the Ritz vectors become V[0..k-1], the residual V[k],
+          // and the old basis vectors are reused as free slots and as the next scratch.
+          const rotated = [...scratch, resid, ...V.slice(0, size)]
+          for (let jj = 0; jj < ncv + 1; jj++) V[jj] = rotated[jj]!
+          scratch = rotated.slice(ncv + 1)
+          for (let jj = 0; jj < ncv + 1; jj++) all[deflate.length + jj] = V[jj]!
+          T.fill(0)
+          for (let i = 0; i < k; i++) {
+            T[i * ncv + i] = vals[i]!
+            const c = b * vecs[(size - 1) * size + i]!
+            T[k * ncv + i] = c
+            T[i * ncv + k] = c
+          }
+          // V[k] is the next vector to expand; its arrow row is set above.
+          size = k
+          locked = k
+          restarts++
+          break
+        }
+      }
+      const next = V[size]!
+      for (let i = 0; i < n; i++) next[i] = w[i]! / b
+      T[(j + 1) * ncv + j] = b
+      T[j * ncv + j + 1] = b
+    }
+    if (stop) break
+  }
+  const vector = new Float64Array(n)
+  for (let r = 0; r < bestSize; r++) axpy(bestCoeffs[r]!, V[r]!, vector)
+  normalize(vector)
+  void betaLast
+  return { value: bestValue, vector, iterations, restarts }
+}
+
+/** Rows per block of the restart kernel (keeps a block of the basis in cache). */
+const BLOCK = 1024
+
+/**
+ * x ← (I − QQᵀ)²x for the first `count` vectors Q of `basis` (classical Gram–Schmidt twice);
+ * h1, h2 receive the coefficients of the two passes.
+ */
+function cgs2(x: Float64Array, basis: Float64Array[], count: number, h1: Float64Array, h2: Float64Array): void {
+  multiDot(basis, count, x, h1)
+  multiAxpy(basis, count, h1, x)
+  multiDot(basis, count, x, h2)
+  multiAxpy(basis, count, h2, x)
+}
+
+/** out[c] = Σ_r S[r, c]·V[r] for c < k (S row-major with `size` columns), in row blocks. */
+function ritzCombine(
+  V: Float64Array[],
+  S: Float64Array,
+  size: number,
+  k: number,
+  out: Float64Array[],
+  n: number,
+): void {
+  for (let c = 0; c < k; c++) out[c]!.fill(0)
+  for (let i0 = 0; i0 < n; i0 += BLOCK) {
+    const i1 = Math.min(n, i0 + BLOCK)
+    for (let c = 0; c < k; c++) {
+      const y = out[c]!
+      for (let r = 0; r < size; r++) {
+        const s = S[r * size + c]!
+        const q = V[r]!
+        for (let i = i0; i < i1; i++) y[i]! += s * q[i]!
+      }
+    }
+  }
+}
+
+/** The final Ritz vector of a T_k up to this size comes from ml-matrix; larger ones from inverse iteration. */
+const RITZ_DENSE_MAX = 64
 
 /** Eigenvector of the symmetric tridiagonal (d, e) for eigenvalue ≈ `shift`, by inverse iteration. */
 function tridiagonalInverseIteration(d: Float64Array, e: Float64Array, shift: number): number[] {

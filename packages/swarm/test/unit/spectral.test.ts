@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import {
   barabasiAlbertGraph,
@@ -156,4 +157,131 @@ describe('conductance, epidemic threshold and predicted rounds', () => {
     expect(predictedRoundsSpectral(10, 0.5, { normalized: true, safetyMargin: 0.1 })).toBe(4)
     expect(predictedRoundsSpectral(1, 0.5)).toBe(0)
   })
+})
+
+/** ‖L·v − λ·v‖ computed here from the adjacency (independent of the solver's own matvec). */
+function laplacianResidual(adj: number[][], v: Float64Array, lambda: number, normalized: boolean): number {
+  const deg = adj.map((r) => r.length)
+  let s2 = 0
+  for (let i = 0; i < adj.length; i++) {
+    let lv = normalized ? v[i]! : deg[i]! * v[i]!
+    for (const j of adj[i]!) lv -= normalized ? v[j]! / Math.sqrt(deg[i]! * deg[j]!) : v[j]!
+    s2 += (lv - lambda * v[i]!) ** 2
+  }
+  return Math.sqrt(s2)
+}
+
+describe('thick-restart and partial Lanczos agree with the dense reference to 1e-8', () => {
+  const path = (n: number): number[][] =>
+    Array.from({ length: n }, (_, i) => [i - 1, i + 1].filter((j) => j >= 0 && j < n))
+  const ring = (n: number): number[][] => Array.from({ length: n }, (_, i) => [(i + n - 1) % n, (i + 1) % n])
+  // Three ER blobs chained by single edges: λ2 and λ3 are both tiny and close together.
+  const blobs = (k: number, m: number, p: number, seed: number): number[][] => {
+    const adj: number[][] = Array.from({ length: k * m }, () => [])
+    for (let c = 0; c < k; c++) {
+      erdosRenyiGraph(m, p, seed + c).forEach((row, i) => {
+        for (const j of row) adj[c * m + i]!.push(c * m + j)
+      })
+      if (c > 0) {
+        adj[c * m - 1]!.push(c * m)
+        adj[c * m]!.push(c * m - 1)
+      }
+    }
+    return adj
+  }
+  const graphs: Array<[string, number[][]]> = [
+    // The path's relative gap is tiny: ncv = 12 needs ~1200 matvecs (dozens of restarts) at n = 300.
+    ['path200', path(200)],
+    ['ring90', ring(90)],
+    ['er500', erdosRenyiGraph(500, 0.02, 7)],
+    ['threeBlobs120', blobs(3, 120, 0.08, 21)],
+  ]
+  for (const [name, g] of graphs) {
+    it(name, () => {
+      for (const normalized of [true, false]) {
+        const dense = denseLambda2(g, normalized)
+        for (const [reorthogonalization, ncv] of [
+          ['restart', 12],
+          ['restart', 24],
+          ['partial', 0],
+          ['auto', 0],
+        ] as const) {
+          const msg = `${name} normalized=${normalized} ${reorthogonalization} ncv=${ncv}`
+          const lz = fiedler(g, { method: 'lanczos', normalized, maxIterations: 5000, reorthogonalization, ncv })
+          expect(lz.method, msg).toBe('lanczos')
+          expect(Math.abs(lz.lambda2 - dense), msg).toBeLessThan(1e-8)
+          expect(lz.iterations, msg).toBeGreaterThan(0)
+          // The Fiedler vector is a unit eigenvector: ‖L v − λ2 v‖ small, checked independently.
+          let nrm = 0
+          for (const x of lz.vector) nrm += x * x
+          expect(Math.abs(Math.sqrt(nrm) - 1), msg).toBeLessThan(1e-12)
+          const res = laplacianResidual(g, lz.vector, lz.lambda2, normalized)
+          expect(res, msg).toBeLessThan(1e-4)
+          expect(Math.abs(res - lz.residual), msg).toBeLessThan(1e-9)
+        }
+      }
+    })
+  }
+
+  it('is deterministic for a seed, and the seed only moves λ2 within the tolerance', () => {
+    const g = erdosRenyiGraph(800, 0.01, 3)
+    const a = fiedler(g, { method: 'lanczos', reorthogonalization: 'restart', seed: 5 })
+    const b = fiedler(g, { method: 'lanczos', reorthogonalization: 'restart', seed: 5 })
+    const c = fiedler(g, { method: 'lanczos', reorthogonalization: 'restart', seed: 6 })
+    expect(b.lambda2).toBe(a.lambda2)
+    expect(Array.from(b.vector)).toEqual(Array.from(a.vector))
+    expect(b.iterations).toBe(a.iterations)
+    expect(Math.abs(c.lambda2 - a.lambda2)).toBeLessThan(1e-8)
+  })
+
+  it('keeps the disconnected and small-n answers', () => {
+    for (const reorthogonalization of ['restart', 'partial'] as const) {
+      const disc = fiedler([[1], [0], [3], [2]], { method: 'lanczos', reorthogonalization })
+      expect(disc.method).toBe('disconnected')
+      expect(disc.lambda2).toBe(0)
+      expect(fiedler([[]], { method: 'lanczos', reorthogonalization }).method).toBe('trivial')
+      const k2 = fiedler([[1], [0]], { method: 'lanczos', reorthogonalization })
+      expect(k2.lambda2).toBeCloseTo(2, 12)
+      expect(fiedler(path5, { method: 'lanczos', reorthogonalization }).lambda2).toBeCloseTo(0.29289321881345254, 12)
+    }
+    expect(() => fiedler(path5, { ncv: 1 })).toThrow(/ncv must be 0/)
+    expect(() => fiedler(path5, { ncv: 2.5 })).toThrow(/ncv must be 0/)
+  })
+})
+
+// scipy eigsh goldens beyond the dense reference's reach (scripts/golden/swarm-lambda2-eigsh.py).
+const eigshGolden = JSON.parse(readFileSync(new URL('../golden/lambda2-eigsh.json', import.meta.url), 'utf8')) as {
+  cases: Array<{ graph: 'chords' | 'ladder'; n: number; normalized: boolean; lambda2: number }>
+}
+
+describe('λ2 matches scipy eigsh to 1e-9 on n = 2000–4000 graphs', () => {
+  const chords = (n: number): number[][] => {
+    const adj: number[][] = Array.from({ length: n }, () => [])
+    for (let i = 0; i < n; i++) for (const j of [(i + 1) % n, (i + 37) % n, (i * i + 7) % n]) adj[i]!.push(j)
+    return adj
+  }
+  const ladder = (n: number): number[][] => {
+    const h = n / 2
+    const adj: number[][] = Array.from({ length: n }, () => [])
+    for (let i = 0; i < h; i++) {
+      adj[i]!.push((i + 1) % h)
+      adj[h + i]!.push(h + ((i + 1) % h))
+      adj[i]!.push(h + i)
+    }
+    for (let i = 0; i < n; i += 50) adj[i]!.push((7 * i + 3) % n)
+    return adj
+  }
+  for (const c of eigshGolden.cases) {
+    it(`${c.graph} n=${c.n} normalized=${c.normalized}`, () => {
+      const g = (c.graph === 'chords' ? chords : ladder)(c.n)
+      // The ladder's relative gap is small: ≈ 520 unrestarted steps, ≈ 750 with ncv = 24.
+      for (const reorthogonalization of ['auto', 'restart'] as const) {
+        const f = fiedler(g, { normalized: c.normalized, reorthogonalization, maxIterations: 5000 })
+        const msg = `${reorthogonalization}`
+        expect(f.method, msg).toBe('lanczos')
+        expect(Math.abs(f.lambda2 - c.lambda2), msg).toBeLessThan(1e-9)
+        expect(f.residual, msg).toBeLessThan(1e-4)
+      }
+    })
+  }
 })
