@@ -16,6 +16,7 @@ export {
   layerNormOp,
   softmaxCrossEntropy,
 } from './arch/fast-ops.js'
+export { Gemma3Model, gemma3ParamShapes, gemmaRmsNorm } from './arch/gemma3.js'
 export { Gpt2Model, gpt2ParamShapes } from './arch/gpt2.js'
 export { embeddingLookup } from './arch/layers.js'
 export { LlamaModel, llamaParamShapes, ropeInverseFrequencies } from './arch/llama.js'
@@ -53,7 +54,7 @@ export {
   resolveModelDir,
 } from './hub.js'
 export { loadCausalLM, loadCausalLMFromDir, readModelConfig } from './load.js'
-export { familyOf, parseModelConfig } from './model-config.js'
+export { familyOf, parseModelConfig, SUPPORTED_MODEL_TYPES } from './model-config.js'
 export { encodeModelWeights, type ModelFolderContents, writeModelFolder } from './model-folder.js'
 export {
   describeModel,
@@ -86,6 +87,7 @@ export type {
   CachedForwardResult,
   CausalLM,
   ForwardOptions,
+  Gemma3Config,
   Gpt2Config,
   KvCache,
   LinearModule,
