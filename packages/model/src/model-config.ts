@@ -216,6 +216,16 @@ export function parseModelConfig(raw: unknown, where: string): ModelConfig {
     )
   }
   const attentionBias = r.attention_bias === true
+  if (modelType === 'qwen2' && r.use_sliding_window === true) {
+    throw new ModelError(
+      ModelErrorCode.ArchitectureUnsupported,
+      `${where}: qwen2 with use_sliding_window true (windows on layers from max_window_layers) is not supported: expected use_sliding_window false`,
+      { path: where, field: 'use_sliding_window' },
+    )
+  }
+  // MistralConfig defaults sliding_window to 4096; LLaMA has none; Qwen2 only with use_sliding_window.
+  const slidingWindow =
+    modelType === 'mistral' && r.sliding_window !== null ? posInt(r, 'sliding_window', 4096, where) : null
   const eos = r.eos_token_id
   return {
     model_type: modelType,
@@ -235,6 +245,7 @@ export function parseModelConfig(raw: unknown, where: string): ModelConfig {
     o_bias: modelType === 'qwen2' ? false : attentionBias,
     mlp_bias: r.mlp_bias === true,
     attention_dropout: num(r, 'attention_dropout', 0, where),
+    sliding_window: slidingWindow,
     // LlamaConfig and MistralConfig default to an untied head; Qwen2Config too.
     tie_word_embeddings: r.tie_word_embeddings === true,
     bos_token_id: optInt(r, 'bos_token_id'),

@@ -52,6 +52,11 @@ export interface LlamaConfig {
   o_bias: boolean
   mlp_bias: boolean
   attention_dropout: number
+  /**
+   * Mistral's sliding window: query i attends to keys j with i − sliding_window < j ≤ i; `null`
+   * (LLaMA, Qwen2 without `use_sliding_window`, Mistral with `sliding_window: null`) is full causal.
+   */
+  sliding_window: number | null
   tie_word_embeddings: boolean
   bos_token_id: number | null
   eos_token_id: number | number[] | null

@@ -44,6 +44,14 @@ export const TINY_LLAMA_CONFIG = {
   eos_token_id: 2,
 } as const
 
+/** A tiny Mistral config: the LLaMA forward with a sliding window of 3 (shorter than the test rows). */
+export const TINY_MISTRAL_CONFIG = {
+  ...TINY_LLAMA_CONFIG,
+  model_type: 'mistral',
+  num_key_value_heads: 1,
+  sliding_window: 3,
+} as const
+
 /**
  * A tiny Gemma-3 text config: 3 layers with layer 2 global (sliding_window_pattern 3), a
  * sliding window of 3 shorter than the test sequences, GQA, distinct local/global RoPE bases.

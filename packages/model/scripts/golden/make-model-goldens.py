@@ -10,7 +10,8 @@ not from the TypeScript code:
   learned positions, GELU tanh approximation, tied LM head.
 * LLaMA / Qwen2 (Touvron et al. 2023): RMSNorm, RoPE with rope_theta (rotate_half convention),
   grouped-query attention (kv head = head // (n_heads / n_kv_heads)), SwiGLU MLP, nn.Linear
-  (x @ W.T), tied or untied head; Qwen2 has biases on q/k/v.
+  (x @ W.T), tied or untied head; Qwen2 has biases on q/k/v; Mistral limits query i to keys
+  i - sliding_window < j <= i.
 * Gemma-3 text (Gemma Team 2025, "Gemma 3 Technical Report"; HF Gemma3ForCausalLM): RMSNorm
   scaling by (1 + w); embeddings times sqrt(hidden_size) (rounded to float32, as HF casts
   embed_scale to the weight dtype); four norms per layer (input, post-attention, pre- and
@@ -184,7 +185,9 @@ def llama_forward(cfg, W, ids, mask, ops):
     eps = cfg.get("rms_norm_eps", 1e-6)
     theta = cfg.get("rope_theta", 10000.0)
     qwen = cfg["model_type"] == "qwen2"
-    pos, allowed = masks(ids, mask)
+    # Mistral: sliding window (MistralConfig default 4096; null = none); LLaMA / Qwen2: none.
+    window = cfg.get("sliding_window", 4096) if cfg["model_type"] == "mistral" else None
+    pos, allowed = masks(ids, mask, window)
 
     def lin(x, name):
         y = x @ W[name + ".weight"].T

@@ -134,7 +134,7 @@ describe('gemma3_text forward', () => {
       for (let s = 0; s < 8; s++) {
         const last = tf.slice(r.logits, [0, r.logits.shape[1] - 1, 0], [2, 1, -1])
         const next = Array.from(tf.argMax(tf.reshape(last, [2, -1]), -1).dataSync())
-        next.forEach((t, row) => seq[row]!.push(t))
+        for (const [row, t] of next.entries()) seq[row]!.push(t)
         r = model.forwardWithCache(tf.tensor2d(next, [2, 1], 'int32'), r.cache)
         steps.push(r.logits)
       }
