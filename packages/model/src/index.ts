@@ -1,7 +1,7 @@
 /**
  * @packageDocumentation
  * `@plora/model`: the TensorFlow.js engine of plora — backend selection (native / wasm / cpu),
- * GPT-2 and LLaMA-family causal-LM forwards with LoRA side branches and a KV cache, Hugging Face
+ * GPT-2, LLaMA-family (LLaMA, Mistral, Qwen2) and Gemma-3 text causal-LM forwards with LoRA side branches and a KV cache, Hugging Face
  * model folders (local, HF cache, hub download), tokenizers, the embedded default base model,
  * token NLL / perplexity and greedy generation. PEFT adapter files live in `@plora/loader`.
  */

@@ -58,6 +58,9 @@ describe('gemma3_text config', () => {
         message: expect.stringMatching(/model_type "gemma3" is not supported \(the multimodal .*gemma3_text/),
       }),
     )
+    expect(() => parseModelConfig({ model_type: 'mixtral' }, 'cfg.json')).toThrow(
+      /"mixtral" is not supported \(mixture-of-experts/,
+    )
     expect(() => parseModelConfig({ model_type: 'falcon' }, 'cfg.json')).toThrow(
       /model_type "falcon" is not supported: expected one of gpt2, llama, mistral, qwen2, gemma3_text/,
     )
