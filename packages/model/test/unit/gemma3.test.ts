@@ -4,6 +4,9 @@
  * wrapper), the sliding window (a local layer forgets tokens older than the window), and greedy
  * generation with the KV cache far past the window equal to the full forward.
  */
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { bf16ToFloat, encodeSafetensors, floatToBf16 } from '@plora/safetensors'
 import * as tf from '@tensorflow/tfjs-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -13,9 +16,11 @@ import {
   initBackend,
   loadCausalLMFromDir,
   parseModelConfig,
+  randomModelWeights,
   type Tokenizer,
+  writeModelFolder,
 } from '../../src/index.js'
-import { TINY_GEMMA3_CONFIG, writeTinyModel } from '../helpers.js'
+import { TINY_GEMMA3_CONFIG, tmpDir, writeTinyModel } from '../helpers.js'
 
 function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!)
@@ -116,6 +121,32 @@ describe('gemma3_text forward', () => {
     twoLocal.dispose()
     expect(d).toBe(0)
     expect(near).toBeGreaterThan(1e-4)
+  })
+
+  it('reads a bfloat16 checkpoint (as Gemma-3 is published) as float32, bit-equal to its rounded float32 copy', async () => {
+    const w = randomModelWeights(parseModelConfig(TINY_GEMMA3_CONFIG, 'x'), 11, { std: 0.2, perturbNorms: true })
+    const rounded = new Map(
+      [...w].map(([k, v]) => [k, { shape: v.shape, data: v.data.map((x) => bf16ToFloat(floatToBf16(x))) }]),
+    )
+    const f32Dir = join(tmpDir(), 'f32')
+    await writeModelFolder(f32Dir, { config: TINY_GEMMA3_CONFIG, weights: rounded })
+    const bf16Dir = join(tmpDir(), 'bf16')
+    await writeModelFolder(bf16Dir, { config: TINY_GEMMA3_CONFIG, weights: w })
+    const bytes = encodeSafetensors(
+      [...w].map(([k, v]) => [k, { dtype: 'BF16' as const, shape: v.shape, data: v.data }] as const),
+      { format: 'pt' },
+    )
+    writeFileSync(join(bf16Dir, 'model.safetensors'), bytes)
+    const [a, b] = [await loadCausalLMFromDir(f32Dir), await loadCausalLMFromDir(bf16Dir)]
+    try {
+      const ids = [[2, 9, 33, 14, 5, 41, 27]]
+      const la = tf.tidy(() => a.forward(tf.tensor2d(ids, [1, 7], 'int32')).dataSync())
+      const lb = tf.tidy(() => b.forward(tf.tensor2d(ids, [1, 7], 'int32')).dataSync())
+      expect(Array.from(lb)).toEqual(Array.from(la))
+    } finally {
+      a.dispose()
+      b.dispose()
+    }
   })
 
   it('decodes token by token with the KV cache past the window exactly as the full forward', () => {
