@@ -1,7 +1,7 @@
 /**
  * @packageDocumentation
  * `@plora/model`: the TensorFlow.js engine of plora — backend selection (native / wasm / cpu),
- * GPT-2 and LLaMA-family causal-LM forwards with LoRA side branches and a KV cache, Hugging Face
+ * GPT-2, LLaMA-family (LLaMA, Mistral, Qwen2) and Gemma-3 text causal-LM forwards with LoRA side branches and a KV cache, Hugging Face
  * model folders (local, HF cache, hub download), tokenizers, the embedded default base model,
  * token NLL / perplexity and greedy generation. PEFT adapter files live in `@plora/loader`.
  */
@@ -16,6 +16,7 @@ export {
   layerNormOp,
   softmaxCrossEntropy,
 } from './arch/fast-ops.js'
+export { Gemma3Model, gemma3ParamShapes, gemmaRmsNorm } from './arch/gemma3.js'
 export { Gpt2Model, gpt2ParamShapes } from './arch/gpt2.js'
 export { embeddingLookup } from './arch/layers.js'
 export { LlamaModel, llamaParamShapes, ropeInverseFrequencies } from './arch/llama.js'
@@ -53,7 +54,7 @@ export {
   resolveModelDir,
 } from './hub.js'
 export { loadCausalLM, loadCausalLMFromDir, readModelConfig } from './load.js'
-export { familyOf, parseModelConfig } from './model-config.js'
+export { familyOf, parseModelConfig, SUPPORTED_MODEL_TYPES } from './model-config.js'
 export { encodeModelWeights, type ModelFolderContents, writeModelFolder } from './model-folder.js'
 export {
   describeModel,
@@ -86,6 +87,7 @@ export type {
   CachedForwardResult,
   CausalLM,
   ForwardOptions,
+  Gemma3Config,
   Gpt2Config,
   KvCache,
   LinearModule,

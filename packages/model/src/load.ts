@@ -4,6 +4,7 @@
 import { existsSync, statSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { Gemma3Model } from './arch/gemma3.js'
 import { Gpt2Model } from './arch/gpt2.js'
 import { LlamaModel } from './arch/llama.js'
 import { ModelError, ModelErrorCode } from './errors.js'
@@ -44,9 +45,9 @@ export async function loadCausalLMFromDir(modelDir: string): Promise<CausalLM> {
   }
   const config = await readModelConfig(modelDir)
   const weights = await readModelWeights(modelDir)
-  return config.model_type === 'gpt2'
-    ? new Gpt2Model(config, weights, modelDir)
-    : new LlamaModel(config, weights, modelDir)
+  if (config.model_type === 'gpt2') return new Gpt2Model(config, weights, modelDir)
+  if (config.model_type === 'gemma3_text') return new Gemma3Model(config, weights, modelDir)
+  return new LlamaModel(config, weights, modelDir)
 }
 
 /**

@@ -16,7 +16,7 @@ import {
 } from './base-model.js'
 import { ModelError, ModelErrorCode } from './errors.js'
 import { type ResolveModelOptions, resolveModelDir } from './hub.js'
-import type { CausalLM } from './types.js'
+import type { CausalLM, ModelFamily } from './types.js'
 
 /** The reference that names the embedded default base model. */
 export const EMBEDDED_MODEL_SPEC = 'embedded'
@@ -73,7 +73,7 @@ export async function resolveModelSpec(spec: string | undefined, options: Resolv
 /** What `plora model info` prints. */
 export interface ModelSummary {
   modelDir: string
-  family: 'gpt2' | 'llama'
+  family: ModelFamily
   modelType: string
   layers: number
   hiddenSize: number

@@ -2,10 +2,12 @@
  * Deterministic random initialisation of GPT-2 / LLaMA checkpoints from a seed, as Hugging Face
  * `_init_weights` does it: N(0, 0.02²) matrices and embeddings, GPT-2 residual projections
  * (`c_proj`) scaled by 1/√(2·n_layer), zero biases, unit norm weights. With `perturbNorms` the
- * biases and norm weights are random too, so golden tests exercise every parameter.
+ * biases and norm weights are random too, so golden tests exercise every parameter. Gemma-3
+ * norms scale by `1 + w`, so their unperturbed weight is 0 (HF `Gemma3RMSNorm` initialises zeros).
  * Randomness comes only from CPython-compatible `random.Random(seed)` (`@plora/common`).
  */
 import { createRng } from '@plora/common'
+import { gemma3ParamShapes } from './arch/gemma3.js'
 import { gpt2ParamShapes } from './arch/gpt2.js'
 import { llamaParamShapes } from './arch/llama.js'
 import type { ModelConfig } from './types.js'
@@ -24,7 +26,9 @@ export const DEFAULT_RANDOM_WEIGHTS_OPTIONS: RandomWeightsOptions = { std: 0.02,
 
 /** Expected parameter names and shapes of a model config. */
 export function modelParamShapes(config: ModelConfig): Map<string, number[]> {
-  return config.model_type === 'gpt2' ? gpt2ParamShapes(config) : llamaParamShapes(config)
+  if (config.model_type === 'gpt2') return gpt2ParamShapes(config)
+  if (config.model_type === 'gemma3_text') return gemma3ParamShapes(config)
+  return llamaParamShapes(config)
 }
 
 /** A full, seeded random state dict for `config` (parameter order = {@link modelParamShapes}). */
@@ -43,7 +47,8 @@ export function randomModelWeights(
     const isNorm = /(ln_\d|ln_f|layernorm|norm)\.weight$/.test(name)
     const isBias = name.endsWith('.bias')
     if (isNorm) {
-      for (let i = 0; i < n; i++) data[i] = o.perturbNorms ? 1 + rng.gauss(0, 0.1) : 1
+      const unit = config.model_type === 'gemma3_text' ? 0 : 1
+      for (let i = 0; i < n; i++) data[i] = o.perturbNorms ? unit + rng.gauss(0, 0.1) : unit
     } else if (isBias) {
       if (o.perturbNorms) for (let i = 0; i < n; i++) data[i] = rng.gauss(0, o.std)
     } else {

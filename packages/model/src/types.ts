@@ -6,7 +6,7 @@
 import type * as tf from '@tensorflow/tfjs-core'
 
 /** Model families the engine implements. `llama` also covers `mistral` and `qwen2`. */
-export type ModelFamily = 'gpt2' | 'llama'
+export type ModelFamily = 'gpt2' | 'llama' | 'gemma3'
 
 /** The fields of a GPT-2 `config.json` the forward uses (Hugging Face spelling). */
 export interface Gpt2Config {
@@ -52,13 +52,53 @@ export interface LlamaConfig {
   o_bias: boolean
   mlp_bias: boolean
   attention_dropout: number
+  /**
+   * Mistral's sliding window: query i attends to keys j with i − sliding_window < j ≤ i; `null`
+   * (LLaMA, Qwen2 without `use_sliding_window`, Mistral with `sliding_window: null`) is full causal.
+   */
+  sliding_window: number | null
+  tie_word_embeddings: boolean
+  bos_token_id: number | null
+  eos_token_id: number | number[] | null
+}
+
+/**
+ * The fields of a Gemma-3 text `config.json` (`model_type: gemma3_text`, Hugging Face
+ * `Gemma3TextConfig`) the forward uses.
+ */
+export interface Gemma3Config {
+  model_type: 'gemma3_text'
+  vocab_size: number
+  hidden_size: number
+  intermediate_size: number
+  num_hidden_layers: number
+  num_attention_heads: number
+  num_key_value_heads: number
+  head_dim: number
+  max_position_embeddings: number
+  rms_norm_eps: number
+  /** RoPE base of the global (full-attention) layers. */
+  rope_theta: number
+  /** RoPE base of the local (sliding-window) layers. */
+  rope_local_base_freq: number
+  /** Keys a sliding-window layer sees: query i attends to j with i − sliding_window < j ≤ i. */
+  sliding_window: number
+  /** Per layer: `sliding_attention` or `full_attention` (from `layer_types` or `sliding_window_pattern`). */
+  layer_types: Array<'sliding_attention' | 'full_attention'>
+  /** The attention scale is `query_pre_attn_scalar^-1/2`. */
+  query_pre_attn_scalar: number
+  /** `hidden_activation` (Gemma 3: `gelu_pytorch_tanh`). */
+  hidden_act: string
+  /** Bias on q/k/v/o projections (`attention_bias`, false in Gemma 3). */
+  attention_bias: boolean
+  attention_dropout: number
   tie_word_embeddings: boolean
   bos_token_id: number | null
   eos_token_id: number | number[] | null
 }
 
 /** A parsed model configuration. */
-export type ModelConfig = Gpt2Config | LlamaConfig
+export type ModelConfig = Gpt2Config | LlamaConfig | Gemma3Config
 
 /** One adaptable linear layer of a model (GPT-2 `Conv1D` or `nn.Linear`). */
 export interface LinearModule {

@@ -44,6 +44,41 @@ export const TINY_LLAMA_CONFIG = {
   eos_token_id: 2,
 } as const
 
+/** A tiny Mistral config: the LLaMA forward with a sliding window of 3 (shorter than the test rows). */
+export const TINY_MISTRAL_CONFIG = {
+  ...TINY_LLAMA_CONFIG,
+  model_type: 'mistral',
+  num_key_value_heads: 1,
+  sliding_window: 3,
+} as const
+
+/**
+ * A tiny Gemma-3 text config: 3 layers with layer 2 global (sliding_window_pattern 3), a
+ * sliding window of 3 shorter than the test sequences, GQA, distinct local/global RoPE bases.
+ */
+export const TINY_GEMMA3_CONFIG = {
+  model_type: 'gemma3_text',
+  vocab_size: 53,
+  hidden_size: 16,
+  intermediate_size: 24,
+  num_hidden_layers: 3,
+  num_attention_heads: 2,
+  num_key_value_heads: 1,
+  head_dim: 8,
+  max_position_embeddings: 64,
+  rms_norm_eps: 1e-6,
+  rope_theta: 1_000_000,
+  rope_local_base_freq: 10_000,
+  sliding_window: 3,
+  sliding_window_pattern: 3,
+  query_pre_attn_scalar: 8,
+  hidden_activation: 'gelu_pytorch_tanh',
+  tie_word_embeddings: true,
+  bos_token_id: 2,
+  eos_token_id: 1,
+  pad_token_id: 0,
+} as const
+
 /** Seeds of the golden checkpoints. */
 export const GOLDEN_SEEDS = { gpt2: 1234, llama: 4321 } as const
 

@@ -1,5 +1,5 @@
 /**
- * The loader against real `@plora/model` causal LMs (tiny random GPT-2 and LLaMA checkpoints
+ * The loader against real `@plora/model` causal LMs (tiny random GPT-2, LLaMA and Gemma-3 checkpoints
  * written by the test): merged injection gives the same logits as the model's own un-merged LoRA
  * branch, removal restores every weight bit for bit, and nothing leaks tensors.
  */
@@ -12,7 +12,8 @@ import {
   writeModelFolder,
 } from '@plora/model'
 import type { LoraAdapter } from '@plora/peft'
-import { buildPeftLoraConfig, resolveTargetModules } from '@plora/peft'
+import { buildPeftLoraConfig, loadPeftAdapter, resolveTargetModules, writePeftAdapter } from '@plora/peft'
+import { readSafetensors } from '@plora/safetensors'
 import * as tf from '@tensorflow/tfjs-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { baseFingerprint, createLoraBranches, injectAdapters } from '../../src/inject.js'
@@ -52,6 +53,22 @@ const LLAMA = {
   bos_token_id: 1,
   eos_token_id: 2,
 }
+// Gemma-3 text: sliding window 3 shorter than the 6-token inputs, layer 1 global.
+const GEMMA3 = {
+  model_type: 'gemma3_text',
+  vocab_size: 40,
+  hidden_size: 16,
+  intermediate_size: 24,
+  num_hidden_layers: 2,
+  num_attention_heads: 2,
+  num_key_value_heads: 1,
+  head_dim: 8,
+  max_position_embeddings: 32,
+  sliding_window: 3,
+  sliding_window_pattern: 2,
+  query_pre_attn_scalar: 8,
+  tie_word_embeddings: true,
+}
 
 describe('loader on @plora/model causal LMs', () => {
   let tmp: Awaited<ReturnType<typeof makeTmpDir>>
@@ -61,6 +78,7 @@ describe('loader on @plora/model causal LMs', () => {
     for (const [name, cfg, seed] of [
       ['gpt2', GPT2, 5],
       ['llama', LLAMA, 6],
+      ['gemma3', GEMMA3, 7],
     ] as const) {
       const dir = join(tmp.dir, name)
       await writeModelFolder(dir, {
@@ -85,7 +103,7 @@ describe('loader on @plora/model causal LMs', () => {
       'int32',
     )
 
-  for (const name of ['gpt2', 'llama']) {
+  for (const name of ['gpt2', 'llama', 'gemma3']) {
     it(`${name}: merged injection equals the model's LoRA branch, and removal is bit-exact and leak-free`, async () => {
       const model = models[name]!
       const targets = resolveTargetModules(model.linearModules(), 'all')
@@ -117,6 +135,45 @@ describe('loader on @plora/model causal LMs', () => {
       expect(tf.memory().numTensors).toBe(numTensors)
     })
   }
+
+  it('gemma3: the adapter folder has the PEFT keys Hugging Face writes and reloads to the same merged logits', async () => {
+    const model = models.gemma3!
+    const targets = resolveTargetModules(model.linearModules(), 'all')
+    expect(targets.peftTargetModules).toEqual([
+      'down_proj',
+      'gate_proj',
+      'k_proj',
+      'o_proj',
+      'q_proj',
+      'up_proj',
+      'v_proj',
+    ])
+    const adapter: LoraAdapter = {
+      dir: null,
+      config: buildPeftLoraConfig({
+        r: 2,
+        loraAlpha: 4,
+        targetModules: targets.peftTargetModules,
+        fanInFanOut: false,
+        baseModelNameOrPath: 'google/gemma-3-1b-it',
+      }),
+      modules: randomAdapterModules(targets.modules, 2, 88, 2),
+    }
+    const dir = join(tmp.dir, 'gemma3-adapter')
+    await writePeftAdapter(dir, adapter)
+    const keys = [...(await readSafetensors(join(dir, 'adapter_model.safetensors'))).tensors.keys()].sort()
+    expect(keys).toHaveLength(2 * 7 * 2)
+    expect(keys).toContain('base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight')
+    expect(keys).toContain('base_model.model.model.layers.1.mlp.down_proj.lora_B.weight')
+    const reloaded = await loadPeftAdapter(dir)
+    const merged = (a: LoraAdapter) => {
+      const handle = injectAdapters(model, [a])
+      const out = tf.tidy(() => model.forward(ids()).dataSync() as Float32Array)
+      handle.remove()
+      return out
+    }
+    expect(bitEqual(merged(reloaded), merged(adapter))).toBe(true)
+  })
 
   it('merges with a line search on mean NLL, never worse than base, without leaking tensors', async () => {
     const model = models.gpt2!

@@ -10,7 +10,17 @@ not from the TypeScript code:
   learned positions, GELU tanh approximation, tied LM head.
 * LLaMA / Qwen2 (Touvron et al. 2023): RMSNorm, RoPE with rope_theta (rotate_half convention),
   grouped-query attention (kv head = head // (n_heads / n_kv_heads)), SwiGLU MLP, nn.Linear
-  (x @ W.T), tied or untied head; Qwen2 has biases on q/k/v.
+  (x @ W.T), tied or untied head; Qwen2 has biases on q/k/v; Mistral limits query i to keys
+  i - sliding_window < j <= i.
+* Gemma-3 text (Gemma Team 2025, "Gemma 3 Technical Report"; HF Gemma3ForCausalLM): RMSNorm
+  scaling by (1 + w); embeddings times sqrt(hidden_size) (rounded to float32, as HF casts
+  embed_scale to the weight dtype); four norms per layer (input, post-attention, pre- and
+  post-feedforward, the post norms applied to the sublayer output before the residual add);
+  q_norm / k_norm RMSNorm over head_dim on q and k before RoPE; attention scale
+  query_pre_attn_scalar^-0.5; GeGLU MLP down(gelu_tanh(gate(x)) * up(x)); layers listed as
+  sliding_attention see keys j with i - sliding_window < j <= i and use RoPE base
+  rope_local_base_freq, full_attention layers see all j <= i with base rope_theta (layer_types,
+  or every sliding_window_pattern-th layer global); tied head.
 
 Positions with an attention mask are cumsum(mask) - 1 (clipped at 0), keys with mask 0 are
 excluded; only logits at real (mask = 1) positions are recorded.
@@ -113,17 +123,22 @@ def torch_ops():
     return TorchOps
 
 
-def masks(ids, mask):
+def masks(ids, mask, window=None):
     b, T = ids.shape
     pos = np.maximum(np.cumsum(mask, 1) - 1, 0)
-    causal = np.tril(np.ones((T, T), dtype=bool))
+    i = np.arange(T)[:, None]
+    j = np.arange(T)[None, :]
+    causal = j <= i
+    if window is not None:
+        causal = causal & (j > i - window)
     allowed = causal[None, :, :] & (mask[:, None, :] > 0)  # [b, q, k]
     return pos, allowed
 
 
-def attend(q, k, v, allowed, ops):
+def attend(q, k, v, allowed, ops, scale=None):
     # q [b,h,T,d], k/v [b,h,T,d]
-    scores = q @ np.swapaxes(k, -1, -2) / math.sqrt(q.shape[-1])
+    scores = q @ np.swapaxes(k, -1, -2)
+    scores = scores / math.sqrt(q.shape[-1]) if scale is None else scores * scale
     scores = np.where(allowed[:, None, :, :], scores, -1e30)
     return ops.softmax(scores) @ v
 
@@ -170,7 +185,9 @@ def llama_forward(cfg, W, ids, mask, ops):
     eps = cfg.get("rms_norm_eps", 1e-6)
     theta = cfg.get("rope_theta", 10000.0)
     qwen = cfg["model_type"] == "qwen2"
-    pos, allowed = masks(ids, mask)
+    # Mistral: sliding window (MistralConfig default 4096; null = none); LLaMA / Qwen2: none.
+    window = cfg.get("sliding_window", 4096) if cfg["model_type"] == "mistral" else None
+    pos, allowed = masks(ids, mask, window)
 
     def lin(x, name):
         y = x @ W[name + ".weight"].T
@@ -200,6 +217,62 @@ def llama_forward(cfg, W, ids, mask, ops):
     return x @ head.T
 
 
+def gemma3_forward(cfg, W, ids, mask, ops):
+    b, T = ids.shape
+    d = cfg["hidden_size"]
+    H = cfg["num_attention_heads"]
+    KV = cfg["num_key_value_heads"]
+    dh = cfg["head_dim"]
+    L = cfg["num_hidden_layers"]
+    eps = cfg.get("rms_norm_eps", 1e-6)
+    for key in ("final_logit_softcapping", "attn_logit_softcapping", "rope_scaling"):
+        assert cfg.get(key) is None, key
+    if "layer_types" in cfg:
+        sliding = [t == "sliding_attention" for t in cfg["layer_types"]]
+    else:
+        pattern = cfg.get("sliding_window_pattern", 6)
+        sliding = [(i + 1) % pattern != 0 for i in range(L)]
+    pos, allowed_full = masks(ids, mask)
+    _, allowed_local = masks(ids, mask, cfg["sliding_window"])
+    scale = cfg["query_pre_attn_scalar"] ** -0.5
+
+    def norm(x, name):
+        return ops.rms_norm(x, 1.0 + W[name], eps)
+
+    def lin(x, name):
+        y = x @ W[name + ".weight"].T
+        if name + ".bias" in W:
+            y = y + W[name + ".bias"]
+        return y
+
+    x = W["model.embed_tokens.weight"][ids] * float(np.float32(math.sqrt(d)))
+    for i in range(L):
+        p = f"model.layers.{i}."
+        theta = cfg["rope_local_base_freq"] if sliding[i] else cfg["rope_theta"]
+        allowed = allowed_local if sliding[i] else allowed_full
+        a = norm(x, p + "input_layernorm.weight")
+        q = lin(a, p + "self_attn.q_proj").reshape(b, T, H, dh).transpose(0, 2, 1, 3)
+        k = lin(a, p + "self_attn.k_proj").reshape(b, T, KV, dh).transpose(0, 2, 1, 3)
+        v = lin(a, p + "self_attn.v_proj").reshape(b, T, KV, dh).transpose(0, 2, 1, 3)
+        q = norm(q, p + "self_attn.q_norm.weight")
+        k = norm(k, p + "self_attn.k_norm.weight")
+        q, k = rope(q, pos, theta), rope(k, pos, theta)
+        rep = H // KV
+        k = np.repeat(k, rep, axis=1)
+        v = np.repeat(v, rep, axis=1)
+        o = attend(q, k, v, allowed, ops, scale).transpose(0, 2, 1, 3).reshape(b, T, H * dh)
+        x = x + norm(lin(o, p + "self_attn.o_proj"), p + "post_attention_layernorm.weight")
+        m = norm(x, p + "pre_feedforward_layernorm.weight")
+        f = lin(ops.gelu_tanh(lin(m, p + "mlp.gate_proj")) * lin(m, p + "mlp.up_proj"), p + "mlp.down_proj")
+        x = x + norm(f, p + "post_feedforward_layernorm.weight")
+    x = norm(x, "model.norm.weight")
+    head = W["model.embed_tokens.weight"] if cfg.get("tie_word_embeddings", True) else W["lm_head.weight"]
+    return x @ head.T
+
+
+FORWARDS = {"gpt2": gpt2_forward, "llama": llama_forward, "qwen2": llama_forward, "mistral": llama_forward, "gemma3_text": gemma3_forward}
+
+
 def main():
     models = sys.argv[1]
     cases = json.load(open(os.path.join(HERE, "model-cases.json")))["cases"]
@@ -215,7 +288,7 @@ def main():
         W = read_safetensors(os.path.join(models, c["name"], "model.safetensors"))
         ids = np.array(c["input_ids"])
         mask = np.array(c["attention_mask"])
-        fwd = gpt2_forward if c["config"]["model_type"] == "gpt2" else llama_forward
+        fwd = FORWARDS[c["config"]["model_type"]]
         logits = fwd(c["config"], W, ids, mask, NumpyOps)
         cross = None
         if tops is not None:
@@ -227,7 +300,7 @@ def main():
     json.dump(
         {
             "provenance": (
-                "float64 NumPy forward written from the published GPT-2 / LLaMA architectures "
+                "float64 NumPy forward written from the published GPT-2 / LLaMA / Gemma-3 architectures "
                 "(scripts/golden/make-model-goldens.py) over checkpoints written by "
                 "scripts/golden/write-golden-models.mjs; cross-checked against torch.nn.functional "
                 f"primitives (torch {torch_version}); numpy {np.__version__}"

@@ -179,6 +179,32 @@ export function attentionBias(b: number, t: number, past: number, keyMask: tf.Te
 }
 
 /**
+ * {@link attentionBias} restricted to a sliding window (Gemma-3 local layers; Beltagy et al. 2020):
+ * the query at cache position i sees keys j with i − window < j ≤ i (positions count padding, as
+ * Hugging Face's cache positions do).
+ */
+export function slidingAttentionBias(
+  b: number,
+  t: number,
+  past: number,
+  keyMask: tf.Tensor2D | undefined,
+  window: number,
+): tf.Tensor4D {
+  const total = past + t
+  const bias = new Float32Array(t * total)
+  for (let i = 0; i < t; i++) {
+    const q = past + i
+    for (let j = 0; j < total; j++) if (j > q || j <= q - window) bias[i * total + j] = -1e9
+  }
+  if (keyMask === undefined) return tf.tensor4d(bias, [1, 1, t, total])
+  return tf.tidy(() => {
+    const km = tf.reshape(tf.cast(tf.lessEqual(keyMask, 0), 'float32'), [b, 1, 1, total])
+    // Blocked by either: −1e9 once (a fully masked row stays finite and uniform, as in attentionBias).
+    return tf.maximum(tf.add(tf.tensor4d(bias, [1, 1, t, total]), tf.mul(km, -1e9)), -1e9) as tf.Tensor4D
+  })
+}
+
+/**
  * Position ids `[b, t]` of `t` new tokens: `cumsum(mask) − 1` clipped at 0 when a mask is given
  * (so left-padded rows start at 0, as Hugging Face generation does), else `past … past+t−1`.
  */

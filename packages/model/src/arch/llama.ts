@@ -7,7 +7,8 @@
  *   hₗ₊₁ = hₗ' + down_proj(silu(gate_proj(y)) ⊙ up_proj(y)),  y = RMSNorm₂(hₗ')      (SwiGLU)
  *   Attn: Q, K, V from q/k/v_proj; RoPE on Q and K (Su et al. 2021, "RoFormer"):
  *         x·cos(pθ) + rotate_half(x)·sin(pθ),  θᵢ = rope_theta^(−2i/d_h), rotate_half([a,b]) = [−b,a];
- *         grouped-query attention repeats each K/V head num_heads/num_kv_heads times.
+ *         grouped-query attention repeats each K/V head num_heads/num_kv_heads times; Mistral's
+ *         `sliding_window` limits query i to keys i − sliding_window < j ≤ i.
  *   logits = RMSNorm_f(h_L) · Wᵀ,  W = lm_head.weight or the tied embedding.
  *
  * `nn.Linear` weights are stored `[out, in]`, so `y = x·Wᵀ (+ b)`.
@@ -37,6 +38,7 @@ import {
   positionIds,
   repeatKv,
   rmsNorm,
+  slidingAttentionBias,
   splitHeads,
 } from './layers.js'
 
@@ -190,7 +192,10 @@ export class LlamaModel implements CausalLM {
     const emb = tf.concat([freqs, freqs], 2)
     const cos = tf.reshape(tf.cos(emb), [b, 1, t, dh]) as tf.Tensor4D
     const sin = tf.reshape(tf.sin(emb), [b, 1, t, dh]) as tf.Tensor4D
-    const bias = attentionBias(b, t, past, fullMask)
+    const bias =
+      c.sliding_window === null
+        ? attentionBias(b, t, past, fullMask)
+        : slidingAttentionBias(b, t, past, fullMask, c.sliding_window)
     let x = embeddingLookup(this.#p<tf.Rank.R2>('model.embed_tokens.weight'), tf.reshape(inputIds, [-1]))
     const keys: tf.Tensor4D[] = []
     const values: tf.Tensor4D[] = []

@@ -1,7 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type CausalLM, initBackend, type LoraBranches, loadCausalLMFromDir } from '../../src/index.js'
-import { TINY_GPT2_CONFIG, TINY_LLAMA_CONFIG, writeTinyModel } from '../helpers.js'
+import {
+  TINY_GEMMA3_CONFIG,
+  TINY_GPT2_CONFIG,
+  TINY_LLAMA_CONFIG,
+  TINY_MISTRAL_CONFIG,
+  writeTinyModel,
+} from '../helpers.js'
 
 function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!)
@@ -10,6 +16,8 @@ function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
 for (const [family, config] of [
   ['gpt2', TINY_GPT2_CONFIG],
   ['llama', TINY_LLAMA_CONFIG],
+  ['mistral', TINY_MISTRAL_CONFIG],
+  ['gemma3', TINY_GEMMA3_CONFIG],
 ] as const) {
   describe(`${family} forward`, () => {
     let model: CausalLM

@@ -1,6 +1,7 @@
 /**
  * Golden logits: tiny random GPT-2 / LLaMA (GQA, rope_theta, untied head) / Qwen2 (q/k/v bias,
- * tied head) checkpoints built by the deterministic generator (`randomModelWeights`, seeds and
+ * tied head) / Mistral (sliding window 3 shorter than the 9-token rows, one kv head) / Gemma-3 text (sliding window 4 shorter than the 10-token rows, a global layer,
+ * distinct local and global RoPE bases, QK-norm, padded row; and a `layer_types` config) checkpoints built by the deterministic generator (`randomModelWeights`, seeds and
  * configs in the golden file) must give the committed logits to 1e-5.
  *
  * Provenance: test/golden/model-logits.json was produced by scripts/golden/make-model-goldens.py,
