@@ -21,7 +21,9 @@ model-info: build ## architecture, parameters, vocabulary and LoRA targets of th
 bench-model: ## benchmarks (a) training steps and (d) token-NLL tokens/s (BENCH_BACKEND=wasm|cpu|tensorflow BENCH_STEPS=20)
 	cd packages/model && npx vitest run -c bench/vitest.config.ts bench/model.bench.ts
 
-golden-model: ## regenerate packages/model/test/golden/model-logits.json with the NumPy/PyTorch reference
+golden-model: ## regenerate packages/model/test/golden/model-logits.json with the float64 NumPy reference, checked against the PyTorch one (torch-forward.py)
 	npx tsc -b packages/model
 	node packages/model/scripts/golden/write-golden-models.mjs $(GOLDEN_MODELS)
-	/usr/bin/python3 packages/model/scripts/golden/make-model-goldens.py $(GOLDEN_MODELS) > packages/model/test/golden/model-logits.json
+	/usr/bin/python3 packages/model/scripts/golden/make-model-goldens.py $(GOLDEN_MODELS) > packages/model/test/golden/model-logits.json.tmp
+	mv packages/model/test/golden/model-logits.json.tmp packages/model/test/golden/model-logits.json
+	/usr/bin/python3 packages/model/scripts/golden/torch-forward.py $(GOLDEN_MODELS) packages/model/test/golden/model-logits.json

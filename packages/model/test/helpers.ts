@@ -1,6 +1,7 @@
 /**
  * Tiny deterministic checkpoints for the model tests. The same configs and seeds are used by
- * scripts/golden/make-model-goldens.py (via the files written by write-golden-models.ts).
+ * scripts/golden/make-model-goldens.py and scripts/golden/torch-forward.py (via the files written by
+ * write-golden-models.mjs).
  */
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'

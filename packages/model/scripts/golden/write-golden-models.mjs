@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Writes the tiny checkpoints of model-cases.json with @plora/model's deterministic generator
-// (the same code the golden test runs), for make-model-goldens.py to read.
+// (the same code the golden test runs), for make-model-goldens.py and torch-forward.py to read.
 // Usage (from the repo root):
 //   npx tsc -b packages/model && node packages/model/scripts/golden/write-golden-models.mjs /tmp/golden-models
 import { readFileSync } from 'node:fs'

@@ -6,8 +6,11 @@
  *
  * Provenance: test/golden/model-logits.json was produced by scripts/golden/make-model-goldens.py,
  * an independent float64 NumPy forward written from the published architectures, reading the
- * safetensors written by scripts/golden/write-golden-models.mjs, and cross-checked against
- * torch.nn.functional primitives (the file records the torch version and the max difference).
+ * safetensors written by scripts/golden/write-golden-models.mjs, cross-checked against
+ * torch.nn.functional primitives and against scripts/golden/torch-forward.py, a second float64
+ * reference written entirely in PyTorch (nn.Modules with the Hugging Face parameter names). The
+ * file records the torch version and, per case, both max differences; the first test below checks
+ * that every case carries the PyTorch-forward agreement (≤ 1e-9), so no Python runs here.
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -30,12 +33,28 @@ interface GoldenCase {
   input_ids: number[][]
   attention_mask: number[][]
   logits: Array<Array<number[] | null>>
+  torch_forward_max_abs_diff?: number
 }
 
 const golden = JSON.parse(readFileSync(join(import.meta.dirname, '../golden/model-logits.json'), 'utf8')) as {
   provenance: string
+  torch_version?: string
   cases: GoldenCase[]
 }
+
+describe('golden file provenance', () => {
+  it('every case agrees with the independent PyTorch float64 forward to 1e-9', () => {
+    expect(golden.provenance).toContain('torch-forward.py')
+    expect(golden.torch_version, 'torch version recorded').toMatch(/^\d+\.\d+/)
+    expect(golden.cases.length).toBeGreaterThan(0)
+    for (const c of golden.cases) {
+      const d = c.torch_forward_max_abs_diff
+      expect(typeof d === 'number' && Number.isFinite(d), `${c.name}: torch_forward_max_abs_diff recorded`).toBe(true)
+      expect(d!, `${c.name}: max |Δ| NumPy vs PyTorch reference`).toBeGreaterThanOrEqual(0)
+      expect(d!, `${c.name}: max |Δ| NumPy vs PyTorch reference`).toBeLessThanOrEqual(1e-9)
+    }
+  })
+})
 
 for (const backend of ['cpu', 'wasm'] as const) {
   describe(`golden logits on ${backend}`, () => {
