@@ -310,6 +310,9 @@ export async function runSweep(options: Partial<SweepOptions> = {}): Promise<Swe
       o.onProgress?.({ status: 'progress', task: 'sweep', done: flushed, total: points.length })
     }
   }
+  // node:worker_threads rather than a pool library: @plora/swarm stays free of tfjs and of pool
+  // dependencies, and each worker keeps its own scratch folder and verdict cache for its whole life,
+  // which a fixed set of long-lived Workers fed one point at a time gives directly.
   const workerUrl = new URL('./sweep-worker.js', import.meta.url)
   // Workers need the compiled .js (Node 20 cannot run .ts workers): from sources run inline.
   const inline = o.workers === 1 || points.length <= 1 || import.meta.url.endsWith('.ts')
