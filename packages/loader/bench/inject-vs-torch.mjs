@@ -146,7 +146,10 @@ for line in sys.stdin:
     elif cmd == 'B': print(sample(reproject, 9), flush=True)
     elif cmd == 'V': print(torch.__version__, np.__version__, flush=True)
 `
-const py = spawn(PYTHON, ['-c', PY], { stdio: ['pipe', 'pipe', 'inherit'] })
+// One thread for every BLAS the reference may load (numpy's OpenBLAS threads otherwise spin after
+// each call and take the other core from both sides).
+const oneThread = { OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_THREADS: '1' }
+const py = spawn(PYTHON, ['-c', PY], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...oneThread } })
 const lines = createInterface({ input: py.stdout })[Symbol.asyncIterator]()
 const ask = async (cmd) => {
   py.stdin.write(`${cmd}\n`)

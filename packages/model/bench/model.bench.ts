@@ -132,7 +132,10 @@ const PYTHON = process.env.BENCH_PYTHON ?? '/usr/bin/python3'
 /** The PyTorch reference of (a) (torch_train_ref.py, one thread), or why it could not run. */
 function torchReference(): Record<StepKind, StepTimes> | string {
   const script = join(import.meta.dirname, 'torch_train_ref.py')
-  const r = spawnSync(PYTHON, [script, String(STEPS)], { encoding: 'utf8', timeout: 300_000 })
+  // One thread for every BLAS torch may call (Debian's torch uses OpenBLAS, whose threads
+  // torch.set_num_threads does not limit: without this the reference used both cores).
+  const env = { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_THREADS: '1' }
+  const r = spawnSync(PYTHON, [script, String(STEPS)], { encoding: 'utf8', timeout: 300_000, env })
   if (r.status !== 0) return `${PYTHON} ${script} failed (${r.error?.message ?? r.stderr.trim().split('\n').at(-1)})`
   return JSON.parse(r.stdout) as Record<StepKind, StepTimes>
 }
