@@ -175,6 +175,33 @@ describe('plora swarm evaluate / sweep / calibrate-c / validate-bounds / consens
     expect(first).toHaveProperty('mi_series')
   })
 
+  it('sweep --shard i/n and sweep merge give the bytes of a one-machine run', async () => {
+    const grid = ['--topos', 'er,ws', '--ns', '10', '--seeds', '7,8', '--p', '0.4', '--rounds', '3', '--workers', '1']
+    const one = join(dir, 'shard-one.jsonl')
+    expect((await run('sweep', ...grid, '--out', one)).code).toBe(0)
+    for (const i of [1, 2]) {
+      const r = await run('sweep', ...grid, '--shard', `${i}/2`, '--out', join(dir, `shard-${i}.jsonl`))
+      expect(r.code, r.err).toBe(0)
+    }
+    const merged = join(dir, 'shard-merged.jsonl')
+    const m = await run(
+      'sweep',
+      'merge',
+      join(dir, 'shard-2.jsonl'),
+      join(dir, 'shard-1.jsonl'),
+      ...grid,
+      '--out',
+      merged,
+    )
+    expect(m.code, m.err).toBe(0)
+    expect(m.out).toMatch(/Merged 2 shard file\(s\) into .* \(8 lines, grid order\)/)
+    expect(await readFile(merged)).toEqual(await readFile(one))
+    const missing = await run('sweep', 'merge', join(dir, 'shard-1.jsonl'), ...grid, '--out', join(dir, 'no.jsonl'))
+    expect(missing.code).toBe(1)
+    expect(missing.err).toMatch(/lack 4 of 8 grid points.*SWARM_SWEEP_FAILED/)
+    expect((await run('sweep', ...grid, '--shard', '3/2', '--out', join(dir, 'no.jsonl'))).code).toBe(2)
+  })
+
   it('calibrate-c and validate-bounds write their records', async () => {
     const c = await run(
       'calibrate-c',

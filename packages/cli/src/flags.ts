@@ -47,6 +47,16 @@ export function parseIntFlag(options: IntFlagOptions = {}): FlagParser<number> {
   return (value) => intOf(value, options)
 }
 
+/** A shard `i/n` of a grid (1 ≤ i ≤ n), e.g. `2/8`. */
+export const parseShard: FlagParser<{ index: number; count: number }> = (value) => {
+  const m = /^(\d+)\/(\d+)$/.exec(value)
+  const index = m ? Number(m[1]) : Number.NaN
+  const count = m ? Number(m[2]) : Number.NaN
+  if (!m || !(count >= 1 && index >= 1 && index <= count) || !Number.isSafeInteger(count))
+    throw new InvalidArgumentError(`expected i/n with 1 ≤ i ≤ n (e.g. 2/8), found ${shown(value)}`)
+  return { index, count }
+}
+
 /** A TCP port, 0–65535 (0 = any free port where a server listens). */
 export const parsePort: FlagParser<number> = parseIntFlag({ min: 0, max: 65535 })
 

@@ -136,6 +136,7 @@ export {
 export { type BootstrapOptions, bootstrapCiMean } from './stats.js'
 export {
   DEFAULT_SWEEP_OPTIONS,
+  mergeSweepShards,
   runSweep,
   runSweepPoint,
   type SweepOptions,

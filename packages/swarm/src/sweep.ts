@@ -15,7 +15,7 @@ import { appendFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { availableParallelism, platform, release, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { Worker } from 'node:worker_threads'
-import { type ProgressCallback, writeJsonAtomic } from '@plora/common'
+import { type ProgressCallback, writeFileAtomic, writeJsonAtomic } from '@plora/common'
 import { meanC } from './calibrate.js'
 import { requireOption, SwarmError, SwarmErrorCode } from './errors.js'
 import type { GraphKind } from './graph.js'
@@ -46,6 +46,11 @@ export interface SweepOptions {
   workers: number
   /** Skip grid points already in `out` (default true); false truncates it. */
   resume: boolean
+  /**
+   * Run only this shard of the grid: point g (0-based, grid order) belongs to shard
+   * `g % count + 1`. Each shard writes its own `out`; {@link mergeSweepShards} joins them.
+   */
+  shard?: { index: number; count: number }
   onProgress?: ProgressCallback
 }
 
@@ -201,6 +206,120 @@ export async function runSweepPoint(
   }
 }
 
+/** Every point of the grid `o` describes, in grid order, with its resume key. */
+async function sweepGrid(
+  o: SweepOptions,
+  cOf: (topology: GraphKind) => Promise<{ C: number; source: string }>,
+): Promise<Array<{ key: string; point: SweepPoint }>> {
+  const out: Array<{ key: string; point: SweepPoint }> = []
+  for (const topology of o.topos) {
+    const { C, source } = await cOf(topology)
+    for (const n of o.ns)
+      for (const seed of o.seeds)
+        for (const trojanRate of o.trojanRates)
+          for (const tauTrigger of o.tauTrigger)
+            for (const tauNormZ of o.tauNormZ)
+              for (const tauCleanDelta of o.tauCleanDelta) {
+                const key = sweepKey({
+                  topology,
+                  N: n,
+                  seed,
+                  trojan_rate: trojanRate,
+                  thresholds: { tau_trigger: tauTrigger, tau_norm_z: tauNormZ, tau_clean_delta: tauCleanDelta },
+                })
+                out.push({
+                  key,
+                  point: {
+                    topology,
+                    n,
+                    seed,
+                    trojanRate,
+                    tauTrigger,
+                    tauNormZ,
+                    tauCleanDelta,
+                    C,
+                    cSource: source,
+                    p: o.p,
+                    wsK: o.wsK,
+                    wsBeta: o.wsBeta,
+                    baM: o.baM,
+                    rounds: o.rounds,
+                    protocol: o.protocol,
+                    dropoutPeriod: o.dropoutPeriod,
+                    earlyStop: o.earlyStop,
+                  },
+                })
+              }
+  }
+  return out
+}
+
+/**
+ * Joins the JSONL files of a sharded sweep (`shard` i/n, any order, resumed or not) into `out`, in
+ * grid order: the bytes a one-machine run of the same grid writes. Every grid point must appear
+ * (a missing one is named), no line may belong to another grid, and a point found twice must have
+ * the same line. Written atomically.
+ */
+export async function mergeSweepShards(
+  options: Partial<SweepOptions> & { inputs: readonly string[] },
+): Promise<{ out: string; lines: number; inputs: number }> {
+  const o: SweepOptions = { ...DEFAULT_SWEEP_OPTIONS, ...options }
+  requireOption(options.inputs.length >= 1, 'inputs: at least one shard file', options.inputs)
+  const grid = await sweepGrid(o, async () => ({ C: 0, source: '' }))
+  const wanted = new Set(grid.map((x) => x.key))
+  const found = new Map<string, string>()
+  for (const file of options.inputs) {
+    let text: string
+    try {
+      text = await readFile(file, 'utf8')
+    } catch (e) {
+      throw new SwarmError(SwarmErrorCode.SweepFailed, `${file}: cannot read the shard (${(e as Error).message})`, {
+        file,
+      })
+    }
+    text.split('\n').forEach((line, i) => {
+      if (!line.trim()) return
+      let key: string
+      try {
+        key = sweepKey(JSON.parse(line))
+      } catch {
+        throw new SwarmError(
+          SwarmErrorCode.SweepFailed,
+          `${file}:${i + 1}: not a sweep line (invalid JSON or fields)`,
+          {
+            file,
+            line: i + 1,
+          },
+        )
+      }
+      if (!wanted.has(key))
+        throw new SwarmError(
+          SwarmErrorCode.SweepFailed,
+          `${file}:${i + 1}: grid point ${key} is not in this grid; expected the flags the shards ran with`,
+          { file, line: i + 1, key },
+        )
+      const seen = found.get(key)
+      if (seen !== undefined && seen !== line)
+        throw new SwarmError(
+          SwarmErrorCode.SweepFailed,
+          `${file}:${i + 1}: grid point ${key} appears twice with different results`,
+          { file, line: i + 1, key },
+        )
+      found.set(key, line)
+    })
+  }
+  const missing = grid.filter((x) => !found.has(x.key))
+  if (missing.length > 0)
+    throw new SwarmError(
+      SwarmErrorCode.SweepFailed,
+      `the shards lack ${missing.length} of ${grid.length} grid points (first: ${missing[0]!.key}); run the missing shards or resume them`,
+      { missing: missing.length, total: grid.length, first: missing[0]!.key },
+    )
+  await mkdir(dirname(o.out), { recursive: true })
+  await writeFileAtomic(o.out, grid.map((x) => `${found.get(x.key)}\n`).join(''))
+  return { out: o.out, lines: grid.length, inputs: options.inputs.length }
+}
+
 /** Result of {@link runSweep}. */
 export interface SweepResult {
   out: string
@@ -258,44 +377,20 @@ export async function runSweep(options: Partial<SweepOptions> = {}): Promise<Swe
   } else {
     await rm(o.out, { force: true })
   }
-  const points: SweepPoint[] = []
-  for (const topology of o.topos) {
-    const { C, source } = await loadC(o.calibDir, topology)
-    for (const n of o.ns)
-      for (const seed of o.seeds)
-        for (const trojanRate of o.trojanRates)
-          for (const tauTrigger of o.tauTrigger)
-            for (const tauNormZ of o.tauNormZ)
-              for (const tauCleanDelta of o.tauCleanDelta) {
-                const key = sweepKey({
-                  topology,
-                  N: n,
-                  seed,
-                  trojan_rate: trojanRate,
-                  thresholds: { tau_trigger: tauTrigger, tau_norm_z: tauNormZ, tau_clean_delta: tauCleanDelta },
-                })
-                if (done.has(key)) continue
-                points.push({
-                  topology,
-                  n,
-                  seed,
-                  trojanRate,
-                  tauTrigger,
-                  tauNormZ,
-                  tauCleanDelta,
-                  C,
-                  cSource: source,
-                  p: o.p,
-                  wsK: o.wsK,
-                  wsBeta: o.wsBeta,
-                  baM: o.baM,
-                  rounds: o.rounds,
-                  protocol: o.protocol,
-                  dropoutPeriod: o.dropoutPeriod,
-                  earlyStop: o.earlyStop,
-                })
-              }
+  if (o.shard) {
+    const { index, count } = o.shard
+    requireOption(
+      Number.isInteger(count) && count >= 1 && Number.isInteger(index) && index >= 1 && index <= count,
+      'shard: i/n with 1 <= i <= n',
+      `${index}/${count}`,
+    )
   }
+  const points: SweepPoint[] = []
+  const grid = await sweepGrid(o, (t) => loadC(o.calibDir, t))
+  grid.forEach(({ key, point }, g) => {
+    if (o.shard && g % o.shard.count !== o.shard.index - 1) return
+    if (!done.has(key)) points.push(point)
+  })
   const total = points.length + done.size
   o.onProgress?.({ status: 'start', task: 'sweep', total: points.length })
   // Results are flushed in grid order: a finished point waits for the ones before it.

@@ -12,6 +12,8 @@ import {
   parseOnOff,
   parsePathFlag,
   parseProbability,
+  parseShard,
+  resolveLibraryDefaults,
   setLibraryDefaults,
   shownAs,
 } from '../flags.js'
@@ -441,6 +443,11 @@ export function register(program: Command): void {
   opt(sweep, 'dropout-period', 'dropout_period', 'k', 'temporal dropout period (0 = off)', nonNegative)
   opt(sweep, 'workers', null, 'n', 'worker threads', count)
   opt(sweep, 'resume', null, 'on|off', 'skip grid points already in --out (off: start over)', parseOnOff)
+  sweep.option(
+    '--shard <i/n>',
+    "run only shard i of n (grid point g goes to shard g mod n + 1); join the shards' --out files with `plora sweep merge`",
+    parseShard,
+  )
   setLibraryDefaults(sweep, async () => {
     const { DEFAULT_SWEEP_OPTIONS: d } = await import('@plora/swarm')
     return {
@@ -462,6 +469,37 @@ export function register(program: Command): void {
       resume: shownAs(d.resume, d.resume ? 'on' : 'off'),
     }
   })
+  const gridOf = async (f: Flags) => {
+    const { config } = await activeConfig()
+    return {
+      topos: f.topos as Array<(typeof TOPOLOGIES)[number]>,
+      ns: f.ns as number[],
+      seeds: (f.seeds as number[] | undefined) ?? config.value_add.seeds,
+      p: (f.p as number | undefined) ?? config.graph.p,
+      wsK: f.wsK as number,
+      wsBeta: f.wsBeta as number,
+      baM: f.baM as number,
+      rounds: f.rounds as number,
+      trojanRates: f.trojanRates as number[],
+      tauTrigger: f.tauTrigger as number[],
+      tauNormZ: f.tauNormZ as number[],
+      tauCleanDelta: f.tauCleanDelta as number[],
+      out: f.out as string,
+    }
+  }
+  sweep
+    .command('merge')
+    .description(
+      "join the --out files of a sharded sweep (--shard i/n) into --out, in grid order: a one-machine run's bytes (give the shards' grid flags)",
+    )
+    .argument('<shards...>', 'the JSONL files the shards wrote')
+    .action(async (shards: string[], _o: unknown, cmd: Command) => {
+      const parent = cmd.parent!
+      await resolveLibraryDefaults(parent)
+      const { mergeSweepShards } = await import('@plora/swarm')
+      const r = await mergeSweepShards({ ...(await gridOf(parent.opts() as Flags)), inputs: shards })
+      process.stdout.write(`Merged ${r.inputs} shard file(s) into ${r.out} (${r.lines} lines, grid order)\n`)
+    })
   sweep.action(async (f: Flags) => {
     const { runSweep } = await import('@plora/swarm')
     const { createProgressReporter } = await import('../progress-bar.js')
@@ -485,6 +523,7 @@ export function register(program: Command): void {
       dropoutPeriod: f.dropoutPeriod as number,
       ...(f.workers !== undefined ? { workers: f.workers as number } : {}),
       resume: f.resume as boolean,
+      ...(f.shard !== undefined ? { shard: f.shard as { index: number; count: number } } : {}),
       onProgress: createProgressReporter(),
     })
     process.stdout.write(`Wrote ${r.written} lines to ${r.out} (${r.skipped} already there; ${r.total} in the grid)\n`)

@@ -6,6 +6,7 @@ import {
   calibrateC,
   evaluateReports,
   meanC,
+  mergeSweepShards,
   runSwarmV2,
   runSweep,
   summarizeReport,
@@ -144,5 +145,55 @@ describe('sweep (spec §15 tests 9, 17)', () => {
     expect(again).toMatchObject({ written: 0, skipped: 4 })
     expect((await readFile(out, 'utf8')).trim().split('\n')).toHaveLength(4)
     await expect(await readFile(join(dir, 'sweep', 'env_manifest.json'), 'utf8')).toContain('platform')
+  })
+})
+
+describe('sharded sweep (issue 23 item 3)', () => {
+  const grid = {
+    topos: ['er', 'ws'] as Array<'er' | 'ws'>,
+    ns: [10, 12],
+    seeds: [7, 8],
+    p: 0.4,
+    rounds: 3,
+    trojanRates: [0.0],
+    workers: 1,
+  }
+  it('shards i/n partition the grid and merge into the bytes of a one-machine run, in any order', async () => {
+    const root = join(dir, 'shards')
+    const calibDir = dir
+    await runSweep({ ...grid, calibDir, out: join(root, 'one.jsonl') })
+    const shards = [1, 2, 3].map((i) => join(root, `s${i}.jsonl`))
+    const sizes: number[] = []
+    for (const [i, out] of shards.entries()) {
+      const r = await runSweep({ ...grid, calibDir, out, shard: { index: i + 1, count: 3 } })
+      sizes.push(r.written)
+    }
+    expect(sizes).toEqual([3, 3, 2])
+    const m = await mergeSweepShards({
+      ...grid,
+      inputs: [shards[2]!, shards[0]!, shards[1]!],
+      out: join(root, 'merged.jsonl'),
+    })
+    expect(m).toEqual({ out: join(root, 'merged.jsonl'), lines: 8, inputs: 3 })
+    expect(await readFile(join(root, 'merged.jsonl'))).toEqual(await readFile(join(root, 'one.jsonl')))
+    // a missing shard, a line of another grid and a point with two different results are refused
+    await expect(
+      mergeSweepShards({ ...grid, inputs: shards.slice(0, 2), out: join(root, 'bad.jsonl') }),
+    ).rejects.toMatchObject({ code: 'SWARM_SWEEP_FAILED', message: expect.stringMatching(/lack 2 of 8 grid points/) })
+    await expect(
+      mergeSweepShards({ ...grid, ns: [10], inputs: shards, out: join(root, 'bad.jsonl') }),
+    ).rejects.toMatchObject({ message: expect.stringMatching(/is not in this grid/) })
+    const first = (await readFile(shards[0]!, 'utf8')).split('\n')[0]!
+    const tampered = join(root, 'tampered.jsonl')
+    await writeFile(tampered, `${first.replace('"lambda2":', '"lambda2":1e-9,"x":')}\n`)
+    await expect(
+      mergeSweepShards({ ...grid, inputs: [...shards, tampered], out: join(root, 'bad.jsonl') }),
+    ).rejects.toMatchObject({ message: expect.stringMatching(/appears twice with different results/) })
+    await expect(readFile(join(root, 'bad.jsonl'))).rejects.toMatchObject({ code: 'ENOENT' })
+    await expect(
+      runSweep({ ...grid, calibDir, out: join(root, 'x.jsonl'), shard: { index: 4, count: 3 } }),
+    ).rejects.toMatchObject({
+      code: 'SWARM_OPTION_INVALID',
+    })
   })
 })
