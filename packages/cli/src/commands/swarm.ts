@@ -469,6 +469,7 @@ export function register(program: Command): void {
       resume: shownAs(d.resume, d.resume ? 'on' : 'off'),
     }
   })
+  /** The grid the sweep flags describe (shared by a run and `sweep merge`). */
   const gridOf = async (f: Flags) => {
     const { config } = await activeConfig()
     return {
@@ -503,21 +504,8 @@ export function register(program: Command): void {
   sweep.action(async (f: Flags) => {
     const { runSweep } = await import('@plora/swarm')
     const { createProgressReporter } = await import('../progress-bar.js')
-    const { config } = await activeConfig()
     const r = await runSweep({
-      topos: f.topos as Array<(typeof TOPOLOGIES)[number]>,
-      ns: f.ns as number[],
-      seeds: (f.seeds as number[] | undefined) ?? config.value_add.seeds,
-      p: (f.p as number | undefined) ?? config.graph.p,
-      wsK: f.wsK as number,
-      wsBeta: f.wsBeta as number,
-      baM: f.baM as number,
-      rounds: f.rounds as number,
-      trojanRates: f.trojanRates as number[],
-      tauTrigger: f.tauTrigger as number[],
-      tauNormZ: f.tauNormZ as number[],
-      tauCleanDelta: f.tauCleanDelta as number[],
-      out: f.out as string,
+      ...(await gridOf(f)),
       calibDir: f.calibDir as string,
       protocol: f.protocol as (typeof PROTOCOLS)[number],
       dropoutPeriod: f.dropoutPeriod as number,

@@ -15,23 +15,15 @@
  * `nn.Linear` weights are stored `[out, in]`, so `y = x·Wᵀ (+ b)`.
  */
 import * as tf from '@tensorflow/tfjs-core'
-import type {
-  CachedForwardResult,
-  CausalLM,
-  ForwardOptions,
-  Gemma3Config,
-  KvCache,
-  LinearModule,
-  LoraBranches,
-} from '../types.js'
+import type { CausalLM, Gemma3Config, KvCache, LinearModule } from '../types.js'
 import type { FloatTensorData } from '../weights.js'
-import { checkInputIds, checkMask, countParams, createParams } from './base.js'
+import { checkInputIds, checkMask, createParams } from './base.js'
+import { DecoderModel, type DecoderRun, extendMask, projectionModules, ropeTables } from './decoder.js'
 import { dense } from './fast-ops.js'
 import {
   activation,
   attention,
   attentionBias,
-  createForwardState,
   embeddingLookup,
   type ForwardState,
   linear,
@@ -98,10 +90,10 @@ function applyRope(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tensor4D): tf.Tenso
 }
 
 /** A Gemma-3 text {@link CausalLM} over decoded weights. */
-export class Gemma3Model implements CausalLM {
+export class Gemma3Model extends DecoderModel implements CausalLM {
   readonly family = 'gemma3' as const
   readonly params: Map<string, tf.Variable>
-  readonly #modules: LinearModule[]
+  protected readonly modules: LinearModule[]
   readonly #invFreqGlobal: Float32Array
   readonly #invFreqLocal: Float32Array
 
@@ -109,6 +101,7 @@ export class Gemma3Model implements CausalLM {
   readonly modelDir: string
 
   constructor(config: Gemma3Config, weights: Map<string, FloatTensorData>, modelDir: string) {
+    super()
     this.config = config
     this.modelDir = modelDir
     this.params = createParams(weights, gemma3ParamShapes(config), modelDir)
@@ -118,44 +111,20 @@ export class Gemma3Model implements CausalLM {
     const qd = config.num_attention_heads * config.head_dim
     const kvd = config.num_key_value_heads * config.head_dim
     const ff = config.intermediate_size
-    this.#modules = []
-    for (let i = 0; i < config.num_hidden_layers; i++) {
-      const p = `model.layers.${i}`
-      this.#modules.push(
-        { path: `${p}.self_attn.q_proj`, inFeatures: d, outFeatures: qd, conv1d: false },
-        { path: `${p}.self_attn.k_proj`, inFeatures: d, outFeatures: kvd, conv1d: false },
-        { path: `${p}.self_attn.v_proj`, inFeatures: d, outFeatures: kvd, conv1d: false },
-        { path: `${p}.self_attn.o_proj`, inFeatures: qd, outFeatures: d, conv1d: false },
-        { path: `${p}.mlp.gate_proj`, inFeatures: d, outFeatures: ff, conv1d: false },
-        { path: `${p}.mlp.up_proj`, inFeatures: d, outFeatures: ff, conv1d: false },
-        { path: `${p}.mlp.down_proj`, inFeatures: ff, outFeatures: d, conv1d: false },
-      )
-    }
-  }
-
-  linearModules(): LinearModule[] {
-    return this.#modules.map((m) => ({ ...m }))
-  }
-
-  parameterCount(): number {
-    return countParams(this.params)
-  }
-
-  #p<R extends tf.Rank>(name: string): tf.Tensor<R> {
-    return this.params.get(name)! as unknown as tf.Tensor<R>
+    this.modules = projectionModules(config.num_hidden_layers, { hidden: d, q: qd, kv: kvd, ff })
   }
 
   #lin(x: tf.Tensor2D, path: string, state: ForwardState): tf.Tensor2D {
     const bias = this.params.get(`${path}.bias`) as tf.Tensor1D | undefined
-    return linear(x, path, this.#p(`${path}.weight`), bias, false, state)
+    return linear(x, path, this.param(`${path}.weight`), bias, false, state)
   }
 
-  #run(
+  protected run(
     inputIds: tf.Tensor2D,
     newMask: tf.Tensor2D | undefined,
     cache: KvCache | null,
     state: ForwardState,
-  ): { logits: tf.Tensor3D; keys: tf.Tensor4D[]; values: tf.Tensor4D[]; mask: tf.Tensor2D | undefined } {
+  ): DecoderRun {
     const c = this.config
     const past = cache?.length ?? 0
     checkInputIds(inputIds, c.max_position_embeddings, past)
@@ -165,23 +134,13 @@ export class Gemma3Model implements CausalLM {
     const kvh = c.num_key_value_heads
     const dh = c.head_dim
     const eps = c.rms_norm_eps
-    let fullMask: tf.Tensor2D | undefined
-    if (cache !== null) {
-      fullMask = tf.concat([cache.mask, newMask ?? tf.ones([b, t], 'int32')], 1)
-    } else {
-      fullMask = newMask === undefined ? undefined : tf.cast(newMask, 'int32')
-    }
-    const pos = tf.reshape(tf.cast(positionIds(b, t, past, fullMask), 'float32'), [b, t, 1])
-    const rope = (inv: Float32Array): [tf.Tensor4D, tf.Tensor4D] => {
-      const freqs = tf.mul(pos, tf.tensor1d(inv))
-      const emb = tf.concat([freqs, freqs], 2)
-      return [tf.reshape(tf.cos(emb), [b, 1, t, dh]), tf.reshape(tf.sin(emb), [b, 1, t, dh])]
-    }
-    const ropeGlobal = rope(this.#invFreqGlobal)
-    const ropeLocal = rope(this.#invFreqLocal)
+    const fullMask = extendMask(cache, newMask, b, t)
+    const pos = positionIds(b, t, past, fullMask)
+    const ropeGlobal = ropeTables(pos, this.#invFreqGlobal, b, t, dh)
+    const ropeLocal = ropeTables(pos, this.#invFreqLocal, b, t, dh)
     const biasGlobal = attentionBias(b, t, past, fullMask)
     const biasLocal = slidingAttentionBias(b, t, past, fullMask, c.sliding_window)
-    const embed = embeddingLookup(this.#p<tf.Rank.R2>('model.embed_tokens.weight'), tf.reshape(inputIds, [-1]))
+    const embed = embeddingLookup(this.param<tf.Rank.R2>('model.embed_tokens.weight'), tf.reshape(inputIds, [-1]))
     // HF multiplies by embed_scale cast to the weight dtype: √d rounded to float32.
     let x = tf.mul(embed, Math.fround(Math.sqrt(c.hidden_size))) as tf.Tensor2D
     const keys: tf.Tensor4D[] = []
@@ -191,11 +150,11 @@ export class Gemma3Model implements CausalLM {
       const p = `model.layers.${i}`
       const local = c.layer_types[i] === 'sliding_attention'
       const [cos, sin] = local ? ropeLocal : ropeGlobal
-      const a = gemmaRmsNorm(x, this.#p(`${p}.input_layernorm.weight`), eps)
+      const a = gemmaRmsNorm(x, this.param(`${p}.input_layernorm.weight`), eps)
       const q0 = splitHeads(this.#lin(a, `${p}.self_attn.q_proj`, state), b, t, h, dh)
       const k0 = splitHeads(this.#lin(a, `${p}.self_attn.k_proj`, state), b, t, kvh, dh)
-      const q = applyRope(gemmaRmsNorm(q0, this.#p(`${p}.self_attn.q_norm.weight`), eps), cos, sin)
-      let k = applyRope(gemmaRmsNorm(k0, this.#p(`${p}.self_attn.k_norm.weight`), eps), cos, sin)
+      const q = applyRope(gemmaRmsNorm(q0, this.param(`${p}.self_attn.q_norm.weight`), eps), cos, sin)
+      let k = applyRope(gemmaRmsNorm(k0, this.param(`${p}.self_attn.k_norm.weight`), eps), cos, sin)
       let v = splitHeads(this.#lin(a, `${p}.self_attn.v_proj`, state), b, t, kvh, dh)
       if (cache !== null) {
         k = tf.concat([cache.keys[i]!, k], 2)
@@ -206,40 +165,16 @@ export class Gemma3Model implements CausalLM {
       const bias = local ? biasLocal : biasGlobal
       const att = attention(q, repeatKv(k, h / kvh), repeatKv(v, h / kvh), bias, scale, c.attention_dropout, state)
       const o = this.#lin(mergeHeads(att), `${p}.self_attn.o_proj`, state)
-      x = tf.add(x, gemmaRmsNorm(o, this.#p(`${p}.post_attention_layernorm.weight`), eps))
-      const m = gemmaRmsNorm(x, this.#p(`${p}.pre_feedforward_layernorm.weight`), eps)
+      x = tf.add(x, gemmaRmsNorm(o, this.param(`${p}.post_attention_layernorm.weight`), eps))
+      const m = gemmaRmsNorm(x, this.param(`${p}.pre_feedforward_layernorm.weight`), eps)
       const gate = activation(c.hidden_act, this.#lin(m, `${p}.mlp.gate_proj`, state))
       const up = this.#lin(m, `${p}.mlp.up_proj`, state)
       const f = this.#lin(tf.mul(gate, up) as tf.Tensor2D, `${p}.mlp.down_proj`, state)
-      x = tf.add(x, gemmaRmsNorm(f, this.#p(`${p}.post_feedforward_layernorm.weight`), eps))
+      x = tf.add(x, gemmaRmsNorm(f, this.param(`${p}.post_feedforward_layernorm.weight`), eps))
     }
-    x = gemmaRmsNorm(x, this.#p('model.norm.weight'), eps)
-    const head = this.#p<tf.Rank.R2>(c.tie_word_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight')
+    x = gemmaRmsNorm(x, this.param('model.norm.weight'), eps)
+    const head = this.param<tf.Rank.R2>(c.tie_word_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight')
     const logits = tf.reshape(dense(x, head, undefined, false), [b, t, c.vocab_size]) as tf.Tensor3D
     return { logits, keys, values, mask: fullMask }
-  }
-
-  forward(inputIds: tf.Tensor2D, options: ForwardOptions = {}): tf.Tensor3D {
-    const state = createForwardState(options.lora, options.training ?? false, options.seed ?? 0, options.baseDropout)
-    return tf.tidy(() => this.#run(inputIds, options.attentionMask, null, state).logits)
-  }
-
-  forwardWithCache(
-    inputIds: tf.Tensor2D,
-    cache: KvCache | null,
-    options: { attentionMask?: tf.Tensor2D; lora?: LoraBranches } = {},
-  ): CachedForwardResult {
-    const state = createForwardState(options.lora, false, 0)
-    return tf.tidy(() => {
-      const r = this.#run(inputIds, options.attentionMask, cache, state)
-      const [b, t] = inputIds.shape
-      const mask = r.mask ?? tf.ones([b, t], 'int32')
-      return { logits: r.logits, cache: { keys: r.keys, values: r.values, mask, length: (cache?.length ?? 0) + t } }
-    }) as CachedForwardResult
-  }
-
-  dispose(): void {
-    for (const v of this.params.values()) v.dispose()
-    this.params.clear()
   }
 }

@@ -14,23 +14,15 @@
  * `nn.Linear` weights are stored `[out, in]`, so `y = x·Wᵀ (+ b)`.
  */
 import * as tf from '@tensorflow/tfjs-core'
-import type {
-  CachedForwardResult,
-  CausalLM,
-  ForwardOptions,
-  KvCache,
-  LinearModule,
-  LlamaConfig,
-  LoraBranches,
-} from '../types.js'
+import type { CausalLM, KvCache, LinearModule, LlamaConfig } from '../types.js'
 import type { FloatTensorData } from '../weights.js'
-import { checkInputIds, checkMask, countParams, createParams } from './base.js'
+import { checkInputIds, checkMask, createParams } from './base.js'
+import { DecoderModel, type DecoderRun, extendMask, projectionModules, ropeTables } from './decoder.js'
 import { dense } from './fast-ops.js'
 import {
   activation,
   attention,
   attentionBias,
-  createForwardState,
   embeddingLookup,
   type ForwardState,
   linear,
@@ -116,16 +108,17 @@ function applyRope(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tensor4D): tf.Tenso
 }
 
 /** A LLaMA-family {@link CausalLM} over decoded weights. */
-export class LlamaModel implements CausalLM {
+export class LlamaModel extends DecoderModel implements CausalLM {
   readonly family = 'llama' as const
   readonly params: Map<string, tf.Variable>
-  readonly #modules: LinearModule[]
+  protected readonly modules: LinearModule[]
   readonly #invFreq: Float32Array
 
   readonly config: LlamaConfig
   readonly modelDir: string
 
   constructor(config: LlamaConfig, weights: Map<string, FloatTensorData>, modelDir: string) {
+    super()
     this.config = config
     this.modelDir = modelDir
     const filtered = new Map([...weights].filter(([k]) => !k.endsWith('rotary_emb.inv_freq')))
@@ -135,44 +128,20 @@ export class LlamaModel implements CausalLM {
     const qd = config.num_attention_heads * config.head_dim
     const kvd = config.num_key_value_heads * config.head_dim
     const ff = config.intermediate_size
-    this.#modules = []
-    for (let i = 0; i < config.num_hidden_layers; i++) {
-      const p = `model.layers.${i}`
-      this.#modules.push(
-        { path: `${p}.self_attn.q_proj`, inFeatures: d, outFeatures: qd, conv1d: false },
-        { path: `${p}.self_attn.k_proj`, inFeatures: d, outFeatures: kvd, conv1d: false },
-        { path: `${p}.self_attn.v_proj`, inFeatures: d, outFeatures: kvd, conv1d: false },
-        { path: `${p}.self_attn.o_proj`, inFeatures: qd, outFeatures: d, conv1d: false },
-        { path: `${p}.mlp.gate_proj`, inFeatures: d, outFeatures: ff, conv1d: false },
-        { path: `${p}.mlp.up_proj`, inFeatures: d, outFeatures: ff, conv1d: false },
-        { path: `${p}.mlp.down_proj`, inFeatures: ff, outFeatures: d, conv1d: false },
-      )
-    }
-  }
-
-  linearModules(): LinearModule[] {
-    return this.#modules.map((m) => ({ ...m }))
-  }
-
-  parameterCount(): number {
-    return countParams(this.params)
-  }
-
-  #p<R extends tf.Rank>(name: string): tf.Tensor<R> {
-    return this.params.get(name)! as unknown as tf.Tensor<R>
+    this.modules = projectionModules(config.num_hidden_layers, { hidden: d, q: qd, kv: kvd, ff })
   }
 
   #lin(x: tf.Tensor2D, path: string, state: ForwardState): tf.Tensor2D {
     const bias = this.params.get(`${path}.bias`) as tf.Tensor1D | undefined
-    return linear(x, path, this.#p(`${path}.weight`), bias, false, state)
+    return linear(x, path, this.param(`${path}.weight`), bias, false, state)
   }
 
-  #run(
+  protected run(
     inputIds: tf.Tensor2D,
     newMask: tf.Tensor2D | undefined,
     cache: KvCache | null,
     state: ForwardState,
-  ): { logits: tf.Tensor3D; keys: tf.Tensor4D[]; values: tf.Tensor4D[]; mask: tf.Tensor2D | undefined } {
+  ): DecoderRun {
     const c = this.config
     const past = cache?.length ?? 0
     checkInputIds(inputIds, c.max_position_embeddings, past)
@@ -181,28 +150,19 @@ export class LlamaModel implements CausalLM {
     const h = c.num_attention_heads
     const kvh = c.num_key_value_heads
     const dh = c.head_dim
-    let fullMask: tf.Tensor2D | undefined
-    if (cache !== null) {
-      fullMask = tf.concat([cache.mask, newMask ?? tf.ones([b, t], 'int32')], 1)
-    } else {
-      fullMask = newMask === undefined ? undefined : tf.cast(newMask, 'int32')
-    }
-    const pos = tf.cast(positionIds(b, t, past, fullMask), 'float32')
-    const freqs = tf.mul(tf.reshape(pos, [b, t, 1]), tf.tensor1d(this.#invFreq))
-    const emb = tf.concat([freqs, freqs], 2)
-    const cos = tf.reshape(tf.cos(emb), [b, 1, t, dh]) as tf.Tensor4D
-    const sin = tf.reshape(tf.sin(emb), [b, 1, t, dh]) as tf.Tensor4D
+    const fullMask = extendMask(cache, newMask, b, t)
+    const [cos, sin] = ropeTables(positionIds(b, t, past, fullMask), this.#invFreq, b, t, dh)
     const bias =
       c.sliding_window === null
         ? attentionBias(b, t, past, fullMask)
         : slidingAttentionBias(b, t, past, fullMask, c.sliding_window)
-    let x = embeddingLookup(this.#p<tf.Rank.R2>('model.embed_tokens.weight'), tf.reshape(inputIds, [-1]))
+    let x = embeddingLookup(this.param<tf.Rank.R2>('model.embed_tokens.weight'), tf.reshape(inputIds, [-1]))
     const keys: tf.Tensor4D[] = []
     const values: tf.Tensor4D[] = []
     const scale = 1 / Math.sqrt(dh)
     for (let i = 0; i < c.num_hidden_layers; i++) {
       const p = `model.layers.${i}`
-      const a = rmsNorm(x, this.#p(`${p}.input_layernorm.weight`), c.rms_norm_eps)
+      const a = rmsNorm(x, this.param(`${p}.input_layernorm.weight`), c.rms_norm_eps)
       const q = applyRope(splitHeads(this.#lin(a, `${p}.self_attn.q_proj`, state), b, t, h, dh), cos, sin)
       let k = applyRope(splitHeads(this.#lin(a, `${p}.self_attn.k_proj`, state), b, t, kvh, dh), cos, sin)
       let v = splitHeads(this.#lin(a, `${p}.self_attn.v_proj`, state), b, t, kvh, dh)
@@ -214,38 +174,14 @@ export class LlamaModel implements CausalLM {
       values.push(v)
       const att = attention(q, repeatKv(k, h / kvh), repeatKv(v, h / kvh), bias, scale, c.attention_dropout, state)
       x = tf.add(x, this.#lin(mergeHeads(att), `${p}.self_attn.o_proj`, state))
-      const m = rmsNorm(x, this.#p(`${p}.post_attention_layernorm.weight`), c.rms_norm_eps)
+      const m = rmsNorm(x, this.param(`${p}.post_attention_layernorm.weight`), c.rms_norm_eps)
       const gate = activation(c.hidden_act, this.#lin(m, `${p}.mlp.gate_proj`, state))
       const up = this.#lin(m, `${p}.mlp.up_proj`, state)
       x = tf.add(x, this.#lin(tf.mul(gate, up) as tf.Tensor2D, `${p}.mlp.down_proj`, state))
     }
-    x = rmsNorm(x, this.#p('model.norm.weight'), c.rms_norm_eps)
-    const head = this.#p<tf.Rank.R2>(c.tie_word_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight')
+    x = rmsNorm(x, this.param('model.norm.weight'), c.rms_norm_eps)
+    const head = this.param<tf.Rank.R2>(c.tie_word_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight')
     const logits = tf.reshape(dense(x, head, undefined, false), [b, t, c.vocab_size]) as tf.Tensor3D
     return { logits, keys, values, mask: fullMask }
-  }
-
-  forward(inputIds: tf.Tensor2D, options: ForwardOptions = {}): tf.Tensor3D {
-    const state = createForwardState(options.lora, options.training ?? false, options.seed ?? 0, options.baseDropout)
-    return tf.tidy(() => this.#run(inputIds, options.attentionMask, null, state).logits)
-  }
-
-  forwardWithCache(
-    inputIds: tf.Tensor2D,
-    cache: KvCache | null,
-    options: { attentionMask?: tf.Tensor2D; lora?: LoraBranches } = {},
-  ): CachedForwardResult {
-    const state = createForwardState(options.lora, false, 0)
-    return tf.tidy(() => {
-      const r = this.#run(inputIds, options.attentionMask, cache, state)
-      const [b, t] = inputIds.shape
-      const mask = r.mask ?? tf.ones([b, t], 'int32')
-      return { logits: r.logits, cache: { keys: r.keys, values: r.values, mask, length: (cache?.length ?? 0) + t } }
-    }) as CachedForwardResult
-  }
-
-  dispose(): void {
-    for (const v of this.params.values()) v.dispose()
-    this.params.clear()
   }
 }
