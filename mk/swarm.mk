@@ -4,7 +4,7 @@
 SWEEP_RESUME ?= on
 
 .PHONY: swarm-v2-smoke swarm-v2-population swarm-v2-eval validate-bounds calibrate-c calibrate-c-er calibrate-c-ws calibrate-c-ba \
-	thesis-sweep thesis-sweep-full consensus-smoke bench-lambda2
+	thesis-sweep thesis-sweep-full consensus-smoke bench-lambda2 bench-million
 
 swarm-v2-population: build ## swarm v2 on the gate population's real adapters (run probes-calib first), 30 agents, 10 rounds → results/swarm_population/
 	$(PLORA) swarm v2 --adapters population --agents 30 --rounds 10 --graph_p $(call cfg,graph.p) \
@@ -44,3 +44,6 @@ LAMBDA2_REPS ?= 5
 
 bench-lambda2: build ## λ2 of ER (mean degree 10) vs scipy eigsh, same run, interleaved (needs /usr/bin/python3 with numpy+scipy; LAMBDA2_NS=10000,100000)
 	node packages/swarm/bench/lambda2-vs-scipy.mjs --ns $(LAMBDA2_NS) --reps $(LAMBDA2_REPS)
+
+bench-million: build ## the simulator at 10⁶ agents (ER mean degree 10 and implicit K_n, push-pull, security on): time per phase and peak RSS
+	node packages/swarm/bench/million.mjs

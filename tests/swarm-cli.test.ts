@@ -51,6 +51,40 @@ describe('plora swarm v2', () => {
     )
   })
 
+  it('--history off writes the report only, and refuses an alias it could not write', async () => {
+    const out = join(dir, 'no-history')
+    const r = await run(
+      'swarm',
+      'v2',
+      '--agents',
+      '5',
+      '--rounds',
+      '2',
+      '--seed',
+      '4',
+      '--history',
+      'off',
+      '--report-dir',
+      out,
+    )
+    expect(r.code, r.err).toBe(0)
+    expect(r.out).toContain('No history (--history off)')
+    const { readdir } = await import('node:fs/promises')
+    expect(await readdir(out)).toEqual(['swarm_v2_report_seed4.json'])
+    const bad = await run(
+      'swarm',
+      'v2',
+      '--history',
+      'off',
+      '--history-alias',
+      join(dir, 'h.json'),
+      '--report-dir',
+      out,
+    )
+    expect(bad.code).toBe(2)
+    expect(bad.err).toContain('--history is off')
+  })
+
   it('runs the gate with synthetic adapters and consensus', async () => {
     // No reference population in this run: the verifier's policy opts out of require_weight_reference
     // (by default the gate rejects adapters its weight detectors could not evaluate, issue 15 point 6).

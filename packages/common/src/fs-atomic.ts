@@ -36,10 +36,40 @@ export interface WriteFileAtomicOptions {
   mkdirs?: boolean
 }
 
-/** Writes `data` to `path` atomically: temp file in the same directory, fsync, rename. */
+/** Content of {@link writeFileAtomic}: the whole text or bytes, or chunks of them (a file larger than a string can be). */
+export type AtomicFileData = string | Uint8Array | Iterable<string | Uint8Array> | AsyncIterable<string | Uint8Array>
+
+/** Chunks are gathered to about this many bytes before a write. */
+const WRITE_BUFFER_BYTES = 1 << 20
+
+async function writeChunks(
+  fh: import('node:fs/promises').FileHandle,
+  chunks: Iterable<string | Uint8Array> | AsyncIterable<string | Uint8Array>,
+): Promise<void> {
+  let pending: Uint8Array[] = []
+  let size = 0
+  const flush = async () => {
+    if (size === 0) return
+    await fh.write(pending.length === 1 ? pending[0]! : Buffer.concat(pending, size))
+    pending = []
+    size = 0
+  }
+  for await (const c of chunks) {
+    const b = typeof c === 'string' ? Buffer.from(c, 'utf8') : c
+    pending.push(b)
+    size += b.byteLength
+    if (size >= WRITE_BUFFER_BYTES) await flush()
+  }
+  await flush()
+}
+
+/**
+ * Writes `data` to `path` atomically: temp file in the same directory, fsync, rename. `data` may
+ * be chunks (an iterable or async iterable), written in order, for outputs too large for one string.
+ */
 export async function writeFileAtomic(
   path: string,
-  data: string | Uint8Array,
+  data: AtomicFileData,
   options: WriteFileAtomicOptions = {},
 ): Promise<void> {
   const dir = dirname(path)
@@ -57,7 +87,8 @@ export async function writeFileAtomic(
   try {
     const fh = await open(tmp, 'wx', options.mode ?? 0o644)
     try {
-      await fh.writeFile(data)
+      if (typeof data === 'string' || data instanceof Uint8Array) await fh.writeFile(data)
+      else await writeChunks(fh, data)
       await fh.sync()
     } finally {
       await fh.close()

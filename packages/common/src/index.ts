@@ -11,6 +11,7 @@ export { canonicalJson, canonicalJsonBytes } from './canonical-json.js'
 export { base64ToBytes, bytesToBase64, bytesToHex, hexToBytes, isSha256Hex } from './encoding.js'
 export { CommonError, CommonErrorCode, isPloraError, PloraError } from './errors.js'
 export {
+  type AtomicFileData,
   createStagingDir,
   installDirAtomic,
   type WriteFileAtomicOptions,
@@ -18,6 +19,7 @@ export {
   writeJsonAtomic,
 } from './fs-atomic.js'
 export { sha256File, sha256FileHex, sha256Hex } from './hash.js'
+export { prettyJsonChunks } from './json-chunks.js'
 export {
   isJsonIntegerLiteral,
   type JsonScanOptions,

@@ -10,7 +10,14 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type Logger, type ProgressCallback, SILENT_LOGGER, sha256Hex, writeFileAtomic } from '@plora/common'
+import {
+  type Logger,
+  type ProgressCallback,
+  prettyJsonChunks,
+  SILENT_LOGGER,
+  sha256Hex,
+  writeFileAtomic,
+} from '@plora/common'
 import type { GateContext, GateMetrics, Policy } from '@plora/gate'
 import { clopperPearson } from '@plora/metrics'
 import { type AdapterSource, drawTrojans, type PreparedAdapters, prepareAdapters } from './adapters.js'
@@ -74,6 +81,8 @@ export interface SwarmV2Options {
   reportDir: string | null
   /** Extra copy of the history file. */
   historyAlias: string | null
+  /** Write `history_seed{seed}.json` (one knowledge snapshot per agent and round: 1.35 GB at 10⁶ agents × 30 rounds). */
+  history: boolean
   /** Where adapter folders are written (default: a fresh temp folder, deleted afterwards). */
   workDir: string | null
   /** Compute λ2 and the predicted rounds (skip for huge benchmark graphs if wanted). */
@@ -118,6 +127,7 @@ export const DEFAULT_SWARM_V2_OPTIONS: SwarmV2Options = {
   syntheticVariants: 4,
   reportDir: 'results',
   historyAlias: null,
+  history: true,
   workDir: null,
   spectral: true,
   adapterSeed: null,
@@ -192,9 +202,10 @@ export function historySnapshots(sim: SimulationResult): Array<Record<string, st
 
 /**
  * Serialises history snapshots: a JSON array with one object per round, one line per round
- * (Python's `", "`/`": "` separators), so a 100,000-agent history stays a plain streaming write.
+ * (Python's `", "`/`": "` separators), yielded in chunks of agents: a 10⁶-agent history is larger
+ * than one string can be.
  */
-function historyJson(masks: readonly Int32Array[], domains: readonly string[]): string {
+function* historyChunks(masks: readonly Int32Array[], domains: readonly string[]): Generator<string> {
   const cache = new Map<number, string>()
   const enc = (m: number): string => {
     let s = cache.get(m)
@@ -209,13 +220,25 @@ function historyJson(masks: readonly Int32Array[], domains: readonly string[]): 
     }
     return s
   }
-  const lines: string[] = []
-  for (const ms of masks) {
-    const rows = new Array<string>(ms.length)
-    for (let a = 0; a < ms.length; a++) rows[a] = `"${a}": ${enc(ms[a]!)}`
-    lines.push(`{${rows.join(', ')}}`)
+  const CHUNK = 8192
+  yield '['
+  for (let t = 0; t < masks.length; t++) {
+    const ms = masks[t]!
+    yield t === 0 ? '{' : ',\n{'
+    for (let a0 = 0; a0 < ms.length; a0 += CHUNK) {
+      const rows: string[] = []
+      for (let a = a0; a < Math.min(ms.length, a0 + CHUNK); a++) rows.push(`"${a}": ${enc(ms[a]!)}`)
+      yield (a0 === 0 ? '' : ', ') + rows.join(', ')
+    }
+    yield '}'
   }
-  return `[${lines.join(',\n')}]\n`
+  yield ']\n'
+}
+
+/** The pretty JSON text of `value` (2-space indent) and a newline, in chunks. */
+function* jsonFileChunks(value: unknown): Generator<string> {
+  yield* prettyJsonChunks(value)
+  yield '\n'
 }
 
 /**
@@ -372,17 +395,14 @@ export async function runSwarmV2(options: Partial<SwarmV2Options> = {}): Promise
     let historyPath: string | null = null
     if (o.reportDir !== null) {
       reportPath = join(o.reportDir, `swarm_v2_report_seed${o.seed}.json`)
-      historyPath = join(o.reportDir, `history_seed${o.seed}.json`)
-      const text = historyJson(
-        sim.rounds.map((r) => r.masks!),
-        domains,
-      )
-      await writeFileAtomic(reportPath, `${JSON.stringify(report, null, 2)}\n`)
+      historyPath = o.history ? join(o.reportDir, `history_seed${o.seed}.json`) : null
+      const masks = sim.rounds.map((r) => r.masks!)
+      await writeFileAtomic(reportPath, jsonFileChunks(report))
       if (population && o.policy) {
         await writeFileAtomic(join(o.reportDir, `swarm_v2_report_seed${o.seed}.md`), gateReportMarkdown(report))
       }
-      await writeFileAtomic(historyPath, text)
-      if (o.historyAlias) await writeFileAtomic(o.historyAlias, text)
+      if (historyPath) await writeFileAtomic(historyPath, historyChunks(masks, domains))
+      if (o.history && o.historyAlias) await writeFileAtomic(o.historyAlias, historyChunks(masks, domains))
     }
     return { report, simulation: sim, reportPath, historyPath, gateEvaluations }
   } finally {

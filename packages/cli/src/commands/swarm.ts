@@ -147,6 +147,14 @@ function registerV2(swarm: Command): void {
   )
   opt(cmd, 'report-dir', 'report_dir', 'dir', 'output folder', parsePathFlag)
   opt(cmd, 'history-alias', 'history_alias', 'path', 'extra copy of the history JSON', parsePathFlag)
+  opt(
+    cmd,
+    'history',
+    null,
+    'on|off',
+    'write history_seed{seed}.json (one snapshot per agent and round; ~1.3 GB at 10⁶ agents × 30 rounds)',
+    parseOnOff,
+  ).default(true, 'on')
   opt(cmd, 'security', null, 'on|off', 'gate every offer with @plora/gate', parseOnOff).default(false, 'off')
   opt(cmd, 'consensus', null, 'on|off', 'per-domain quorum consensus (needs --security on)', parseOnOff)
   opt(cmd, 'quorum', null, 'n', 'consensus quorum (default: config swarm.quorum)', count)
@@ -225,6 +233,8 @@ function registerV2(swarm: Command): void {
     const adapters = adaptersDir ? 'dir' : (f.adapters as (typeof ADAPTERS)[number])
     const logger = createLogger({ level: env.logLevel })
     const population = adapters === 'population'
+    if (f.history === false && typeof f.historyAlias === 'string')
+      cmd.error(`error: --history-alias ${f.historyAlias} needs the history, but --history is off`)
     let security = f.security === true
     if (population && !security) {
       // The population is there to measure the calibrated gate: on unless --security off is given.
@@ -297,6 +307,7 @@ function registerV2(swarm: Command): void {
       syntheticVariants: f.syntheticVariants as number,
       reportDir: f.reportDir as string,
       historyAlias: typeof f.historyAlias === 'string' ? f.historyAlias : null,
+      history: f.history !== false,
       logger,
       onProgress: createProgressReporter(),
     }
@@ -312,7 +323,9 @@ function registerV2(swarm: Command): void {
     } finally {
       dispose()
     }
-    process.stdout.write(`Saved v2 report to ${r.reportPath}\nSaved history to ${r.historyPath}\n`)
+    process.stdout.write(
+      `Saved v2 report to ${r.reportPath}\n${r.historyPath ? `Saved history to ${r.historyPath}` : 'No history (--history off)'}\n`,
+    )
     const rates = (r.report.final.gate as { error_rates?: import('@plora/swarm').GateErrorRates }).error_rates
     if (population && rates) {
       const f = (x: import('@plora/swarm').RateWithInterval) =>
