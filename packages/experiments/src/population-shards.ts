@@ -6,7 +6,7 @@
  * (which names the adapter folder: rewritten to the merged folder's path, as a one-machine run
  * into it writes); there is no index. The merged folder is staged and renamed into place.
  */
-import { existsSync, readdirSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { chmod, readFile, rm } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { createStagingDir, installDirAtomic, writeJsonAtomic } from '@plora/common'
@@ -29,9 +29,13 @@ export interface MergePopulationOptions {
   inputs: readonly string[]
   /** The merged population folder (must not exist or be empty). */
   dir: string
-  /** Local folder of the base model (its weights' digest is in every member record) and its reference. */
-  modelDir: string
+  /** The base model's reference as the member records hold it (e.g. `embedded`). */
   baseModel: string
+  /**
+   * Local folder of the base model: when given, every member must have been trained on its weights
+   * (their digest is in each member record); else the members must agree on one digest.
+   */
+  modelDir?: string
 }
 
 /** What {@link mergePopulationShards} wrote. */
@@ -62,7 +66,8 @@ export async function mergePopulationShards(
   if (o.inputs.length === 0)
     throw new ExperimentsError(ExperimentsErrorCode.InputInvalid, 'population merge: no shard folders given', {})
   requireEmptyOutput('population', o.dir, '--population-dir')
-  const baseWeights = await baseWeightsDigest(o.modelDir)
+  let weights: { sha: string; where: string } | undefined =
+    o.modelDir !== undefined ? { sha: await baseWeightsDigest(o.modelDir), where: o.modelDir } : undefined
   const byName = new Map<string, PopulationMember>()
   for (const m of plan.members)
     for (const n of [m.id, basename(memberRecordPath('', m)), basename(memberPoisonPath('', m))]) byName.set(n, m)
@@ -80,11 +85,20 @@ export async function mergePopulationShards(
       const record = memberRecordPath(shard, m)
       // A folder without its record is a member whose training was cut short: not there.
       if (!existsSync(record) || !existsSync(join(memberDir(shard, m), 'plora.yml'))) continue
-      if (!sameMemberRecord(record, memberRecord(plan, m, o.baseModel, baseWeights)))
+      let sha: unknown
+      try {
+        sha = (JSON.parse(readFileSync(record, 'utf8')) as { base_weights_sha256?: unknown }).base_weights_sha256
+      } catch {
+        sha = undefined
+      }
+      if (typeof sha !== 'string' || !sameMemberRecord(record, memberRecord(plan, m, o.baseModel, sha)))
+        throw foreignRecord('population', record, `member ${m.id} was trained from another plan or other settings`)
+      weights ??= { sha, where: record }
+      if (sha !== weights.sha)
         throw foreignRecord(
           'population',
           record,
-          `member ${m.id} was trained from another plan, other settings or other base weights`,
+          `member ${m.id} was trained on base weights ${sha.slice(0, 12)}…, not ${weights.sha.slice(0, 12)}… of ${weights.where}`,
         )
       if (!found.has(m.id)) found.set(m.id, shard)
     }

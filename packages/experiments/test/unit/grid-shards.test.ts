@@ -251,7 +251,6 @@ describe('gate population shards', () => {
       await mergePopulationShards(plan, {
         inputs: [shards[1]!, shards[2]!, shards[0]!],
         dir: merged,
-        modelDir,
         baseModel: 'embedded',
       })
       expectSameFolder(pathed, merged)
@@ -267,6 +266,11 @@ describe('gate population shards', () => {
       await expect(merge(shards, { ...plan, training: { ...plan.training, epochs: 2 } })).rejects.toMatchObject({
         code: 'EXPERIMENTS_SHARD_RECORD_FOREIGN',
       })
+      // members trained on other base weights than the model given
+      const other = await writeEmbeddedBaseModel(join(root, 'base-other'), { seed: 4 })
+      await expect(
+        mergePopulationShards(plan, { inputs: shards, dir: out, modelDir: other, baseModel: 'embedded' }),
+      ).rejects.toMatchObject({ code: 'EXPERIMENTS_SHARD_RECORD_FOREIGN' })
       const twin = join(root, 'pop_twin')
       cpSync(shards[1]!, twin, { recursive: true })
       const id = plan.members[1]!.id
