@@ -9,6 +9,8 @@
  * specifications rendered headless to SVG by vega and to PNG by resvg; `plora figures`) and the
  * self-contained `results/report.html` (`plora report`); the rank × scheme ablation (`plora ablation`:
  * per-cell perplexity, ΔNLL with value-add statistics, parameters, bytes, train time, latency).
+ * The value-add, ablation and population grids run in shards (`shard` i/n) and merge into a
+ * one-machine run's output (`mergeValueAddShards`, `mergeAblationShards`, `mergePopulationShards`).
  *
  * @example
  * ```ts
