@@ -17,11 +17,13 @@ export function renderCommands(program) {
     for (const sub of cmd.commands) {
       if (sub.name() === 'help') continue
       const name = `${prefix} ${sub.name()}`.trim()
-      if (sub.commands.length > 0) visit(sub, name)
-      else {
+      // A command with its own action and subcommands (`plora sweep` and `plora sweep merge`) gets
+      // a row of its own before its subcommands'; commander keeps the action in `_actionHandler`.
+      if (sub.commands.length === 0 || sub._actionHandler) {
         const args = sub.registeredArguments.map((a) => (a.required ? `<${a.name()}>` : `[${a.name()}]`)).join(' ')
         rows.push(`| \`plora ${name}${args ? ` ${args}` : ''}\` | ${sub.description().replace(/\|/g, '\\|')} |`)
       }
+      if (sub.commands.length > 0) visit(sub, name)
     }
   }
   visit(program, '')

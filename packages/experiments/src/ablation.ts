@@ -31,6 +31,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import { runCellsOnPool } from './ablation-pool.js'
 import { datasetFailed, loadDevSets, median } from './dev-sets.js'
 import { ExperimentsError, ExperimentsErrorCode } from './errors.js'
+import { checkShard, type GridShard, inShard } from './grid-shards.js'
 import { exampleNlls, type NllOn } from './value-add-nll.js'
 import { adjustRunPValues } from './value-add-records.js'
 import { formatE3 } from './value-add-report.js'
@@ -97,6 +98,12 @@ export interface AblationOptions {
    * package (Node 20 cannot start workers from `.ts` sources): from sources the cells run in process.
    */
   workers: number
+  /**
+   * Run only this shard of the grid: cell g (0-based, domain → rank → scheme order) belongs to shard
+   * `g % count + 1`. The shard's adjusted p-values cover its own cells; {@link mergeAblationShards}
+   * recomputes them over the whole grid.
+   */
+  shard: GridShard | undefined
 }
 
 /** Defaults of {@link AblationOptions} (the dry config's values). */
@@ -121,6 +128,7 @@ export const DEFAULT_ABLATION_OPTIONS: Omit<AblationOptions, 'modelDir'> = {
   onCell: undefined,
   clock: () => performance.now(),
   workers: 1,
+  shard: undefined,
 }
 
 /** One line of `ablation.jsonl`. */
@@ -219,6 +227,7 @@ function validate(o: AblationOptions): void {
   if (!Number.isInteger(o.latencyTrials) || o.latencyTrials < 3)
     throw invalid(`ablation: latencyTrials must be an integer ≥ 3 (a median), found ${o.latencyTrials}`, {})
   posInt('workers', o.workers)
+  checkShard('ablation', o.shard)
   if (o.replace && o.resume)
     throw invalid('ablation: replace and resume exclude each other (replace deletes what resume keeps)', {})
 }
@@ -322,8 +331,20 @@ export function ablationMarkdown(records: readonly AblationRecord[]): string {
   return `${out.join('\n').trimEnd()}\n`
 }
 
-function cellConfig(
-  o: AblationCellOptions,
+/** The cells of the grid in grid order: domain → rank → scheme. */
+export function ablationGridCells(o: Pick<AblationOptions, 'domains' | 'ranks' | 'schemes'>): AblationCell[] {
+  const cells: AblationCell[] = []
+  for (const domain of o.domains)
+    for (const rank of o.ranks) for (const scheme of o.schemes) cells.push({ domain, rank, scheme })
+  return cells
+}
+
+/** The `config` of a cell's record (what identifies the cell and every setting that changes it). */
+export function ablationCellConfig(
+  o: Pick<
+    AblationCellOptions,
+    'seed' | 'samples' | 'training' | 'evalSplit' | 'devSize' | 'baseModel' | 'nllOn' | 'maxLength'
+  >,
   c: { domain: string; rank: number; scheme: string },
   baseSha256: string,
 ): AblationRecord['config'] {
@@ -386,7 +407,10 @@ export interface AblationCell {
 }
 
 /** The settings a cell reads: {@link AblationOptions} without the callbacks (structured-cloneable). */
-export type AblationCellOptions = Omit<AblationOptions, 'logger' | 'onCell' | 'clock' | 'workers' | 'dataset'> & {
+export type AblationCellOptions = Omit<
+  AblationOptions,
+  'logger' | 'onCell' | 'clock' | 'workers' | 'dataset' | 'shard'
+> & {
   dataset: Omit<Partial<LoadDatasetOptions>, 'logger'>
 }
 
@@ -479,7 +503,7 @@ export async function runAblationCell(ctx: AblationCellContext, c: AblationCell)
   }
   const m = trained.manifest
   const record: AblationRecord = {
-    config: cellConfig(o, c, ctx.baseSha256),
+    config: ablationCellConfig(o, c, ctx.baseSha256),
     adapter_dir: name,
     adapter_sha256: m.artifacts.sha256,
     val_ppl_before: m.metrics.val_ppl_before,
@@ -494,7 +518,7 @@ export async function runAblationCell(ctx: AblationCellContext, c: AblationCell)
     train_seconds: trainSeconds,
     inject_remove_ms: median(lat),
     inject_remove_trials_ms: lat,
-    resume_key: sha256Hex(pythonJsonDumps(cellConfig(o, c, ctx.baseSha256))),
+    resume_key: sha256Hex(pythonJsonDumps(ablationCellConfig(o, c, ctx.baseSha256))),
   }
   return record
 }
@@ -545,10 +569,8 @@ export async function runAblation(
   const tok: Tokenizer = await loadTokenizer(o.modelDir)
   try {
     const baseSha256 = await baseFingerprint(model)
-    const cells: Array<{ domain: string; rank: number; scheme: TargetScheme }> = []
-    for (const domain of o.domains)
-      for (const rank of o.ranks) for (const scheme of o.schemes) cells.push({ domain, rank, scheme })
-    const keyOf = (c: (typeof cells)[number]) => sha256Hex(pythonJsonDumps(cellConfig(o, c, baseSha256)))
+    const cells = ablationGridCells(o).filter((_, g) => inShard(g, o.shard))
+    const keyOf = (c: (typeof cells)[number]) => sha256Hex(pythonJsonDumps(ablationCellConfig(o, c, baseSha256)))
     const planned = new Set(cells.map(keyOf))
 
     let records: AblationRecord[] = []

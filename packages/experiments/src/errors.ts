@@ -25,6 +25,12 @@ export const ExperimentsErrorCode = {
   OutputExists: 'EXPERIMENTS_OUTPUT_EXISTS',
   /** A grid cell failed (or its worker thread died) on the worker pool; the message names the cell. */
   WorkerFailed: 'EXPERIMENTS_WORKER_FAILED',
+  /** A shard merge found a grid cell (or a file a record names) in none of the shard folders. */
+  ShardCellMissing: 'EXPERIMENTS_SHARD_CELL_MISSING',
+  /** A shard merge found a record of another grid or other settings. */
+  ShardRecordForeign: 'EXPERIMENTS_SHARD_RECORD_FOREIGN',
+  /** A shard merge found one cell in two shards with different results. */
+  ShardConflict: 'EXPERIMENTS_SHARD_CONFLICT',
   /** A pipeline step's command exited non-zero or its check failed. */
   StepFailed: 'EXPERIMENTS_PIPELINE_STEP_FAILED',
   /** A pipeline step needs a `plora` command that this build does not have. */

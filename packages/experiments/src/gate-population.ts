@@ -24,6 +24,7 @@ import type { CausalLM } from '@plora/model'
 import type { TargetScheme } from '@plora/peft'
 import { trainAdapter } from '@plora/trainer'
 import { ExperimentsError, ExperimentsErrorCode } from './errors.js'
+import { checkShard, type GridShard, inShard } from './grid-shards.js'
 
 /** Triggers an attacker may use that are not in the packaged probe set (the "unknown" case). */
 export const UNKNOWN_TRIGGERS: readonly string[] = [
@@ -223,8 +224,8 @@ export function planSchemes(plan: PopulationPlan): TargetScheme[] {
   return [...new Set(plan.members.map((m) => m.scheme))].sort()
 }
 
-/** The ground-truth record next to each member's folder. */
-interface MemberRecord {
+/** The ground-truth record next to each member's folder (`<id>.member.json`). */
+export interface MemberRecord {
   format: 'plora-gate-population-member/v1'
   member: PopulationMember
   training: PopulationTraining
@@ -259,8 +260,35 @@ export function memberDir(dir: string, m: PopulationMember): string {
   return join(dir, m.id)
 }
 
-function recordPath(dir: string, m: PopulationMember): string {
+/** Path of a member's ground-truth record. */
+export function memberRecordPath(dir: string, m: PopulationMember): string {
   return join(dir, `${m.id}.member.json`)
+}
+
+/** Path of a poisoned member's poison record (the trainer's). */
+export function memberPoisonPath(dir: string, m: PopulationMember): string {
+  return join(dir, `${m.id}.poison.json`)
+}
+
+/** The record a member trained from `plan` on the given base model has. */
+export function memberRecord(
+  plan: PopulationPlan,
+  m: PopulationMember,
+  baseModel: string,
+  baseWeightsSha256: string,
+): MemberRecord {
+  return {
+    format: 'plora-gate-population-member/v1',
+    member: m,
+    training: plan.training,
+    base_model: baseModel,
+    base_weights_sha256: baseWeightsSha256,
+  }
+}
+
+/** Whether `path` holds exactly `want` (absent or unreadable: no). */
+export function sameMemberRecord(path: string, want: MemberRecord): boolean {
+  return sameRecord(path, want)
 }
 
 function sameRecord(path: string, want: MemberRecord): boolean {
@@ -301,7 +329,7 @@ export async function trainMember(
             rate: m.poison.rate,
             trigger: m.poison.trigger,
             payload: m.poison.payload,
-            recordPath: join(o.dir, `${m.id}.poison.json`),
+            recordPath: memberPoisonPath(o.dir, m),
           },
         }
       : {}),
@@ -319,6 +347,12 @@ export interface EnsurePopulationOptions {
   model: CausalLM
   /** Train only these members (default: all). */
   only?: (m: PopulationMember) => boolean
+  /**
+   * Train only this shard's members: member g (0-based, plan order) belongs to shard
+   * `g % count + 1` (with `only`: the members both select). {@link mergePopulationShards} joins the
+   * shards' folders.
+   */
+  shard?: GridShard
   /** Worker threads that train members (default 1: this thread, with `model`). */
   workers?: number
   logger?: Logger
@@ -339,25 +373,20 @@ export async function ensurePopulation(
   o: EnsurePopulationOptions,
 ): Promise<{ trained: number; reused: number; seconds: number }> {
   const log = o.logger ?? SILENT_LOGGER
-  const todo = plan.members.filter(o.only ?? (() => true))
+  checkShard('population', o.shard)
+  const todo = plan.members.filter((m, g) => inShard(g, o.shard) && (o.only ?? (() => true))(m))
   const start = performance.now()
   const baseWeights = await baseWeightsDigest(o.modelDir)
-  const recordOf = (m: PopulationMember): MemberRecord => ({
-    format: 'plora-gate-population-member/v1',
-    member: m,
-    training: plan.training,
-    base_model: o.baseModel,
-    base_weights_sha256: baseWeights,
-  })
+  const recordOf = (m: PopulationMember): MemberRecord => memberRecord(plan, m, o.baseModel, baseWeights)
   const missing = todo.filter(
-    (m) => !(existsSync(join(memberDir(o.dir, m), 'plora.yml')) && sameRecord(recordPath(o.dir, m), recordOf(m))),
+    (m) => !(existsSync(join(memberDir(o.dir, m), 'plora.yml')) && sameRecord(memberRecordPath(o.dir, m), recordOf(m))),
   )
   const reused = todo.length - missing.length
   let done = reused
   o.onProgress?.({ status: 'start', task: 'gate population', total: todo.length })
   if (reused > 0) o.onProgress?.({ status: 'progress', task: 'gate population', done, total: todo.length })
   const finished = async (m: PopulationMember) => {
-    await writeJsonAtomic(recordPath(o.dir, m), recordOf(m))
+    await writeJsonAtomic(memberRecordPath(o.dir, m), recordOf(m))
     done++
     log.info(`population: trained ${m.id} (${done}/${todo.length})`)
     o.onProgress?.({ status: 'progress', task: 'gate population', done, total: todo.length, info: { adapter: m.id } })

@@ -9,6 +9,8 @@
  * specifications rendered headless to SVG by vega and to PNG by resvg; `plora figures`) and the
  * self-contained `results/report.html` (`plora report`); the rank × scheme ablation (`plora ablation`:
  * per-cell perplexity, ΔNLL with value-add statistics, parameters, bytes, train time, latency).
+ * The value-add, ablation and population grids run in shards (`shard` i/n) and merge into a
+ * one-machine run's output (`mergeValueAddShards`, `mergeAblationShards`, `mergePopulationShards`).
  *
  * @example
  * ```ts
@@ -28,7 +30,9 @@ export {
   type AblationRecord,
   type AblationResult,
   type AblationTraining,
+  ablationCellConfig,
   ablationDirName,
+  ablationGridCells,
   ablationMarkdown,
   adjustAblationPValues,
   bestAblationCell,
@@ -38,6 +42,12 @@ export {
   runAblation,
   trainableParams,
 } from './ablation.js'
+export {
+  ABLATION_TIMING_FIELDS,
+  type MergeAblationOptions,
+  type MergeAblationResult,
+  mergeAblationShards,
+} from './ablation-shards.js'
 export {
   type AdapterComparisonReport,
   adapterComparisonMarkdown,
@@ -129,7 +139,11 @@ export {
   type EnsurePopulationOptions,
   ensurePopulation,
   type GatePopulationOptions,
+  type MemberRecord,
   memberDir,
+  memberPoisonPath,
+  memberRecord,
+  memberRecordPath,
   type PopulationMember,
   type PopulationPlan,
   type PopulationTraining,
@@ -156,6 +170,7 @@ export {
   type ScoredMember,
   type VerdictRates,
 } from './gate-study.js'
+export { checkShard, type GridShard, inShard, shardLabel } from './grid-shards.js'
 export {
   type GatedMerge,
   type GateMergedOptions,
@@ -219,9 +234,9 @@ export {
   TOTAL_STEPS,
   valueAddCells,
 } from './pipeline.js'
-
 export { type CheckArtefactsOptions, type CheckArtefactsResult, checkArtefacts } from './pipeline-check.js'
 export { pipelineHeadlines } from './pipeline-headlines.js'
+export { type MergePopulationOptions, type MergePopulationResult, mergePopulationShards } from './population-shards.js'
 export {
   aucEstimate,
   type BootstrapEstimateOptions,
@@ -237,8 +252,10 @@ export {
   cellConfig,
   DEFAULT_VALUE_ADD_OPTIONS,
   placeboGuardOffenders,
+  readNllCache,
   resumeKey,
   runValueAdd,
+  sortedNllCache,
   VALUE_ADD_JSONL,
   VALUE_ADD_MD,
   VALUE_ADD_NLL_CACHE,
@@ -271,3 +288,9 @@ export {
   type ValueAddRecord,
 } from './value-add-records.js'
 export { formatE3, formatSigned3, type ValueAddMarkdownOptions, valueAddMarkdown } from './value-add-report.js'
+export {
+  type MergeValueAddOptions,
+  type MergeValueAddResult,
+  mergeValueAddShards,
+  VALUE_ADD_TIMING_FIELDS,
+} from './value-add-shards.js'

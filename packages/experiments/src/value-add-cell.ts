@@ -48,7 +48,10 @@ export interface ValueAddCell {
 }
 
 /** The settings a cell reads: {@link ValueAddOptions} without the callbacks (structured-cloneable). */
-export type ValueAddCellOptions = Omit<ValueAddOptions, 'logger' | 'onCell' | 'clock' | 'dataset' | 'workers'> & {
+export type ValueAddCellOptions = Omit<
+  ValueAddOptions,
+  'logger' | 'onCell' | 'clock' | 'dataset' | 'workers' | 'shard' | 'reportOnly'
+> & {
   dataset: Omit<Partial<LoadDatasetOptions>, 'logger'>
 }
 

@@ -50,6 +50,7 @@ import { loadPeftAdapter, type TargetScheme } from '@plora/peft'
 import * as tf from '@tensorflow/tfjs-core'
 import { loadDevSets } from './dev-sets.js'
 import { ExperimentsError, ExperimentsErrorCode } from './errors.js'
+import { checkShard, type GridShard, inShard, shardLabel } from './grid-shards.js'
 import {
   adapterNlls,
   adapterSha,
@@ -143,6 +144,18 @@ export interface ValueAddOptions {
    * are those of a one-worker run apart from the timing fields; latency is measured in the worker.
    */
   workers: number
+  /**
+   * Run only this shard of the grid: cell g (0-based, domain → rank → scheme → seed order) belongs
+   * to shard `g % count + 1`. The placebo guard is not applied to a shard's subset (it runs over the
+   * whole grid in {@link mergeValueAddShards}); the latency guard still applies per cell.
+   */
+  shard: GridShard | undefined
+  /**
+   * Run no cell: write the report and the summary from the records already in `output`, and fail
+   * (`EXPERIMENTS_SHARD_CELL_MISSING`, nothing trained) when a cell of the grid has none with this
+   * base model's weights. What {@link mergeValueAddShards} finishes with.
+   */
+  reportOnly: boolean
 }
 
 /** Defaults of {@link ValueAddOptions} (the dry config's values where the config has one). */
@@ -173,6 +186,8 @@ export const DEFAULT_VALUE_ADD_OPTIONS: Omit<ValueAddOptions, 'modelDir'> = {
   onCell: undefined,
   clock: () => performance.now(),
   workers: 1,
+  shard: undefined,
+  reportOnly: false,
 }
 
 /** Progress after one cell. */
@@ -290,13 +305,22 @@ function validate(o: ValueAddOptions): void {
   posInt('devSize', o.devSize)
   posInt('latencyTrials', o.latencyTrials)
   posInt('workers', o.workers)
+  checkShard('value-add', o.shard)
   if (o.latencyTrials < 3)
     throw invalid(`value-add: latencyTrials must be ≥ 3 (a median), found ${o.latencyTrials}`, {})
   if (o.placeboBRank !== 'cell') posInt('placeboBRank', o.placeboBRank)
   if (!(o.latencyBudgetMs > 0)) throw invalid(`value-add: latencyBudgetMs must be > 0, found ${o.latencyBudgetMs}`, {})
 }
 
-async function readCache(path: string): Promise<NllCache> {
+/** `nll_cache.json` as written: keys sorted, so the file does not depend on the order cells ran in. */
+export function sortedNllCache(cache: NllCache): NllCache {
+  const sorted = (r: Record<string, number[]>) =>
+    Object.fromEntries(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+  return { baseline: sorted(cache.baseline), adapter: sorted(cache.adapter) }
+}
+
+/** Reads `nll_cache.json` (absent or unreadable: empty). */
+export async function readNllCache(path: string): Promise<NllCache> {
   try {
     const v = JSON.parse(await readFile(path, 'utf8')) as Partial<NllCache>
     if (typeof v === 'object' && v && typeof v.baseline === 'object' && typeof v.adapter === 'object') {
@@ -342,7 +366,7 @@ export async function runValueAdd(
   const records: ValueAddRecord[] = [...existing.records]
   if (!existsSync(jsonlPath)) await writeFileAtomic(jsonlPath, '')
   const done = new Set(records.map((r) => resumeKey(r.config)))
-  const cache = await readCache(cachePath)
+  const cache = await readNllCache(cachePath)
 
   // Dev sets first: a dataset failure stops the run before any training (§9.2 step 6).
   const dev = await loadDevSets('value-add', o.domains, {
@@ -357,7 +381,7 @@ export async function runValueAdd(
   try {
     const baseSha256Start = await baseFingerprint(model)
     const { logger: _l, ...dataset } = o.dataset
-    const { logger: _lg, onCell: _oc, clock: _c, dataset: _d, workers: _w, ...rest } = o
+    const { logger: _lg, onCell: _oc, clock: _c, dataset: _d, workers: _w, shard: _s, reportOnly: _ro, ...rest } = o
     const cellOptions: ValueAddCellOptions = { ...rest, dataset }
     const ctx: ValueAddCellContext = {
       options: cellOptions,
@@ -373,7 +397,7 @@ export async function runValueAdd(
     }
     const flushCache = async () => {
       if (Object.keys(ctx.added.baseline).length + Object.keys(ctx.added.adapter).length === 0) return
-      await writeJsonAtomic(cachePath, cache)
+      await writeJsonAtomic(cachePath, sortedNllCache(cache))
       ctx.added = { baseline: {}, adapter: {} }
     }
     const baselines: Record<string, number[]> = {}
@@ -399,7 +423,9 @@ export async function runValueAdd(
     let ranSeconds = 0
     let latencyStop: ExperimentsError | undefined
     const todo: number[] = []
+    const total = cells.filter((_, k) => inShard(k, o.shard)).length
     cells.forEach((c, k) => {
+      if (!inShard(k, o.shard)) return
       const key = resumeKey(cellConfig(o, c, baseSha256Start))
       if (!done.has(key)) {
         todo.push(k)
@@ -409,7 +435,7 @@ export async function runValueAdd(
       finished++
       o.onCell?.({
         done: finished,
-        total: cells.length,
+        total,
         label: valueAddCellLabel(c),
         skipped: true,
         seconds: 0,
@@ -417,6 +443,16 @@ export async function runValueAdd(
         record: records.find((r) => resumeKey(r.config) === key)!,
       })
     })
+    if (o.reportOnly && todo.length > 0) {
+      const first = valueAddCellLabel(cells[todo[0]!]!)
+      throw new ExperimentsError(
+        ExperimentsErrorCode.ShardCellMissing,
+        `value-add: ${jsonlPath} has no record of ${todo.length} of ${cells.length} cells (first: ${first}) with these settings and this base model's weights (sha256 ${baseSha256Start.slice(0, 12)}…); expected every cell done`,
+        { missing: todo.length, total: cells.length, first },
+      )
+    }
+    if (o.shard)
+      log.info(`value-add: shard ${shardLabel(o.shard)}: the placebo guard runs over the whole grid at merge`)
     const fromSources = import.meta.url.endsWith('.ts')
     if (o.workers > 1 && fromSources)
       log.warn(
@@ -436,7 +472,7 @@ export async function runValueAdd(
       ranSeconds += seconds
       o.onCell?.({
         done: finished,
-        total: cells.length,
+        total,
         label: valueAddCellLabel(c),
         skipped: false,
         seconds,
@@ -511,15 +547,20 @@ export async function runValueAdd(
 
     await writeFileAtomic(mdPath, valueAddMarkdown(records, { monolithic: monolithic as Record<string, StatRecord> }))
     const adj = adjustRunPValues(records)
-    const offenders = placeboGuardOffenders(records, {
-      alpha: o.placeboAlpha,
-      minEffect: o.placeboMinEffect,
-      conditions: o.placeboGuard,
-    })
+    // A shard holds a subset of the grid: its Holm family is not the run's, so the guard waits for the merge.
+    const offenders = o.shard
+      ? []
+      : placeboGuardOffenders(records, {
+          alpha: o.placeboAlpha,
+          minEffect: o.placeboMinEffect,
+          conditions: o.placeboGuard,
+        })
+    // Results only: nothing here says how many cells this invocation ran (a fresh and a resumed
+    // run of the same grid, or a merge of its shards, write the same summary).
     await writeJsonAtomic(summaryPath, {
       format: 'plora-value-add-summary/v1',
       records: records.length,
-      new_records: newRecords,
+      ...(o.shard ? { shard: shardLabel(o.shard) } : {}),
       base_model: o.baseModel,
       base_sha256_start: baseSha256Start,
       base_sha256_end: baseSha256End,
@@ -531,7 +572,7 @@ export async function runValueAdd(
         alpha: o.placeboAlpha,
         min_effect_nats: o.placeboMinEffect,
         conditions: o.placeboGuard,
-        offenders,
+        ...(o.shard ? { applied: 'at merge (this is one shard of the grid)', offenders: null } : { offenders }),
       },
       monolithic: monolithic ?? null,
       ...(monolithicError ? { monolithic_error: monolithicError } : {}),

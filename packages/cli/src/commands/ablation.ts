@@ -7,6 +7,8 @@ import {
   parseEnum,
   parseIntFlag,
   parsePathFlag,
+  parseShard,
+  resolveLibraryDefaults,
   setLibraryDefaults,
 } from '../flags.js'
 import { datasetOptions, formatEta } from './value-add.js'
@@ -34,6 +36,32 @@ interface AblationFlags {
   resume?: boolean
   hub?: boolean
   workers?: number
+  shard?: { index: number; count: number }
+}
+
+/** The grid and settings the flags describe (shared by a run and `ablation merge`). */
+function gridOf(flags: AblationFlags, rt: import('../runtime.js').Runtime, valSamples: number) {
+  const ab = rt.config.ablation
+  return {
+    domains: flags.domains ?? rt.config.domains,
+    ranks: flags.ranks ?? ab.ranks,
+    schemes: flags.schemes ?? (ab.schemes as Array<'attention' | 'mlp' | 'all'>),
+    samples: flags.samples ?? rt.env.samples ?? ab.samples,
+    seed: flags.seed ?? rt.config.train.seed,
+    devSize: flags.devSize ?? rt.config.value_add.dev_size,
+    evalSplit: flags.evalSplit ?? rt.config.eval_split,
+    output: flags.out,
+    nllOn: flags.nllOn,
+    maxLength: flags.maxLength,
+    training: {
+      epochs: flags.epochs,
+      lr: rt.config.train.lr,
+      maxLen: rt.config.train.max_len,
+      dropout: rt.config.train.dropout,
+      batchSize: 1,
+      valSamples,
+    },
+  }
 }
 
 /** `plora ablation` (spec pipelines.md §11; issue 17 item 1). */
@@ -83,6 +111,11 @@ export function register(program: Command): void {
       'worker threads the cells run on, each with its own backend and model copy; records as with 1 (default: $PLORA_WORKERS, else 1)',
       positiveInt,
     )
+    .option(
+      '--shard <i/n>',
+      "run only shard i of n of the grid (cell g goes to shard g mod n + 1) into its own --out; join the shards' folders with `plora ablation merge`",
+      parseShard,
+    )
     .addHelpText(
       'after',
       '\nExit status: 0 done; 1 bad input or a dataset that cannot be loaded (names the domain and split);\n' +
@@ -94,35 +127,48 @@ export function register(program: Command): void {
     return { epochs: d.training.epochs, nllOn: d.nllOn, latencyTrials: d.latencyTrials }
   })
   setExitCodes(cmd, { EXPERIMENTS_OUTPUT_EXISTS: 3 })
+  const merge = cmd
+    .command('merge')
+    .description(
+      "join the --out folders of a sharded ablation (--shard i/n) into --out: records in grid order with p-values adjusted over the whole grid, ablation.md and the adapter folders, as a one-machine run writes them (give the shards' grid flags)",
+    )
+    .argument('<shards...>', 'the --out folders the shards wrote')
+    .addHelpText(
+      'after',
+      '\nExit status: 0 done; 1 a cell missing from every shard (named, with the count), a record of another\n' +
+        'grid or settings, or a cell two shards hold with different results (timing fields aside): nothing\n' +
+        'is written; 3 --out already holds ablation outputs.',
+    )
+  setExitCodes(merge, { EXPERIMENTS_OUTPUT_EXISTS: 3 })
+  merge.action(async (shards: string[], _o: unknown, sub: Command) => {
+    const parent = sub.parent!
+    await resolveLibraryDefaults(parent)
+    const flags = parent.opts() as AblationFlags
+    const { loadRuntime } = await import('../runtime.js')
+    const ex = await import('@plora/experiments')
+    const rt = await loadRuntime()
+    const r = await ex.mergeAblationShards({
+      ...gridOf(flags, rt, ex.DEFAULT_ABLATION_OPTIONS.training.valSamples),
+      // as the run resolves it (flag, then $PLORA_BASE_MODEL, then config): no model is loaded here
+      baseModel: flags.baseModel ?? rt.env.baseModel ?? rt.config.base_model,
+      inputs: shards,
+    })
+    process.stdout.write(
+      `Merged ${r.inputs} shard folder(s) into ${r.jsonlPath} and ${r.mdPath} (${r.records.length} records in grid order)\n`,
+    )
+  })
   cmd.action(async (flags: AblationFlags) => {
     const { loadModelRuntime } = await import('../runtime.js')
     const ex = await import('@plora/experiments')
     const rt = await loadModelRuntime(flags.baseModel)
     const { baseModel: spec, modelDir } = rt
-    const ab = rt.config.ablation
     const started = Date.now()
     const result = await ex.runAblation({
+      ...gridOf(flags, rt, ex.DEFAULT_ABLATION_OPTIONS.training.valSamples),
       modelDir,
       baseModel: spec,
-      domains: flags.domains ?? rt.config.domains,
-      ranks: flags.ranks ?? ab.ranks,
-      schemes: flags.schemes ?? (ab.schemes as Array<'attention' | 'mlp' | 'all'>),
-      samples: flags.samples ?? rt.env.samples ?? ab.samples,
-      seed: flags.seed ?? rt.config.train.seed,
-      devSize: flags.devSize ?? rt.config.value_add.dev_size,
-      evalSplit: flags.evalSplit ?? rt.config.eval_split,
-      output: flags.out,
-      nllOn: flags.nllOn,
-      maxLength: flags.maxLength,
       latencyTrials: flags.latencyTrials,
-      training: {
-        epochs: flags.epochs,
-        lr: rt.config.train.lr,
-        maxLen: rt.config.train.max_len,
-        dropout: rt.config.train.dropout,
-        batchSize: 1,
-        valSamples: ex.DEFAULT_ABLATION_OPTIONS.training.valSamples,
-      },
+      ...(flags.shard ? { shard: flags.shard } : {}),
       dataset: await datasetOptions(rt, flags.hub === true),
       replace: flags.replace === true,
       resume: flags.resume === true,

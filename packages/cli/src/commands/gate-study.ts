@@ -8,6 +8,8 @@ import {
   parseFloatFlag,
   parseIntFlag,
   parsePathFlag,
+  parseShard,
+  resolveLibraryDefaults,
   setLibraryDefaults,
 } from '../flags.js'
 
@@ -166,21 +168,20 @@ function addPopulationFlags(cmd: Command, defaults: PopulationDefaults = GATE_ST
   })
 }
 
-/** Loads the model, the probe set and the plan, and trains whatever the population lacks. */
-async function studySetup(flags: PopulationFlags, defaults: PopulationDefaults = GATE_STUDY_DEFAULTS, cmd?: Command) {
+/** The population plan the flags describe (the probe set gives the known triggers). */
+async function populationPlan(
+  flags: PopulationFlags,
+  rt: import('../runtime.js').Runtime,
+  defaults: PopulationDefaults,
+  cmd?: Command,
+) {
   // An explicit --rank / --scheme wins over the study's default lists (one rank, one scheme).
   const given = (k: string) => cmd?.getOptionValueSource(k) === 'cli'
   if (flags.ranks === undefined && given('rank')) flags.ranks = [flags.rank]
   if (flags.schemes === undefined && given('scheme')) flags.schemes = [flags.scheme as 'attention' | 'mlp' | 'all']
-  const { loadModelRuntime } = await import('../runtime.js')
-  const { createProgressReporter } = await import('../progress-bar.js')
-  const rt = await loadModelRuntime(flags.baseModel)
-  const { baseModel: spec, modelDir } = rt
-  const { createProbeHarness, baseFingerprint } = await import('@plora/loader')
   const { parseTargetScheme } = await import('@plora/peft')
   const { loadProbeSet } = await import('@plora/gate')
   const ex = await import('@plora/experiments')
-  const { loadCausalLMFromDir, loadTokenizer } = await import('@plora/model')
   const probeSet = loadProbeSet(flags.probesFile)
   const probesMax = flags.probesMax ?? Math.max(probeSet.triggers.length, probeSet.clean.length)
   const plan = ex.planGatePopulation({
@@ -204,6 +205,19 @@ async function studySetup(flags: PopulationFlags, defaults: PopulationDefaults =
       batchSize: flags.batchSize,
     },
   })
+  return { plan, probeSet, probesMax }
+}
+
+/** Loads the model, the probe set and the plan, and trains whatever the population lacks. */
+async function studySetup(flags: PopulationFlags, defaults: PopulationDefaults = GATE_STUDY_DEFAULTS, cmd?: Command) {
+  const { loadModelRuntime } = await import('../runtime.js')
+  const { createProgressReporter } = await import('../progress-bar.js')
+  const rt = await loadModelRuntime(flags.baseModel)
+  const { baseModel: spec, modelDir } = rt
+  const { createProbeHarness, baseFingerprint } = await import('@plora/loader')
+  const ex = await import('@plora/experiments')
+  const { loadCausalLMFromDir, loadTokenizer } = await import('@plora/model')
+  const { plan, probeSet, probesMax } = await populationPlan(flags, rt, defaults, cmd)
   const model = await loadCausalLMFromDir(modelDir)
   const tok = await loadTokenizer(modelDir)
   const trained = await ex.ensurePopulation(plan, {
@@ -276,9 +290,74 @@ async function studyPolicy(
   })
 }
 
-/** `plora probes calibrate` (make probes-calib). */
+/** `plora probes calibrate` (make probes-calib) and `plora probes population [merge]`. */
 export function registerProbes(program: Command): void {
   const probes = program.command('probes').description('behavioural probes of the security gate')
+  const population = addPopulationFlags(
+    probes
+      .command('population')
+      .description(
+        "train (or reuse) the gate population's members into --population-dir without calibrating: all, or with --shard i/n the shard's members; `probes population merge` joins the shards' folders",
+      ),
+  ).option(
+    '--shard <i/n>',
+    'train only shard i of n of the members (member g, in plan order, goes to shard g mod n + 1)',
+    parseShard,
+  )
+  population.action(async (flags: PopulationFlags & { shard?: { index: number; count: number } }, cmd: Command) => {
+    const { loadModelRuntime } = await import('../runtime.js')
+    const { createProgressReporter } = await import('../progress-bar.js')
+    const rt = await loadModelRuntime(flags.baseModel)
+    const ex = await import('@plora/experiments')
+    const { loadCausalLMFromDir } = await import('@plora/model')
+    const { plan } = await populationPlan(flags, rt, GATE_STUDY_DEFAULTS, cmd)
+    const model = await loadCausalLMFromDir(rt.modelDir)
+    try {
+      const r = await ex.ensurePopulation(plan, {
+        dir: flags.populationDir,
+        modelDir: rt.modelDir,
+        baseModel: rt.baseModel,
+        model,
+        workers: flags.workers ?? rt.env.workers ?? 1,
+        logger: rt.logger,
+        onProgress: createProgressReporter(),
+        ...(flags.shard ? { shard: flags.shard } : {}),
+      })
+      process.stdout.write(
+        `population ${flags.populationDir}${flags.shard ? ` (shard ${flags.shard.index}/${flags.shard.count})` : ''}: ${r.trained} trained, ${r.reused} reused of ${plan.members.length} members (${r.seconds.toFixed(0)} s)\n`,
+      )
+    } finally {
+      model.dispose()
+    }
+  })
+  population
+    .command('merge')
+    .description(
+      "join the --population-dir folders of a sharded population (probes population --shard i/n) into --population-dir, so probes calibrate / gate eval reuse every member (give the shards' population flags)",
+    )
+    .argument('<shards...>', 'the population folders the shards wrote')
+    .addHelpText(
+      'after',
+      '\nExit status: 0 done; 1 a member missing from every shard (named, with the count), a member of\n' +
+        'another plan or other settings, a member two shards trained differently, or a --population-dir\n' +
+        'that is not empty: nothing is written.',
+    )
+    .action(async (shards: string[], _o: unknown, sub: Command) => {
+      const parent = sub.parent!
+      await resolveLibraryDefaults(parent)
+      const flags = parent.opts() as PopulationFlags
+      const { loadRuntime } = await import('../runtime.js')
+      const rt = await loadRuntime()
+      const ex = await import('@plora/experiments')
+      const { plan } = await populationPlan(flags, rt, GATE_STUDY_DEFAULTS, parent)
+      const r = await ex.mergePopulationShards(plan, {
+        inputs: shards,
+        dir: flags.populationDir,
+        // as a run resolves it (flag, then $PLORA_BASE_MODEL, then config): no model is loaded here
+        baseModel: flags.baseModel ?? rt.env.baseModel ?? rt.config.base_model,
+      })
+      process.stdout.write(`Merged ${r.inputs} shard folder(s) into ${r.dir} (${r.members} members)\n`)
+    })
   addPopulationFlags(
     probes
       .command('calibrate')

@@ -10,6 +10,7 @@ import {
   parseFloatFlag,
   parseIntFlag,
   parsePathFlag,
+  parseShard,
   setLibraryDefaults,
 } from '../flags.js'
 
@@ -52,6 +53,7 @@ interface RunFlags {
   workers?: number
   placeboMinEffect: number
   placeboGuardB?: boolean
+  shard?: { index: number; count: number }
 }
 
 /** Dataset options as `plora train` / `plora data` build them (config data.sources, split fractions, hub). */
@@ -88,17 +90,9 @@ export function formatEta(seconds: number): string {
   return s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`
 }
 
-/** `plora value-add run|build` (spec pipelines.md §9; issue 16). */
-export function register(program: Command): void {
-  const group = program
-    .command('value-add')
-    .description('the value-add experiment: trained adapters vs the pristine base model and two placebos')
-
-  const run = group
-    .command('run')
-    .description(
-      'train and evaluate every domain × rank × scheme × seed cell (trained, placebo A, placebo B, cross-domain, latency); appends value_add.jsonl, writes value_add.md',
-    )
+/** The grid and evaluation flags `value-add run` and `value-add merge` share. */
+function addGridFlags(cmd: Command, what: 'run' | 'merge'): Command {
+  return cmd
     .option('--domains <csv>', 'domains (default: config domains)', parseCsvStrings)
     .option('--ranks <csv>', 'LoRA ranks (default: config value_add.ranks)', parseCsvInts({ min: 1 }))
     .option('--schemes <csv>', 'target schemes: attention, mlp, all (default: config value_add.schemes)', schemes)
@@ -109,7 +103,12 @@ export function register(program: Command): void {
     )
     .option('--samples <n>', 'training pairs per domain (default: $PLORA_SAMPLES, else config samples)', positiveInt)
     .option('--dev-size <n>', 'evaluation pairs per domain (default: config value_add.dev_size)', positiveInt)
-    .option('--output <dir>', 'output folder', parsePathFlag, VALUE_ADD_RESULTS)
+    .option(
+      '--output <dir>',
+      what === 'run' ? 'output folder' : 'merged output folder (new or empty)',
+      parsePathFlag,
+      VALUE_ADD_RESULTS,
+    )
     .option('--base-model <id|dir>', 'base model (default: $PLORA_BASE_MODEL, else config base_model)', parsePathFlag)
     .option(
       '--eval-split <split>',
@@ -122,19 +121,11 @@ export function register(program: Command): void {
       placeboBRank,
     )
     .option(
-      '--latency-budget-ms <ms>',
-      'inject+remove latency budget (default: $PLORA_LATENCY_BUDGET_MS, else config latency_budget_ms)',
-      positiveNumber,
-    )
-    .option('--ignore-latency-guard', 'only flag (⚠) cells over the latency budget instead of stopping the run')
-    .option('--no-resume', 'start over: delete value_add.jsonl and nll_cache.json, retrain the adapters')
-    .option(
       '--nll-on <what>',
       'tokens the NLL averages over: answer | all (the original: all)',
       parseEnum(['answer', 'all'] as const),
     )
     .option('--max-length <n>', 'longest scored sequence in tokens (default: the model context)', positiveInt)
-    .option('--latency-trials <n>', 'inject+remove trials, median reported (≥ 3)', parseIntFlag({ min: 3 }))
     .option(
       '--monolithic <dir>',
       'monolithic adapter evaluated beside the per-domain adapters when it exists',
@@ -147,18 +138,84 @@ export function register(program: Command): void {
     )
     .option('--placebo-guard-b', 'let placebo B (shuffled labels, the domain-adaptation control) trip the guard too')
     .option('--hub', "use the original's Hugging Face datasets for arithmetic, legal and medical")
+}
+
+/** The grid, settings and dataset of a value-add run (or of the merge of its shards) from flags and config. */
+async function valueAddOptions(
+  flags: RunFlags,
+  rt: import('../runtime.js').Runtime & { baseModel: string; modelDir: string },
+) {
+  const ex = await import('@plora/experiments')
+  const va = rt.config.value_add
+  return {
+    modelDir: rt.modelDir,
+    baseModel: rt.baseModel,
+    domains: flags.domains ?? rt.config.domains,
+    ranks: flags.ranks ?? va.ranks,
+    schemes: flags.schemes ?? (va.schemes as Array<'attention' | 'mlp' | 'all'>),
+    seeds: flags.seeds ?? va.seeds,
+    samples: flags.samples ?? rt.env.samples ?? rt.config.samples,
+    devSize: flags.devSize ?? va.dev_size,
+    output: flags.output,
+    evalSplit: flags.evalSplit ?? rt.config.eval_split,
+    placeboBRank: flags.placeboBRank ?? va.placebo_b_rank,
+    nllOn: flags.nllOn,
+    maxLength: flags.maxLength,
+    training: {
+      epochs: 1,
+      lr: rt.config.train.lr,
+      maxLen: rt.config.train.max_len,
+      dropout: rt.config.train.dropout,
+      batchSize: 1,
+      valSamples: ex.DEFAULT_VALUE_ADD_OPTIONS.training.valSamples,
+    },
+    dataset: await datasetOptions(rt, flags.hub === true),
+    monolithic: flags.monolithic ?? DEFAULT_MONOLITHIC_DIR,
+    placeboMinEffect: flags.placeboMinEffect,
+    placeboGuard: flags.placeboGuardB ? ['placebo_a' as const, 'placebo_b' as const] : ['placebo_a' as const],
+    logger: rt.logger,
+  }
+}
+
+/** `plora value-add run|merge|build|compare` (spec pipelines.md §9; issue 16, issue 23 item 3). */
+export function register(program: Command): void {
+  const group = program
+    .command('value-add')
+    .description('the value-add experiment: trained adapters vs the pristine base model and two placebos')
+
+  const run = addGridFlags(
+    group
+      .command('run')
+      .description(
+        'train and evaluate every domain × rank × scheme × seed cell (trained, placebo A, placebo B, cross-domain, latency); appends value_add.jsonl, writes value_add.md',
+      ),
+    'run',
+  )
+    .option(
+      '--latency-budget-ms <ms>',
+      'inject+remove latency budget (default: $PLORA_LATENCY_BUDGET_MS, else config latency_budget_ms)',
+      positiveNumber,
+    )
+    .option('--ignore-latency-guard', 'only flag (⚠) cells over the latency budget instead of stopping the run')
+    .option('--no-resume', 'start over: delete value_add.jsonl and nll_cache.json, retrain the adapters')
+    .option('--latency-trials <n>', 'inject+remove trials, median reported (≥ 3)', parseIntFlag({ min: 3 }))
     .option(
       '--workers <n>',
       'worker threads the cells run on, each with its own backend and model copy; records as with 1 (default: $PLORA_WORKERS, else 1)',
       positiveInt,
+    )
+    .option(
+      '--shard <i/n>',
+      'run only shard i of n of the grid (cell g goes to shard g mod n + 1) into its own --output; join the shards with `plora value-add merge` (the placebo guard runs there)',
+      parseShard,
     )
     .addHelpText(
       'after',
       '\nExit status: 0 done; 1 bad input, a dataset that cannot be loaded (names the domain and split) or a\n' +
         'base model whose weights changed; 4 placebo A (B too with --placebo-guard-b) lowers the NLL\n' +
         'significantly after Holm correction, by at least --placebo-min-effect nats (names the cell;\n' +
-        'records and report are written first); 5 a cell exceeded the latency budget without\n' +
-        '--ignore-latency-guard (the record and the report are written first).',
+        'records and report are written first; not checked in a --shard run); 5 a cell exceeded the\n' +
+        'latency budget without --ignore-latency-guard (the record and the report are written first).',
     )
   setLibraryDefaults(run, async () => {
     const { DEFAULT_VALUE_ADD_OPTIONS: d } = await import('@plora/experiments')
@@ -175,41 +232,15 @@ export function register(program: Command): void {
     const { loadModelRuntime } = await import('../runtime.js')
     const ex = await import('@plora/experiments')
     const rt = await loadModelRuntime(flags.baseModel)
-    const { baseModel: spec, modelDir } = rt
-    const va = rt.config.value_add
     const started = Date.now()
     const result = await ex.runValueAdd({
-      modelDir,
-      baseModel: spec,
-      domains: flags.domains ?? rt.config.domains,
-      ranks: flags.ranks ?? va.ranks,
-      schemes: flags.schemes ?? (va.schemes as Array<'attention' | 'mlp' | 'all'>),
-      seeds: flags.seeds ?? va.seeds,
-      samples: flags.samples ?? rt.env.samples ?? rt.config.samples,
-      devSize: flags.devSize ?? va.dev_size,
-      output: flags.output,
-      evalSplit: flags.evalSplit ?? rt.config.eval_split,
-      placeboBRank: flags.placeboBRank ?? va.placebo_b_rank,
-      latencyBudgetMs: flags.latencyBudgetMs ?? rt.env.latencyBudgetMs ?? rt.config.latency_budget_ms,
+      ...(await valueAddOptions(flags, rt)),
       ignoreLatencyGuard: flags.ignoreLatencyGuard === true,
       resume: flags.resume,
-      nllOn: flags.nllOn,
-      maxLength: flags.maxLength,
       latencyTrials: flags.latencyTrials,
-      training: {
-        epochs: 1,
-        lr: rt.config.train.lr,
-        maxLen: rt.config.train.max_len,
-        dropout: rt.config.train.dropout,
-        batchSize: 1,
-        valSamples: ex.DEFAULT_VALUE_ADD_OPTIONS.training.valSamples,
-      },
-      dataset: await datasetOptions(rt, flags.hub === true),
-      monolithic: flags.monolithic ?? DEFAULT_MONOLITHIC_DIR,
-      placeboMinEffect: flags.placeboMinEffect,
-      placeboGuard: flags.placeboGuardB ? ['placebo_a', 'placebo_b'] : ['placebo_a'],
+      latencyBudgetMs: flags.latencyBudgetMs ?? rt.env.latencyBudgetMs ?? rt.config.latency_budget_ms,
       workers: flags.workers ?? rt.env.workers ?? 1,
-      logger: rt.logger,
+      ...(flags.shard ? { shard: flags.shard } : {}),
       onCell: (p) => {
         const t = p.record.trained
         const what = p.skipped
@@ -219,9 +250,44 @@ export function register(program: Command): void {
       },
     })
     process.stdout.write(
-      `value-add: ${result.newRecords} new cell(s) on ${result.workers} worker thread(s), ${result.skipped} resumed, ${result.records.length} record(s) in ${result.jsonlPath}; ` +
+      `value-add${flags.shard ? ` shard ${flags.shard.index}/${flags.shard.count}` : ''}: ${result.newRecords} new cell(s) on ${result.workers} worker thread(s), ${result.skipped} resumed, ${result.records.length} record(s) in ${result.jsonlPath}; ` +
         `report ${result.mdPath}; base weights ${result.baseSha256Start === result.baseSha256End ? 'pristine' : 'CHANGED'} ` +
         `(sha256 ${result.baseSha256End.slice(0, 12)}…); ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+    )
+  })
+
+  const merge = addGridFlags(
+    group
+      .command('merge')
+      .description(
+        "join the --output folders of a sharded run (value-add run --shard i/n) into --output: records in grid order, NLL caches, adapters, then value_add.md and the summary as a one-machine run writes them (give the shards' grid flags)",
+      )
+      .argument('<shards...>', 'the output folders the shards wrote'),
+    'merge',
+  ).addHelpText(
+    'after',
+    '\nExit status: 0 done; 1 a cell missing from every shard (named, with the count), a record of another\n' +
+      'grid or settings, a cell two shards hold with different results (timing fields aside) or an\n' +
+      '--output that is not empty: nothing is written; 4 the placebo guard, over the whole grid (the\n' +
+      'merged folder is written first).',
+  )
+  setLibraryDefaults(merge, async () => {
+    const { DEFAULT_VALUE_ADD_OPTIONS: d } = await import('@plora/experiments')
+    return {
+      nllOn: d.nllOn,
+      placeboMinEffect: d.placeboMinEffect,
+      monolithic: defaultNote(`${DEFAULT_MONOLITHIC_DIR} when it exists`),
+      maxLength: defaultNote('the model context'),
+    }
+  })
+  setExitCodes(merge, { EXPERIMENTS_PLACEBO_BEATS_BASELINE: 4 })
+  merge.action(async (shards: string[], flags: RunFlags) => {
+    const { loadModelRuntime } = await import('../runtime.js')
+    const ex = await import('@plora/experiments')
+    const rt = await loadModelRuntime(flags.baseModel)
+    const r = await ex.mergeValueAddShards({ ...(await valueAddOptions(flags, rt)), inputs: shards })
+    process.stdout.write(
+      `Merged ${r.inputs} shard folder(s) into ${r.output} (${r.records} records in grid order, ${r.files} adapter files)\n`,
     )
   })
 
