@@ -4,11 +4,18 @@
 SWEEP_RESUME ?= on
 
 .PHONY: swarm-v2-smoke swarm-v2-population swarm-v2-eval validate-bounds calibrate-c calibrate-c-er calibrate-c-ws calibrate-c-ba \
-	thesis-sweep thesis-sweep-full consensus-smoke bench-lambda2 bench-million
+	thesis-sweep thesis-sweep-full consensus-smoke bench-lambda2 bench-million swarm-sim swarm-sim-faults
 
 swarm-v2-population: build ## swarm v2 on the gate population's real adapters (run probes-calib first), 30 agents, 10 rounds → results/swarm_population/
 	$(PLORA) swarm v2 --adapters population --agents 30 --rounds 10 --graph_p $(call cfg,graph.p) \
 		--trojan_rate $(call cfg,swarm.trojan_rate) --seed 42 --report_dir results/swarm_population
+
+swarm-sim: build ## the original's v1 swarm as 5 real plora node processes on a line over gRPC, compared with the simulator → results/swarm_graph_report_line_42.json
+	$(PLORA) swarm sim --topology line --agents 5 --mode full --max-rounds 10 --results-dir results
+
+swarm-sim-faults: build ## 12 node processes, mTLS, 30 % trojans, node 3 killed and restarted, nodes 0–1 partitioned → results/swarm_graph_report_erdos_renyi_7.json
+	$(PLORA) swarm sim --topology er --graph-p 0.35 --agents 12 --seed 7 --trojan-rate 0.3 --mode full --max-rounds 8 \
+		--tls --kill 3:1:1500 --partition 0:1:1:4 --results-dir results
 
 swarm-v2-smoke: build ## swarm v2, 6 agents, 5 rounds, security on (adapters from out/, else synthetic) → results/swarm_v2_report_seed42.json
 	$(PLORA) swarm v2 --agents 6 --rounds 5 --graph_p $(call cfg,graph.p) --security on \

@@ -62,7 +62,7 @@ const ALLOWED = {
   trainer: ['common', 'model', 'loader', 'datasets', 'manifest', 'metrics', 'peft'],
   gate: ['common', 'manifest', 'signer', 'safetensors', 'metrics', 'peft'],
   grpc: ['common', 'manifest', 'signer'],
-  swarm: ['common', 'manifest', 'signer', 'gate', 'it-estimators', 'metrics', 'peft', 'safetensors'],
+  swarm: ['common', 'manifest', 'signer', 'gate', 'grpc', 'it-estimators', 'metrics', 'peft', 'safetensors'],
   experiments: '*',
   cli: '*',
   testing: ['common'],

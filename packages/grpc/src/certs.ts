@@ -46,6 +46,9 @@ export interface DevCertificates {
   serverKeyPem: string
   clientCertPem: string
   clientKeyPem: string
+  /** A swarm node's pair: server and client of its peers (both key usages, the server's names). */
+  nodeCertPem: string
+  nodeKeyPem: string
 }
 
 /** File names written by {@link writeDevCertificates}. */
@@ -56,6 +59,8 @@ export const DEV_CERT_FILES = {
   serverKey: 'server.key',
   clientCert: 'client.pem',
   clientKey: 'client.key',
+  nodeCert: 'node.pem',
+  nodeKey: 'node.key',
 } as const
 
 // The DOM lib (Crypto, CryptoKey) is not in our compiler settings; take the types from x509's signatures.
@@ -137,7 +142,7 @@ export async function createDevCertificates(options: Partial<DevCertificatesOpti
 
   const leaf = async (
     cn: string,
-    usage: X509.ExtendedKeyUsage,
+    usage: X509.ExtendedKeyUsage[],
     san: Array<{ type: 'dns' | 'ip'; value: string }>,
   ): Promise<{ cert: string; key: string }> => {
     const keys = await gen()
@@ -154,7 +159,7 @@ export async function createDevCertificates(options: Partial<DevCertificatesOpti
         extensions: [
           new x509.BasicConstraintsExtension(false, undefined, true),
           new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-          new x509.ExtendedKeyUsageExtension([usage], false),
+          new x509.ExtendedKeyUsageExtension(usage, false),
           new x509.SubjectAlternativeNameExtension(san, false),
           await x509.SubjectKeyIdentifierExtension.create(keys.publicKey as unknown as X509Key),
           await x509.AuthorityKeyIdentifierExtension.create(caKeys.publicKey as unknown as X509Key),
@@ -165,12 +170,15 @@ export async function createDevCertificates(options: Partial<DevCertificatesOpti
     return { cert: cert.toString('pem'), key: await keyPem(keys.privateKey) }
   }
 
-  const server = await leaf(
-    o.hosts.find((h) => isIP(h) === 0) ?? (o.hosts[0] as string),
-    x509.ExtendedKeyUsage.serverAuth,
-    o.hosts.map((h) => (isIP(h) ? { type: 'ip' as const, value: h } : { type: 'dns' as const, value: h })),
+  const hostSan = o.hosts.map((h) => (isIP(h) ? { type: 'ip' as const, value: h } : { type: 'dns' as const, value: h }))
+  const hostCn = o.hosts.find((h) => isIP(h) === 0) ?? (o.hosts[0] as string)
+  const server = await leaf(hostCn, [x509.ExtendedKeyUsage.serverAuth], hostSan)
+  const client = await leaf(
+    'plora-client',
+    [x509.ExtendedKeyUsage.clientAuth],
+    [{ type: 'dns', value: 'plora-client' }],
   )
-  const client = await leaf('plora-client', x509.ExtendedKeyUsage.clientAuth, [{ type: 'dns', value: 'plora-client' }])
+  const node = await leaf(hostCn, [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth], hostSan)
   return {
     caCertPem: ca.toString('pem'),
     caKeyPem: await keyPem(caKeys.privateKey),
@@ -178,6 +186,8 @@ export async function createDevCertificates(options: Partial<DevCertificatesOpti
     serverKeyPem: server.key,
     clientCertPem: client.cert,
     clientKeyPem: client.key,
+    nodeCertPem: node.cert,
+    nodeKeyPem: node.key,
   }
 }
 
@@ -205,5 +215,7 @@ export async function writeDevCertificates(
   await writeFileAtomic(paths.serverKey, c.serverKeyPem, { mode: 0o600 })
   await writeFileAtomic(paths.clientCert, c.clientCertPem)
   await writeFileAtomic(paths.clientKey, c.clientKeyPem, { mode: 0o600 })
+  await writeFileAtomic(paths.nodeCert, c.nodeCertPem)
+  await writeFileAtomic(paths.nodeKey, c.nodeKeyPem, { mode: 0o600 })
   return paths
 }

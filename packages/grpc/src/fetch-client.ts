@@ -60,13 +60,14 @@ import {
 import { canonicalManifestBytes, loadManifest, type Manifest } from '@plora/manifest'
 import { ADAPTER_TAG, verifyFolderStatement, verifySha256Hex } from '@plora/signer'
 import { GrpcError, GrpcErrorCode } from './errors.js'
-import { assertPlasmidId, assertSafeDomain, normaliseEntryName } from './names.js'
+import { assertPlasmidId, assertSafeDomain, isSafeDomain, normaliseEntryName } from './names.js'
 import {
   type FetchPlasmidChunk,
   loadPloraServices,
   type PlasmidHeader,
   type PlasmidInfo,
   type PlasmidReply,
+  type SnapshotReply,
 } from './proto.js'
 import { type ExtractedTree, SafeTarExtractor } from './safe-extract.js'
 import { type ClientTlsOptions, createClientCredentials } from './tls.js'
@@ -915,6 +916,52 @@ export async function listPlasmids(
       throw mapCallError(e, `list plasmids at ${target}`, o.signal)
     })
     return reply.plasmids
+  } finally {
+    client.close()
+  }
+}
+
+/**
+ * A swarm node's holdings at the start of a round (`plora.node.v1.SwarmNode/Snapshot`), waiting
+ * up to `timeoutMs` for the node to reach the round when `wait` is set.
+ *
+ * @throws GrpcError `GRPC_SERVER_UNAVAILABLE` (nobody listening, or a partition),
+ *   `GRPC_DEADLINE_EXCEEDED`, `GRPC_PROTOCOL_VIOLATION` (a reply that breaks the protocol's rules)
+ * @example
+ * const s = await requestSnapshot({ host: '127.0.0.1', port: 7070, round: 3, wait: true, fromId: 0 })
+ */
+export async function requestSnapshot(
+  options: Partial<ConnectOptions> & { round: number; wait: boolean; fromId: number; signal?: AbortSignal },
+): Promise<SnapshotReply> {
+  const o = { ...DEFAULT_FETCH_OPTIONS, ...options }
+  const target = address(o.host, o.port)
+  const { SwarmNode } = loadPloraServices()
+  const client = new SwarmNode(target, createClientCredentials(o.tls), channelOptions(o))
+  const where = `snapshot of round ${o.round} from ${target}`
+  try {
+    const reply = await new Promise<SnapshotReply>((resolve, reject) => {
+      const call = client.Snapshot(
+        { round: o.round, wait: o.wait, from_id: o.fromId },
+        { deadline: Date.now() + o.timeoutMs },
+        (err: grpc.ServiceError | null, r: SnapshotReply) => (err ? reject(err) : resolve(r)),
+      )
+      o.signal?.addEventListener('abort', () => call.cancel(), { once: true })
+    }).catch((e: unknown) => {
+      throw mapCallError(e, where, o.signal)
+    })
+    const bad = (what: string) =>
+      new GrpcError(GrpcErrorCode.ProtocolViolation, `${where}: ${what}`, { nodeId: reply.node_id })
+    if (reply.found && reply.plasmids.length > 64) throw bad(`${reply.plasmids.length} plasmids; at most 64 expected`)
+    const seen = new Set<string>()
+    for (const p of reply.plasmids) {
+      if (!isSafeDomain(p.domain)) throw bad(`domain ${JSON.stringify(untrustedText(p.domain))} is not a folder name`)
+      if (seen.has(p.domain)) throw bad(`domain ${p.domain} listed twice`)
+      seen.add(p.domain)
+      if (!/^[0-9a-f]{64}$/.test(p.payload_sha256)) throw bad(`${p.domain}: payload_sha256 is not a SHA-256 hex digest`)
+      if (!Number.isFinite(p.score)) throw bad(`${p.domain}: score ${p.score} is not finite`)
+      assertPlasmidId(p.plasmid_id)
+    }
+    return reply
   } finally {
     client.close()
   }

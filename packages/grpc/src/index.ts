@@ -31,11 +31,13 @@ export {
   FLOW_CONTROL_WINDOW,
   fetchPlasmid,
   listPlasmids,
+  requestSnapshot,
 } from './fetch-client.js'
 export { assertSafeDomain, isSafeDomain, normaliseEntryName } from './names.js'
 export {
   createKeySigner,
   DEFAULT_OFFER_SERVER_INIT,
+  type ExtraService,
   type OfferServer,
   type OfferServerComponents,
   type OfferServerInit,
@@ -45,6 +47,7 @@ export { type PayloadSigner, PlasmidStore, type PreparedPlasmid, type UnaryPaylo
 export {
   type FetchPlasmidChunk,
   type FetchPlasmidRequest,
+  type HeldPlasmid,
   loadPloraServices,
   type PlasmidHeader,
   type PlasmidInfo,
@@ -54,6 +57,8 @@ export {
   PROTO_DIR,
   PROTO_FILES,
   PROTO_LOADER_OPTIONS,
+  type SnapshotReply,
+  type SnapshotRequest,
 } from './proto.js'
 export { DEFAULT_MAX_ENTRIES, type ExtractedTree, type SafeExtractLimits, SafeTarExtractor } from './safe-extract.js'
 export { Semaphore } from './semaphore.js'

@@ -81,6 +81,14 @@ export interface OfferServerComponents {
   logger?: Logger
   /** Replaces the key-based signer (tests, HSMs). */
   signer?: PayloadSigner
+  /** More services served on the same port (a swarm node's `plora.node.v1.SwarmNode`). */
+  services?: readonly ExtraService[]
+}
+
+/** A service served next to the plasmid services (its definition from {@link loadPloraServices}). */
+export interface ExtraService {
+  service: grpc.ServiceDefinition
+  implementation: grpc.UntypedServiceImplementation
 }
 
 /** A running offer server. */
@@ -358,6 +366,7 @@ export async function startOfferServer(
   })
   server.addService(Plasmid.service, { OfferPlasmid: offerPlasmid })
   server.addService(PlasmidStream.service, { ListPlasmids: listPlasmids, FetchPlasmid: fetchPlasmid })
+  for (const s of components.services ?? []) server.addService(s.service, s.implementation)
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(formatAddress(o.host, o.port), credentials, (err, bound) => {
       if (err) {

@@ -4,6 +4,7 @@
  * - `plora.Plasmid/OfferPlasmid` (plora.proto): the original's unary service, byte-compatible
  *   with the Python prototype (spec core.md §20.1).
  * - `plora.v2.PlasmidStream` (plora_v2.proto): listing and chunked, resumable fetches.
+ * - `plora.node.v1.SwarmNode` (plora_node.proto): a swarm node's round-by-round holdings.
  *
  * Loader options follow the spec's TS note: field names as written (`keepCase`), defaults filled
  * in, `bytes` as Buffer, 64-bit integers as JS numbers (payload sizes stay far below 2^53).
@@ -16,7 +17,7 @@ import * as protoLoader from '@grpc/proto-loader'
 export const PROTO_DIR: string = fileURLToPath(new URL('../../../proto/', import.meta.url))
 
 /** The proto files, relative to {@link PROTO_DIR}. */
-export const PROTO_FILES = ['plora.proto', 'plora_v2.proto'] as const
+export const PROTO_FILES = ['plora.proto', 'plora_v2.proto', 'plora_node.proto'] as const
 
 /** proto-loader options used for every plora proto. */
 export const PROTO_LOADER_OPTIONS: protoLoader.Options = {
@@ -117,12 +118,39 @@ export function encodeDataChunkInPlace(buf: Buffer, headroom: number, length: nu
   return new EncodedChunk(buf.subarray(start, headroom + length))
 }
 
+/** `plora.node.v1.SnapshotRequest`. */
+export interface SnapshotRequest {
+  round: number
+  wait: boolean
+  from_id: number
+}
+
+/** `plora.node.v1.HeldPlasmid`. */
+export interface HeldPlasmid {
+  domain: string
+  plasmid_id: string
+  score: number
+  payload_sha256: string
+  size: number
+}
+
+/** `plora.node.v1.SnapshotReply`. */
+export interface SnapshotReply {
+  node_id: number
+  round: number
+  found: boolean
+  plasmids: HeldPlasmid[]
+  finished: boolean
+}
+
 /** The loaded service constructors. */
 export interface PloraServices {
   /** `plora.Plasmid` (unary, v1). */
   Plasmid: grpc.ServiceClientConstructor
   /** `plora.v2.PlasmidStream`. */
   PlasmidStream: grpc.ServiceClientConstructor
+  /** `plora.node.v1.SwarmNode`. */
+  SwarmNode: grpc.ServiceClientConstructor
 }
 
 let cached: PloraServices | null = null
@@ -138,8 +166,16 @@ export function loadPloraServices(): PloraServices {
   const serialize = fetch.responseSerialize as (value: FetchPlasmidChunk) => Buffer
   fetch.responseSerialize = (value) => (value instanceof EncodedChunk ? value.bytes : serialize(value))
   const pkg = grpc.loadPackageDefinition(def) as unknown as {
-    plora: { Plasmid: grpc.ServiceClientConstructor; v2: { PlasmidStream: grpc.ServiceClientConstructor } }
+    plora: {
+      Plasmid: grpc.ServiceClientConstructor
+      v2: { PlasmidStream: grpc.ServiceClientConstructor }
+      node: { v1: { SwarmNode: grpc.ServiceClientConstructor } }
+    }
   }
-  cached = { Plasmid: pkg.plora.Plasmid, PlasmidStream: pkg.plora.v2.PlasmidStream }
+  cached = {
+    Plasmid: pkg.plora.Plasmid,
+    PlasmidStream: pkg.plora.v2.PlasmidStream,
+    SwarmNode: pkg.plora.node.v1.SwarmNode,
+  }
   return cached
 }

@@ -23,7 +23,7 @@ import { SwarmError, SwarmErrorCode } from './errors.js'
 export type Adjacency = number[][]
 
 /** Topology names accepted by {@link buildGraph}. `complete` is K_n (classic rumour spreading). */
-export type GraphKind = 'er' | 'ws' | 'ba' | 'complete'
+export type GraphKind = 'er' | 'ws' | 'ba' | 'complete' | 'line'
 
 /** Above this n, `erdosRenyiGraph(..., {method: 'auto'})` uses the O(n + m) geometric-skip sampler. */
 export const ER_EXACT_MAX_N = 5000
@@ -259,6 +259,12 @@ export function completeGraph(n: number): Adjacency {
   })
 }
 
+/** The path 0 – 1 – … – (n−1), the v1 engine's `line` topology (swarm.md §13.3). */
+export function lineGraph(n: number): Adjacency {
+  requireInt('n', n, 1)
+  return Array.from({ length: n }, (_, i) => [i - 1, i + 1].filter((j) => j >= 0 && j < n))
+}
+
 /**
  * The original's `apply_temporal_dropout(adj, t, period)` (§3.5): at rounds t with t mod period ≠ 0
  * every node keeps only the entries at even positions of its own list. The result is asymmetric in
@@ -389,7 +395,7 @@ export interface GraphParams {
 
 /** The `topology` name the original writes into report `meta` (§8.2). */
 export function topologyName(kind: GraphKind): string {
-  return { er: 'erdos_renyi', ws: 'watts_strogatz', ba: 'barabasi_albert', complete: 'complete' }[kind]
+  return { er: 'erdos_renyi', ws: 'watts_strogatz', ba: 'barabasi_albert', complete: 'complete', line: 'line' }[kind]
 }
 
 /** Builds the graph of `params.kind` with the original's generators. */
@@ -403,9 +409,11 @@ export function buildGraph(params: GraphParams): Adjacency {
       return barabasiAlbertGraph(params.n, params.baM, params.seed)
     case 'complete':
       return completeGraph(params.n)
+    case 'line':
+      return lineGraph(params.n)
     default:
       return invalid(
-        `graph: unknown topology ${String((params as { kind: unknown }).kind)} (expected er|ws|ba|complete)`,
+        `graph: unknown topology ${String((params as { kind: unknown }).kind)} (expected er|ws|ba|complete|line)`,
         {
           kind: (params as { kind: unknown }).kind,
         },

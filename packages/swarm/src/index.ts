@@ -44,6 +44,7 @@ export {
   type GraphKind,
   type GraphParams,
   isConnected,
+  lineGraph,
   talkPairs,
   toCsr,
   topologyName,
@@ -51,6 +52,16 @@ export {
   weightedFromUnweighted,
 } from './graph.js'
 export { fromGraphology, type GraphologyLike, toGraphology } from './graph-export.js'
+export {
+  assembleSimulation,
+  DEFAULT_LOCAL_SWARM_OPTIONS,
+  type InstalledAudit,
+  type KillFault,
+  type LocalSwarmOptions,
+  type LocalSwarmResult,
+  type PartitionFault,
+  runLocalSwarm,
+} from './local-swarm.js'
 export {
   averageEntropy,
   binaryEntropy,
@@ -68,6 +79,18 @@ export {
   roundsToDiffuse,
 } from './metrics.js'
 export {
+  DEFAULT_SWARM_NODE_OPTIONS,
+  NODE_ROUND_FORMAT,
+  NODE_STATE_DIR,
+  type NodeOffer,
+  type NodeRoundRecord,
+  type PeerSource,
+  parseAddress,
+  runSwarmNode,
+  type SwarmNodeHandle,
+  type SwarmNodeOptions,
+} from './node.js'
+export {
   POPULATION_MEMBER_FORMAT,
   type Population,
   type PopulationEntry,
@@ -76,6 +99,7 @@ export {
   readPopulation,
 } from './population.js'
 export {
+  buildSwarmV2Report,
   DEFAULT_DOMAINS,
   DEFAULT_SWARM_V2_OPTIONS,
   DETECTOR_FAMILIES,

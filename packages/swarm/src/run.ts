@@ -23,7 +23,7 @@ import { clopperPearson } from '@plora/metrics'
 import { type AdapterSource, drawTrojans, type PreparedAdapters, prepareAdapters } from './adapters.js'
 import { ConsensusEngine } from './consensus.js'
 import { requireOption } from './errors.js'
-import { buildGraph, type GraphKind, topologyName } from './graph.js'
+import { type Adjacency, buildGraph, type GraphKind, topologyName } from './graph.js'
 import { binaryEntropy, mutualInformationFromMasks } from './metrics.js'
 import { type Population, type PopulationHalf, readPopulation } from './population.js'
 import {
@@ -93,6 +93,18 @@ export interface SwarmV2Options {
   verdictCache: Map<string, Verdict> | null
   logger: Logger
   onProgress?: ProgressCallback
+  /**
+   * Called once the graph is built and the artefacts are written, before the simulation: what a
+   * swarm of real nodes needs to run the same swarm (`plora swarm sim --mode full`).
+   */
+  onPrepared?: (p: {
+    adjacency: Adjacency | null
+    domains: readonly string[]
+    ownDomain: Int32Array
+    trojan: Uint8Array
+    prepared: PreparedAdapters
+    workDir: string
+  }) => void | Promise<void>
 }
 
 /** Defaults of {@link SwarmV2Options} (the original's built-in values, §2, §8.1). */
@@ -308,6 +320,7 @@ export async function runSwarmV2(options: Partial<SwarmV2Options> = {}): Promise
       population,
       seed: o.adapterSeed ?? o.seed,
     })
+    await o.onPrepared?.({ adjacency: adj, domains, ownDomain, trojan, prepared, workDir })
     if (o.adapters === 'dir') {
       o.logger.info(`[sim_v2] Loaded ${prepared.realDomains.length}/${D} real adapters from ${o.adaptersDir}`)
     }
@@ -383,7 +396,7 @@ export async function runSwarmV2(options: Partial<SwarmV2Options> = {}): Promise
           ? n / (n - 1)
           : 0
         : fiedler(adj, { normalized: true }).lambda2
-    const report = buildReport(o, sim, domains, lambda2, trojan, gateEvaluations, engine, detectors)
+    const report = buildSwarmV2Report(o, sim, domains, lambda2, trojan, gateEvaluations, engine, detectors)
     if (o.policy) {
       const gate = report.final.gate as Record<string, unknown>
       const g = gateErrorReport(table, prepared, sim, domains)
@@ -411,7 +424,11 @@ export async function runSwarmV2(options: Partial<SwarmV2Options> = {}): Promise
   }
 }
 
-function buildReport(
+/**
+ * The swarm v2 report (meta, initial, rounds, final) of a simulation result — also of a swarm of
+ * real nodes whose round records were assembled into one (`plora swarm sim --mode full`).
+ */
+export function buildSwarmV2Report(
   o: SwarmV2Options,
   sim: SimulationResult,
   domains: string[],

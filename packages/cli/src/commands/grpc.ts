@@ -222,10 +222,12 @@ export function register(program: Command): void {
 
   const certs = program
     .command('certs')
-    .description('create a development CA and server/client certificates for TLS and mTLS demos')
+    .description(
+      'create a development CA and server/client certificates (and a node pair for plora node) for TLS and mTLS demos',
+    )
     .option(
       '--out <dir>',
-      'output folder (ca.pem, ca.key, server.pem, server.key, client.pem, client.key)',
+      'output folder (ca.pem, ca.key, server.pem, server.key, client.pem, client.key; node.pem, node.key: server and client, for plora node)',
       parsePathFlag,
       'keys/certs',
     )

@@ -11,6 +11,7 @@ import { register as registerIt } from './it.js'
 import { register as registerKeys } from './keys.js'
 import { register as registerMerge } from './merge.js'
 import { register as registerModel } from './model.js'
+import { registerNode } from './node.js'
 import { register as registerPipeline } from './pipeline.js'
 import { register as registerSwarm } from './swarm.js'
 import { register as registerTrain } from './train.js'
@@ -34,6 +35,7 @@ export const COMMAND_GROUPS: ReadonlyArray<(program: Command) => void> = [
   registerGrpc,
   registerIt,
   registerSwarm,
+  registerNode,
   registerTrain,
   registerValueAdd,
   registerAltTrainMerge,

@@ -33,6 +33,11 @@ describe('development certificates', () => {
     expect(server.checkHost('example.com')).toBeUndefined()
     expect(server.keyUsage).toContain('1.3.6.1.5.5.7.3.1') // serverAuth
     expect(client.keyUsage).toContain('1.3.6.1.5.5.7.3.2') // clientAuth
+    // The node pair serves and dials: both usages, the server's names.
+    const node = new X509Certificate(c.nodeCertPem)
+    expect(node.checkIssued(ca)).toBe(true)
+    expect(node.keyUsage).toEqual(expect.arrayContaining(['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2']))
+    expect(node.checkIP('127.0.0.1')).toBe('127.0.0.1')
     expect(new Date(server.validTo).getTime() - new Date(server.validFrom).getTime()).toBe(30 * 86_400_000)
   })
 
@@ -47,6 +52,8 @@ describe('development certificates', () => {
         'ca.pem',
         'client.key',
         'client.pem',
+        'node.key',
+        'node.pem',
         'server.key',
         'server.pem',
       ])
