@@ -35,7 +35,14 @@ import {
   type SwarmV2Options,
   type SwarmV2Report,
 } from './run.js'
-import type { GateCounters, RoundRecord, SimulationResult } from './simulate.js'
+import {
+  closeGateCounters,
+  type GateCounters,
+  newGateCounters,
+  type RoundRecord,
+  type SimulationResult,
+  uniquePairCounters,
+} from './simulate.js'
 
 /** A node killed after it finished round `afterRound` and started again `downMs` later. */
 export interface KillFault {
@@ -433,17 +440,7 @@ export function assembleSimulation(x: {
     initialMasks[i] = 1 << d
     held[i * D + d] = x.prepared.ownArtefact[i]!
   }
-  const gate: GateCounters = {
-    rejected_hash_total: 0,
-    rejected_safety_total: 0,
-    accepted_clean_total: 0,
-    accepted_trojan_total: 0,
-    rejected_clean_total: 0,
-    rejected_trojan_total: 0,
-    false_negatives: 0,
-    false_positives: 0,
-    rejection_reasons: {},
-  }
+  const gate = newGateCounters()
   const pairs = new Set<string>()
   const uniq = { pairs: 0, trojan: 0, clean: 0, fn: 0, fp: 0 }
   const artefactOffers = new Float64Array(arts.length)
@@ -528,11 +525,7 @@ export function assembleSimulation(x: {
     round.holders = holders
     rounds.push(round)
   }
-  gate.rejection_reasons = Object.fromEntries(
-    Object.entries(gate.rejection_reasons).sort(([a], [b]) => (a < b ? -1 : 1)),
-  )
-  gate.false_negatives = gate.accepted_trojan_total
-  gate.false_positives = gate.rejected_clean_total
+  closeGateCounters(gate)
   return {
     n,
     domains,
@@ -547,15 +540,7 @@ export function assembleSimulation(x: {
     bytesOnWire,
     bytesOffered,
     gate,
-    unique: {
-      pairs: uniq.pairs,
-      trojan_pairs: uniq.trojan,
-      clean_pairs: uniq.clean,
-      false_negatives: uniq.fn,
-      false_positives: uniq.fp,
-      fn_rate: uniq.trojan > 0 ? uniq.fn / uniq.trojan : null,
-      fp_rate: uniq.clean > 0 ? uniq.fp / uniq.clean : null,
-    },
+    unique: uniquePairCounters(uniq),
     held,
     artefactOffers,
   }

@@ -173,6 +173,49 @@ export interface SimulationResult {
   artefactOffers: Float64Array
 }
 
+/** Gate counters at zero. */
+export function newGateCounters(): GateCounters {
+  return {
+    rejected_hash_total: 0,
+    rejected_safety_total: 0,
+    accepted_clean_total: 0,
+    accepted_trojan_total: 0,
+    rejected_clean_total: 0,
+    rejected_trojan_total: 0,
+    false_negatives: 0,
+    false_positives: 0,
+    rejection_reasons: {},
+  }
+}
+
+/** Sorts the rejection reasons and sets FN (trojans accepted) and FP (clean rejected). */
+export function closeGateCounters(gate: GateCounters): void {
+  gate.rejection_reasons = Object.fromEntries(
+    Object.entries(gate.rejection_reasons).sort(([a], [b]) => (a < b ? -1 : 1)),
+  )
+  gate.false_negatives = gate.accepted_trojan_total
+  gate.false_positives = gate.rejected_clean_total
+}
+
+/** The per-pair counters with their rates (null without pairs of the kind). */
+export function uniquePairCounters(u: {
+  pairs: number
+  trojan: number
+  clean: number
+  fn: number
+  fp: number
+}): UniquePairCounters {
+  return {
+    pairs: u.pairs,
+    trojan_pairs: u.trojan,
+    clean_pairs: u.clean,
+    false_negatives: u.fn,
+    false_positives: u.fp,
+    fn_rate: u.trojan > 0 ? u.fn / u.trojan : null,
+    fp_rate: u.clean > 0 ? u.fp / u.clean : null,
+  }
+}
+
 /** Tracks distinct (receiver, artefact) pairs: bitmasks for ≤ 31 artefacts, else a Set. */
 class PairSet {
   readonly #masks: Int32Array | null
@@ -268,17 +311,7 @@ export function simulateSwarm(input: SimulationInput, options: Partial<Simulatio
     dirty.length = 0
   }
 
-  const gate: GateCounters = {
-    rejected_hash_total: 0,
-    rejected_safety_total: 0,
-    accepted_clean_total: 0,
-    accepted_trojan_total: 0,
-    rejected_clean_total: 0,
-    rejected_trojan_total: 0,
-    false_negatives: 0,
-    false_positives: 0,
-    rejection_reasons: {},
-  }
+  const gate = newGateCounters()
   const uniq = { pairs: 0, trojan: 0, clean: 0, fn: 0, fp: 0 }
   const seenPairs = input.verdict ? new PairSet(n, arts.length) : null
   const reasons = new Map<string, number>()
@@ -461,11 +494,7 @@ export function simulateSwarm(input: SimulationInput, options: Partial<Simulatio
     o.onRound?.(t, round)
   }
   for (const [r, c] of reasons) gate.rejection_reasons[r] = c
-  gate.rejection_reasons = Object.fromEntries(
-    Object.entries(gate.rejection_reasons).sort(([a], [b]) => (a < b ? -1 : 1)),
-  )
-  gate.false_negatives = gate.accepted_trojan_total
-  gate.false_positives = gate.rejected_clean_total
+  closeGateCounters(gate)
   return {
     n,
     domains: input.domains,
@@ -480,15 +509,7 @@ export function simulateSwarm(input: SimulationInput, options: Partial<Simulatio
     bytesOnWire,
     bytesOffered,
     gate,
-    unique: {
-      pairs: uniq.pairs,
-      trojan_pairs: uniq.trojan,
-      clean_pairs: uniq.clean,
-      false_negatives: uniq.fn,
-      false_positives: uniq.fp,
-      fn_rate: uniq.trojan > 0 ? uniq.fn / uniq.trojan : null,
-      fp_rate: uniq.clean > 0 ? uniq.fp / uniq.clean : null,
-    },
+    unique: uniquePairCounters(uniq),
     held,
     artefactOffers: artOffers,
   }
