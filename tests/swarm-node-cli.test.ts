@@ -79,6 +79,62 @@ describe('plora swarm sim', () => {
     expect(sim.final.gate.accepted_clean_total).toBe(full.final.gate.accepted_clean_total)
   })
 
+  it('--mode full: the phone-call protocols make the simulator’s exact calls; a cut is seen as a difference', async () => {
+    const out = join(dir, 'push-pull')
+    const r = await runCli(
+      'swarm',
+      'sim',
+      '--topology',
+      'ws',
+      '--agents',
+      '9',
+      '--protocol',
+      'push-pull',
+      '--seed',
+      '5',
+      '--trojan-rate',
+      '0.2',
+      '--mode',
+      'full',
+      '--max-rounds',
+      '6',
+      '--results-dir',
+      out,
+    )
+    expect(r.code, r.err).toBe(0)
+    const full = read(join(out, 'swarm_graph_report_watts_strogatz_5.json'))
+    expect(full.meta.protocol).toBe('push-pull')
+    expect(full.final.comparison.identical).toBe(true)
+    expect(full.final.gate.rejected_trojan_total).toBeGreaterThan(0)
+    // Each node called one neighbour a round, and recorded whom.
+    const run = join(out, 'swarm_full_run')
+    for (let i = 0; i < 9; i++) for (const x of recordsOf(run, i)) expect(x.contact).toBeGreaterThanOrEqual(0)
+
+    // Cutting 1–2 on a line from the start delays the far side: the comparison says where it departs.
+    const cut = join(dir, 'line-cut')
+    const c = await runCli(
+      'swarm',
+      'sim',
+      '--topology',
+      'line',
+      '--agents',
+      '5',
+      '--mode',
+      'full',
+      '--max-rounds',
+      '8',
+      '--partition',
+      '1:2:0:2',
+      '--results-dir',
+      cut,
+    )
+    expect(c.code, c.err).toBe(0)
+    const rc = read(join(cut, 'swarm_graph_report_line_42.json'))
+    expect(rc.final.comparison).toMatchObject({ identical: false, first_different_round: 0 })
+    expect(rc.final.comparison.max_abs_coverage_diff).toBeGreaterThan(0)
+    expect(rc.final.coverage).toEqual({ arithmetic: 1, legal: 1, medical: 1 })
+  })
+
   it('--mode full: 12 nodes over mTLS with trojans, a node killed and restarted, a partitioned pair', async () => {
     const out = join(dir, 'faults')
     const run = join(out, 'run')

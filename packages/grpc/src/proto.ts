@@ -141,6 +141,7 @@ export interface SnapshotReply {
   found: boolean
   plasmids: HeldPlasmid[]
   finished: boolean
+  contact: number
 }
 
 /** The loaded service constructors. */

@@ -1,6 +1,6 @@
 /**
  * `plora swarm sim --mode full`: a swarm of real `plora node` processes on 127.0.0.1 (issue 23
- * items 1–2). The same swarm is first simulated in process (`runSwarmV2`, edge protocol, snapshot
+ * items 1–2). The same swarm is first simulated in process (`runSwarmV2`, the same protocol, snapshot
  * rounds, no early stop), which writes the artefacts; every node then starts from its agent's own
  * artefact, the nodes run their rounds over gRPC, and their round records are assembled into a
  * swarm v2 report (same fields) with a comparison against the simulator's.
@@ -172,7 +172,6 @@ export async function runLocalSwarm(
   const swarmOptions: SwarmV2Options = {
     ...DEFAULT_SWARM_V2_OPTIONS,
     ...o.swarm,
-    protocol: 'edge',
     mode: 'snapshot',
     maxInflight: 0,
     dropoutPeriod: 0,
@@ -230,6 +229,9 @@ export async function runLocalSwarm(
   const ports = new Array<number>(n).fill(0)
   const exits: string[] = []
   const restarts = new Int32Array(n)
+  // The whole graph for every node: the simulator's talk order and contact draws, exactly.
+  const graphFile = join(o.runDir, 'graph.json')
+  await writeJsonAtomic(graphFile, adjacency)
   const start = (i: number) => {
     const d = nodeDir(i)
     const args = [
@@ -250,6 +252,12 @@ export async function runLocalSwarm(
       join(d, 'ready.json'),
       '--peer-timeout-ms',
       String(o.peerTimeoutMs),
+      '--protocol',
+      swarmOptions.protocol,
+      '--seed',
+      String(swarmOptions.seed),
+      '--graph-file',
+      graphFile,
       ...o.nodeArgs,
     ]
     const p = o.spawnNode(args, join(d, 'node.log'))
@@ -590,7 +598,7 @@ function compareWithSimulator(
     rejected_clean_total: x.rejected_clean_total,
   })
   return {
-    simulator: 'runSwarmV2, edge protocol, snapshot rounds, same graph, seed and artefacts',
+    simulator: `runSwarmV2, ${full.meta.protocol} protocol, snapshot rounds, same graph, seed and artefacts`,
     identical: firstDifferentRound === null && JSON.stringify(g(measured.gate)) === JSON.stringify(g(simulated.gate)),
     first_different_round: firstDifferentRound,
     max_abs_coverage_diff: maxCoverageDiff,

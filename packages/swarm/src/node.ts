@@ -7,6 +7,13 @@
  * the neighbour's pool order). Together, the two pulls along an edge are the edge talk's push and
  * pull.
  *
+ * The phone-call protocols of the simulator run too (`push`, `pull`, `push-pull`): each round a node
+ * calls one neighbour (its `contact`, published with its snapshot), pulls from it (pull), and takes
+ * the pushes of the neighbours that called it (push). Given the whole graph (`graph`), a node draws
+ * every agent's contacts from the simulator's one seeded stream, in the simulator's order, so a swarm
+ * of nodes makes exactly the simulator's calls; without it, each node draws from its own seeded
+ * stream (a deployment, where no node knows the whole graph).
+ *
  * Each offer goes through the simulator's accept pipeline (§4.3) on real bytes: a verified fetch
  * (size, digest, tar entries, manifest, artefact hash) into a quarantine folder outside the served
  * root → the gate (`checkAdapter` with the node's policy; verdicts cached by payload digest) →
@@ -24,7 +31,16 @@ import { lookup } from 'node:dns/promises'
 import { existsSync } from 'node:fs'
 import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { appendJsonl, isPloraError, type Logger, SILENT_LOGGER, untrustedText, writeJsonAtomic } from '@plora/common'
+import {
+  appendJsonl,
+  deriveSeed,
+  isPloraError,
+  type Logger,
+  PythonRandom,
+  SILENT_LOGGER,
+  untrustedText,
+  writeJsonAtomic,
+} from '@plora/common'
 import { checkAdapter, type GateContext, type Policy } from '@plora/gate'
 import {
   type ClientTlsOptions,
@@ -41,6 +57,8 @@ import {
 } from '@plora/grpc'
 import { loadManifest, type Manifest } from '@plora/manifest'
 import { SwarmError, SwarmErrorCode } from './errors.js'
+import { type Adjacency, csrFromPairs, talkPairs } from './graph.js'
+import type { ExchangeProtocol } from './simulate.js'
 
 /** Folder under the root with the node's own state (not served: names starting with a dot are not domains). */
 export const NODE_STATE_DIR = '.plora-node'
@@ -78,6 +96,15 @@ export interface SwarmNodeOptions {
   gateContext: GateContext
   /** Distinct peers that must offer the same payload before it is installed (1 = the first offer). */
   quorum: number
+  /** Exchange protocol (the simulator's; default `edge`). */
+  protocol: ExchangeProtocol
+  /** Seed of the phone-call contact draws. */
+  seed: number
+  /**
+   * The whole graph, agent ids as indices (optional): edge offers are then taken in the simulator's
+   * canonical talk order and contacts drawn from its single stream, so the swarm makes its exact moves.
+   */
+  graph: Adjacency | null
   serverTls?: ServerTlsOptions
   clientTls?: ClientTlsOptions
   /** Per-round JSONL (default `<root>/.plora-node/rounds.jsonl`). */
@@ -100,6 +127,9 @@ export const DEFAULT_SWARM_NODE_OPTIONS = {
   policy: null,
   gateContext: {},
   quorum: 1,
+  protocol: 'edge',
+  seed: 0,
+  graph: null,
   report: null,
   readyFile: null,
   logger: SILENT_LOGGER,
@@ -138,6 +168,8 @@ export interface NodeRoundRecord {
   held_end: Array<[string, string]>
   /** Neighbours that answered, ascending id. */
   peers: number[]
+  /** The agent this node called (phone-call protocols), or −1. */
+  contact: number
   /** Peer addresses that did not answer in time (with the error code). */
   unreachable: Array<[string, string]>
   offers: NodeOffer[]
@@ -274,7 +306,7 @@ export async function runSwarmNode(
   // The node's round and its start-of-round snapshots; Snapshot calls wait on `advance`.
   let current = -1
   let finishedAll = false
-  const snapshots = new Map<number, Holding[]>()
+  const snapshots = new Map<number, { held: Holding[]; contact: number }>()
   const waiters = new Set<() => void>()
   const advance = () => {
     for (const w of [...waiters]) w()
@@ -285,8 +317,9 @@ export async function runSwarmNode(
       node_id: o.id,
       round: Math.max(0, current),
       found: s !== undefined,
-      plasmids: (s ?? []).map(({ artifact_sha256: _a, ...p }) => p),
+      plasmids: (s?.held ?? []).map(({ artifact_sha256: _a, ...p }) => p),
       finished: finishedAll,
+      contact: s?.contact ?? -1,
     }
   }
   const snapshotHandler = (
@@ -370,10 +403,71 @@ export async function runSwarmNode(
     }
   }
 
+  // Phone-call contacts. With the whole graph: the simulator's stream — one PythonRandom(seed),
+  // per round every agent in id order draws a neighbour of its talk-pair row (none when it has
+  // none) — replayed up to the round asked for. Without it: our own stream per round.
+  const phone = o.protocol !== 'edge'
+  const doPush = o.protocol === 'push' || o.protocol === 'push-pull'
+  const doPull = o.protocol === 'pull' || o.protocol === 'push-pull'
+  const knownPeers = new Set<number>()
+  let edgeOrder: Map<number, number> | null = null
+  let drawRound: (() => Int32Array) | null = null
+  const drawn: Int32Array[] = []
+  if (o.graph) {
+    const g = o.graph
+    if (o.id >= g.length) throw invalid(`id ${o.id} is not an agent of the ${g.length}-agent graph`)
+    const pairs = talkPairs(g)
+    edgeOrder = new Map()
+    for (let k = 0; k < pairs.length; k += 2) {
+      if (pairs[k] === o.id) edgeOrder.set(pairs[k + 1]!, edgeOrder.size)
+      else if (pairs[k + 1] === o.id) edgeOrder.set(pairs[k]!, edgeOrder.size)
+    }
+    const csr = csrFromPairs(g.length, pairs)
+    const rng = new PythonRandom(o.seed)
+    drawRound = () => {
+      const c = new Int32Array(g.length).fill(-1)
+      for (let u = 0; u < g.length; u++) {
+        const lo = csr.offsets[u]!
+        const deg = csr.offsets[u + 1]! - lo
+        if (deg > 0) c[u] = csr.targets[lo + rng.randbelow(deg)]!
+      }
+      return c
+    }
+  }
+  const contactOf = async (t: number): Promise<number> => {
+    if (drawRound) {
+      while (drawn.length <= t) drawn.push(drawRound())
+      if (t > 4) drawn[t - 5] = new Int32Array(0) // only our own round is asked for again
+      return drawn[t]![o.id]!
+    }
+    if (knownPeers.size === 0) {
+      // Learn the peers' ids (they answer at once; the round's snapshots are asked for below).
+      for (const a of await resolvePeers(o.peers)) {
+        try {
+          const r = await requestSnapshot({
+            ...parseAddress(a),
+            round: 0,
+            wait: false,
+            fromId: o.id,
+            timeoutMs: 3000,
+            tls: clientTls,
+          })
+          if (r.node_id !== o.id) knownPeers.add(r.node_id)
+        } catch {
+          // unreachable now: not a contact this round
+        }
+      }
+    }
+    const ids = [...knownPeers].sort((x, y) => x - y)
+    if (ids.length === 0) return -1
+    return ids[new PythonRandom(deriveSeed(o.seed, 'node-contact', o.id, t)).randbelow(ids.length)]!
+  }
+
   const runRound = async (t: number): Promise<NodeRoundRecord> => {
     const t0 = performance.now()
     const start = held.map((h) => ({ ...h }))
-    snapshots.set(t, start)
+    const contact = phone ? await contactOf(t) : -1
+    snapshots.set(t, { held: start, contact })
     // Neighbours are at most one round apart (each waits for the others' snapshots): keep a few.
     for (const r of snapshots.keys()) if (r < t - 3) snapshots.delete(r)
     current = t
@@ -407,8 +501,21 @@ export async function runSwarmNode(
       } else unreachable.push([x.a, (x as { error: string }).error])
     }
     replies.sort((x, y) => x.r.node_id - y.r.node_id)
+    for (const x of replies) knownPeers.add(x.r.node_id)
+    // Whose offers this round, in the simulator's delivery order: edge — every neighbour, in the
+    // canonical talk order (ascending id without the graph); phone — our contact (pull) at our own
+    // turn and each caller (push) at its turn, by caller id.
+    let sources: Array<{ a: string; r: SnapshotReply; key: number }>
+    if (!phone) sources = replies.map((x) => ({ ...x, key: edgeOrder?.get(x.r.node_id) ?? x.r.node_id }))
+    else {
+      sources = []
+      const callee = replies.find((x) => x.r.node_id === contact)
+      if (doPull && callee) sources.push({ ...callee, key: o.id })
+      if (doPush) for (const x of replies) if (x.r.contact === o.id) sources.push({ ...x, key: x.r.node_id })
+    }
+    sources.sort((x, y) => x.key - y.key)
     const offers: NodeOffer[] = []
-    for (const { a, r } of replies) {
+    for (const { a, r } of sources) {
       const best = bestOffer(r.plasmids, have)
       if (!best) continue
       const offer: NodeOffer = {
@@ -501,6 +608,7 @@ export async function runSwarmNode(
       held_start: start.map((h) => [h.domain, h.artifact_sha256]),
       held_end: held.map((h) => [h.domain, h.artifact_sha256]),
       peers: replies.map((x) => x.r.node_id),
+      contact,
       unreachable,
       offers,
       ms: Math.round(performance.now() - t0),

@@ -3,6 +3,7 @@ import { addAlias, parseEnum, parseFloatFlag, parseIntFlag, parseOnOff, parsePat
 import { addPolicyFlags, policyFromCommand } from '../policy-flags.js'
 
 const nonNegInt = parseIntFlag({ min: 0 })
+const PROTOCOLS = ['edge', 'push', 'pull', 'push-pull'] as const
 const positiveInt = parseIntFlag({ min: 1 })
 
 interface NodeFlags {
@@ -16,6 +17,9 @@ interface NodeFlags {
   roundMinMs: number
   peerTimeoutMs: number
   quorum: number
+  protocol: 'edge' | 'push' | 'pull' | 'push-pull'
+  seed: number
+  graphFile?: string
   policy?: string
   trustedKeys?: string
   tlsCert?: string
@@ -61,6 +65,18 @@ export function registerNode(program: Command): void {
     .option('--round-min-ms <ms>', 'shortest round: a long-running swarm sleeps out the rest', nonNegInt, 0)
     .option('--peer-timeout-ms <ms>', 'how long to wait for a peer to reach the round', positiveInt, 15_000)
     .option('--quorum <n>', 'distinct peers that must offer the same payload before it is installed', positiveInt, 1)
+    .option(
+      '--protocol <p>',
+      "edge (pull every neighbour's best) | push | pull | push-pull (call one neighbour a round)",
+      parseEnum(PROTOCOLS),
+      'edge',
+    )
+    .option('--seed <n>', 'seed of the phone-call contact draws', nonNegInt, 0)
+    .option(
+      '--graph-file <path>',
+      "the whole graph (JSON adjacency lists, agent ids as indices): the simulator's talk order and contact draws, exactly",
+      parsePathFlag,
+    )
     .option(
       '--policy <path>',
       'gate policy (JSON, as plora gate dump-policy prints); without it fetches are verified but not gated',
@@ -124,6 +140,16 @@ export function registerNode(program: Command): void {
       })
     }
     const gateContext = policy ? await loadGateContext(policy, { logger }) : {}
+    let graph: number[][] | null = null
+    if (f.graphFile) {
+      const { readFile } = await import('node:fs/promises')
+      const g = JSON.parse(await readFile(f.graphFile, 'utf8')) as unknown
+      const ok =
+        Array.isArray(g) &&
+        g.every((row) => Array.isArray(row) && row.every((j) => Number.isInteger(j) && j >= 0 && j < g.length))
+      if (!ok) node.error(`error: --graph-file ${f.graphFile}: expected a JSON array of adjacency lists of agent ids`)
+      graph = g as number[][]
+    }
     const pem = (p: string | undefined, what: string) => (p ? readPemFile(p, what) : Promise.resolve(undefined))
     const [cert, key, ca, clientCert, clientKey] = await Promise.all([
       pem(f.tlsCert, 'TLS certificate (--tls-cert)'),
@@ -157,6 +183,9 @@ export function registerNode(program: Command): void {
         roundMinMs: f.roundMinMs,
         peerTimeoutMs: f.peerTimeoutMs,
         quorum: f.quorum,
+        protocol: f.protocol,
+        seed: f.seed,
+        graph,
         policy,
         gateContext,
         ...(serverTls ? { serverTls: serverTls as import('@plora/grpc').ServerTlsOptions } : {}),
@@ -194,6 +223,7 @@ interface SimFlags {
   graphP?: number
   tls?: boolean
   peerTimeoutMs: number
+  protocol: 'edge' | 'push' | 'pull' | 'push-pull'
   kill?: string[]
   partition?: string[]
 }
@@ -220,6 +250,7 @@ export function registerSwarmSim(swarm: Command): void {
         'sim',
       )
       .option('--max-rounds <n>', 'rounds (every round runs; no early stop)', positiveInt, 10)
+      .option('--protocol <p>', 'edge | push | pull | push-pull, as in plora swarm v2', parseEnum(PROTOCOLS), 'edge')
       .option('--seed <n>', 'graph, trojan and adapter seed', nonNegInt, 42)
       .option('--results-dir <dir>', 'report folder', parsePathFlag, 'results')
       .option(
@@ -267,6 +298,7 @@ export function registerSwarmSim(swarm: Command): void {
       graph,
       ...(f.graphP !== undefined ? { graphP: f.graphP } : {}),
       seed: f.seed,
+      protocol: f.protocol,
       trojanRate: f.trojanRate,
       adapters: 'synthetic' as const,
       rank: 4,
@@ -277,7 +309,6 @@ export function registerSwarmSim(swarm: Command): void {
     if (f.mode === 'sim') {
       const r = await runSwarmV2({
         ...swarm,
-        protocol: 'edge',
         earlyStop: false,
         reportDir: resultsDir,
         history: false,
