@@ -209,6 +209,36 @@ describe('plora swarm sim', () => {
         expect(x.offers.some((o) => o.from === b)).toBe(false)
       }
     }
+    // The records alone, as collected from a deployment, assemble into the same rounds and gate counts.
+    const { loadManifest } = await import('../packages/manifest/src/index.js')
+    const { readdirSync, writeFileSync } = await import('node:fs')
+    const poisoned = await Promise.all(
+      readdirSync(join(run, 'artefacts'))
+        .filter((d) => d.endsWith('-trojan'))
+        .map(async (d) => (await loadManifest(join(run, 'artefacts', d))).artifacts.sha256),
+    )
+    writeFileSync(join(out, 'poisoned.json'), JSON.stringify(poisoned))
+    const files = [...Array(12).keys()].reverse().map((i) => join(run, 'nodes', `node_${i}`, 'rounds.jsonl'))
+    const asm = await runCli(
+      'swarm',
+      'assemble',
+      ...files,
+      '--poisoned',
+      join(out, 'poisoned.json'),
+      '--out',
+      join(out, 'assembled.json'),
+    )
+    expect(asm.code, asm.err).toBe(0)
+    const assembled = read(join(out, 'assembled.json'))
+    expect(assembled.meta).toMatchObject({ mode: 'assembled', N: 12, topology: 'deployment' })
+    expect(assembled.rounds.map((x) => x.coverage)).toEqual(full.rounds.map((x) => x.coverage))
+    expect(assembled.rounds.map((x) => x.accepted)).toEqual(full.rounds.map((x) => x.accepted))
+    for (const k of ['rejected_trojan_total', 'accepted_clean_total', 'false_negatives', 'false_positives'])
+      expect(assembled.final.gate[k], k).toBe(full.final.gate[k])
+    const missing = await runCli('swarm', 'assemble', ...files.slice(0, -1), '--out', join(out, 'x.json'))
+    expect(missing.code).toBe(1)
+    expect(missing.err).toContain('agent 0 has no records')
+
     // The fault-free simulator of the same swarm is on disk beside the nodes.
     const sim = read(join(run, 'simulator', 'swarm_v2_report_seed7.json'))
     expect(sim.final.gate.false_negatives).toBe(0)

@@ -53,6 +53,8 @@ export {
 } from './graph.js'
 export { fromGraphology, type GraphologyLike, toGraphology } from './graph-export.js'
 export {
+  type AssembleNodeReportOptions,
+  assembleNodeReport,
   assembleSimulation,
   DEFAULT_LOCAL_SWARM_OPTIONS,
   type InstalledAudit,
@@ -60,6 +62,7 @@ export {
   type LocalSwarmOptions,
   type LocalSwarmResult,
   type PartitionFault,
+  readNodeRecords,
   runLocalSwarm,
 } from './local-swarm.js'
 export {

@@ -646,3 +646,127 @@ async function auditInstalled(
   }
   return audit
 }
+
+/** Options of {@link assembleNodeReport}. */
+export interface AssembleNodeReportOptions {
+  /** One array of round records per node (a node's `rounds.jsonl`), any order. */
+  records: readonly NodeRoundRecord[][]
+  /** Weights digests (`artifacts.sha256`) known to be poisoned: the ground truth of FN/FP, when there is one. */
+  poisoned: ReadonlySet<string>
+  /** The protocol the nodes ran (meta only). */
+  protocol: SwarmV2Options['protocol']
+}
+
+/**
+ * The swarm v2 report of round records collected from a deployment (`plora swarm assemble`): the
+ * nodes must be agents 0…n−1; the domains, each node's own plasmid (its first record's first holding)
+ * and the artefacts (by weights digest) are read from the records. Without ground truth every
+ * artefact counts as clean (the FN/FP fields then say nothing). No graph is known: λ2 and the
+ * predicted rounds are null.
+ *
+ * @throws SwarmError `SWARM_REPORT_INVALID` (no records, an agent missing, a record of another format)
+ */
+export function assembleNodeReport(options: AssembleNodeReportOptions): SwarmV2Report {
+  const invalid = (m: string) => new SwarmError(SwarmErrorCode.ReportInvalid, `swarm assemble: ${m}`, {})
+  const byId = new Map<number, NodeRoundRecord[]>()
+  for (const recs of options.records) {
+    if (recs.length === 0) continue
+    for (const r of recs) if (r.format !== NODE_ROUND_FORMAT) throw invalid(`a record of format ${String(r.format)}`)
+    const id = recs[0]!.node_id
+    if (recs.some((r) => r.node_id !== id))
+      throw invalid(`one file holds the records of several nodes (${id} and others)`)
+    if (byId.has(id)) throw invalid(`node ${id} appears in two files`)
+    byId.set(
+      id,
+      [...recs].sort((a, b) => a.t - b.t),
+    )
+  }
+  const n = byId.size
+  if (n === 0) throw invalid('no round records')
+  for (let i = 0; i < n; i++)
+    if (!byId.has(i)) throw invalid(`agent ${i} has no records (nodes must be agents 0…${n - 1})`)
+  const all = [...byId.values()].flat()
+  const domains = [...new Set(all.flatMap((r) => [...r.held_start, ...r.held_end].map(([d]) => d)))].sort()
+  if (domains.length > 30) throw invalid(`${domains.length} domains; at most 30`)
+  const dIndex = new Map(domains.map((d, i) => [d, i]))
+  const artefacts: PreparedAdapters['artefacts'] = []
+  const artefactOf = new Map<string, number>()
+  const note = (domain: string, sha: string, size: number | null) => {
+    if (artefactOf.has(sha)) return
+    artefactOf.set(sha, artefacts.length)
+    artefacts.push({
+      domain: dIndex.get(domain)!,
+      sizeBytes: size ?? 0,
+      score: 0,
+      trojan: options.poisoned.has(sha),
+      key: sha,
+    })
+  }
+  for (const r of all) {
+    for (const o of r.offers) if (o.artifact_sha256) note(o.domain, o.artifact_sha256, o.size_bytes)
+    for (const [d, sha] of [...r.held_start, ...r.held_end]) note(d, sha, null)
+  }
+  const ownDomain = new Int32Array(n).fill(-1)
+  const ownArtefact = new Int32Array(n).fill(-1)
+  const trojan = new Uint8Array(n)
+  for (let i = 0; i < n; i++) {
+    const first = byId.get(i)![0]!.held_start[0]
+    if (!first) continue
+    ownDomain[i] = dIndex.get(first[0])!
+    ownArtefact[i] = artefactOf.get(first[1])!
+    trojan[i] = options.poisoned.has(first[1]) ? 1 : 0
+  }
+  const rounds = Math.max(...all.map((r) => r.t)) + 1
+  const sim = assembleSimulation({
+    n,
+    domains,
+    ownDomain,
+    trojan,
+    prepared: { artefacts, ownArtefact },
+    artefactOf,
+    records: [...Array(n).keys()].map((i) => byId.get(i)!),
+    rounds,
+  })
+  const o: SwarmV2Options = {
+    ...DEFAULT_SWARM_V2_OPTIONS,
+    agents: n,
+    rounds,
+    protocol: options.protocol,
+    earlyStop: false,
+    domains,
+    trojanRate: 0,
+    policy: null,
+    spectral: false,
+  }
+  const report = buildSwarmV2Report(o, sim, domains, null, trojan, artefacts.length, undefined, null)
+  const gated = all.some((r) => r.offers.some((x) => x.outcome === 'rejected'))
+  report.meta = {
+    ...report.meta,
+    topology: 'deployment',
+    p: null,
+    graph_params: null,
+    adapters: 'nodes',
+    security: gated ? true : null,
+    trojan_rate: null,
+    mode: 'assembled',
+    ground_truth:
+      options.poisoned.size > 0
+        ? `${options.poisoned.size} poisoned weights digest(s) given`
+        : 'none (every artefact counted clean)',
+    artefacts: artefacts.length,
+  }
+  report.final.nodes = [...Array(n).keys()].map((i) => {
+    const recs = byId.get(i)!
+    return {
+      id: i,
+      rounds_recorded: recs.length,
+      unreachable: recs.reduce((s, r) => s + r.unreachable.length, 0),
+      fetched_bytes: recs.reduce((s, r) => s + r.offers.reduce((t, x) => t + x.fetched_bytes, 0), 0),
+      round_ms_median: median(recs.map((r) => r.ms)),
+    }
+  })
+  return report
+}
+
+/** Reads one node's round records (a `rounds.jsonl`), dropping a partial last line. */
+export { readRecords as readNodeRecords }

@@ -371,3 +371,58 @@ export function registerSwarmSim(swarm: Command): void {
     )
   })
 }
+
+/** `plora swarm assemble`: the swarm v2 report of node round records collected from a deployment. */
+export function registerSwarmAssemble(swarm: Command): void {
+  swarm
+    .command('assemble')
+    .description(
+      'the swarm v2 report (rounds, coverage, entropy, MI, gate counts) of plora node round records collected from a deployment (one rounds.jsonl per node)',
+    )
+    .argument('<records...>', "the nodes' rounds.jsonl files (agents 0…n−1, one file each)")
+    .requiredOption('--out <path>', 'report written (JSON)', parsePathFlag)
+    .option(
+      '--poisoned <path>',
+      'JSON list of poisoned weights digests (artifacts.sha256): the ground truth of FN/FP',
+      parsePathFlag,
+    )
+    .option('--protocol <p>', 'the protocol the nodes ran (meta only)', parseEnum(PROTOCOLS), 'edge')
+    .action(async (files: string[], f: { out: string; poisoned?: string; protocol: (typeof PROTOCOLS)[number] }) => {
+      const { assembleNodeReport, readNodeRecords, SwarmError, SwarmErrorCode } = await import('@plora/swarm')
+      const { prettyJsonChunks, writeFileAtomic } = await import('@plora/common')
+      const { readFile } = await import('node:fs/promises')
+      let poisoned = new Set<string>()
+      if (f.poisoned) {
+        const v = JSON.parse(await readFile(f.poisoned, 'utf8')) as unknown
+        if (!Array.isArray(v) || !v.every((x) => typeof x === 'string' && /^[0-9a-f]{64}$/.test(x)))
+          throw new SwarmError(
+            SwarmErrorCode.ReportInvalid,
+            `${f.poisoned}: expected a JSON list of SHA-256 hex digests (the poisoned adapters' artifacts.sha256)`,
+            { path: f.poisoned },
+          )
+        poisoned = new Set(v as string[])
+      }
+      const { existsSync } = await import('node:fs')
+      for (const p of files)
+        if (!existsSync(p))
+          throw new SwarmError(SwarmErrorCode.ReportInvalid, `${p} does not exist; expected a node's rounds.jsonl`, {
+            path: p,
+          })
+      const report = assembleNodeReport({
+        records: await Promise.all(files.map((p) => readNodeRecords(p))),
+        poisoned,
+        protocol: f.protocol,
+      })
+      await writeFileAtomic(
+        f.out,
+        (function* () {
+          yield* prettyJsonChunks(report)
+          yield '\n'
+        })(),
+      )
+      const rtd = report.final.rounds_to_diffuse as Record<string, number | null>
+      process.stdout.write(
+        `swarm assemble: ${report.meta.N} nodes, ${report.final.rounds_run} rounds; coverage ${JSON.stringify(report.final.coverage)}; rounds to diffuse ${JSON.stringify(rtd)} → ${f.out}\n`,
+      )
+    })
+}

@@ -20,7 +20,7 @@ import {
 import { addPolicyFlags, policyFromCommand } from '../policy-flags.js'
 import { DEFAULT_REFERENCE } from './gate.js'
 import { DEFAULT_PROBES_CALIB, GATE_STUDY_RESULTS } from './gate-study.js'
-import { registerSwarmSim } from './node.js'
+import { registerSwarmAssemble, registerSwarmSim } from './node.js'
 
 /**
  * `plora swarm v2|evaluate`, `plora sweep`, `plora calibrate-c`, `plora validate-bounds` and
@@ -417,6 +417,7 @@ export function register(program: Command): void {
   const swarm = program.command('swarm').description('swarm v2 simulation and its evaluation')
   registerV2(swarm)
   registerSwarmSim(swarm)
+  registerSwarmAssemble(swarm)
 
   const evaluate = swarm
     .command('evaluate')
