@@ -139,7 +139,15 @@ export function registerNode(program: Command): void {
         trusted_public_keys: keys.map((k) => resolve(join(f.trustedKeys!, k))),
       })
     }
-    const gateContext = policy ? await loadGateContext(policy, { logger }) : {}
+    const gateContext: import('@plora/gate').GateContext = policy ? await loadGateContext(policy, { logger }) : {}
+    // Behavioural probes run on the node's own copy of the base model (the policy's base_model).
+    let disposeProbes = (): void => {}
+    if (policy?.enable_probes) {
+      const { openProbeHarness } = await import('./gate.js')
+      const probes = await openProbeHarness(policy.base_model ?? undefined)
+      gateContext.probes = probes.harness
+      disposeProbes = probes.dispose
+    }
     let graph: number[][] | null = null
     if (f.graphFile) {
       const { readFile } = await import('node:fs/promises')
@@ -206,6 +214,7 @@ export function registerNode(program: Command): void {
         await new Promise((r) => stop.signal.addEventListener('abort', r, { once: true }))
       }
       await handle.stop()
+      disposeProbes()
     }
   })
 }
