@@ -44,7 +44,8 @@
  *   writes and grpc-js buffer reassembly), so it reaches about half the transport rate.
  * - Under load 3-6 (shared machine) the same rows measure the other load more than this code.
  *
- * Usage: pnpm --filter @plora/grpc bench   (builds first)    env: SIZES_MIB=64,256 RUNS=3 CHUNK_KIB=1024
+ * Usage: pnpm --filter @plora/grpc bench   (builds first)    env: SIZES_MIB=64,256 RUNS=3 CHUNK_KIB=1024,
+ * TMPDIR=/dev/shm (files on tmpfs: no disk in the figures), CLIENT_NODE_FLAGS (node flags of the client)
  */
 import { spawn } from 'node:child_process'
 import { createCipheriv, createHash } from 'node:crypto'
@@ -80,7 +81,9 @@ async function writeArtefact(path, mib) {
 }
 
 function child(script, arg) {
-  const p = spawn(process.execPath, ['--no-deprecation', join(HERE, script), JSON.stringify(arg)], {
+  // CLIENT_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the fetching process.
+  const flags = script === 'client.mjs' ? (process.env.CLIENT_NODE_FLAGS ?? '').split(' ').filter(Boolean) : []
+  const p = spawn(process.execPath, ['--no-deprecation', ...flags, join(HERE, script), JSON.stringify(arg)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   const lines = createInterface({ input: p.stdout })
