@@ -245,8 +245,16 @@ it('(a) training steps: LoRA-only and full', async () => {
       const tBest = Math.min(torchBefore[k].best_ms, torchAfter[k].best_ms)
       return `| ${k} | ${rate(ours[k].mean_ms)} (${rate(ours[k].best_ms)}) | ${rate(tMean)} (${rate(tBest)}) | ${(tMean / ours[k].mean_ms).toFixed(2)}× (${(tBest / ours[k].best_ms).toFixed(2)}×) |`
     })
+    // Which BLAS the reference ran on: Debian's libblas.so.3 alternative may be the netlib reference
+    // implementation (several times slower than OpenBLAS), which would flatter the ratio.
+    const blas = ((torchBefore as { blas?: string[] }).blas ?? []).join(', ') || 'unknown'
+    const netlib = /\/blas\/libblas\.so/.test(blas) && !/openblas|mkl|blis/.test(blas)
+    if (netlib)
+      console.log(
+        `WARNING: the PyTorch reference ran on the netlib reference BLAS (${blas}); install libopenblas0-pthread for a fair reference`,
+      )
     console.log(
-      `(a) against PyTorch ${(torchBefore as { torch?: string }).torch} on one thread (mean of the runs before and after ours; fastest step in brackets; goal ≥ 0.5× for training):\n` +
+      `(a) against PyTorch ${(torchBefore as { torch?: string }).torch} on one thread, BLAS ${blas} (mean of the runs before and after ours; fastest step in brackets; goal ≥ 0.5× for training):\n` +
         '| step | plora tokens/s | PyTorch tokens/s | plora ÷ PyTorch |\n|---|---:|---:|---:|\n' +
         lines.join('\n'),
     )

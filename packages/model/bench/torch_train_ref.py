@@ -132,4 +132,19 @@ out["full"] = time_steps(train_step(opt, params))
 model.eval()
 with torch.no_grad():
     out["forward"] = time_steps(loss_fn)
+
+
+def blas_loaded():
+    """The BLAS library this process really runs (Debian switches libblas.so.3 by alternatives: the
+    reference netlib BLAS is several times slower than OpenBLAS and would make the ratio meaningless)."""
+    libs = set()
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            path = line.split()[-1] if len(line.split()) >= 6 else ""
+            if "blas" in path or "mkl" in path or "blis" in path:
+                libs.add(path)
+    return sorted(libs)
+
+
+out["blas"] = blas_loaded()
 print(json.dumps(out))
