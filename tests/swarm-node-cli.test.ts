@@ -29,7 +29,8 @@ const recordsOf = (run: string, i: number): NodeRoundRecord[] =>
     .split('\n')
     .map((l) => JSON.parse(l) as NodeRoundRecord)
 
-describe('plora swarm sim', () => {
+// Up to 12 node processes each: generous limits for a loaded 2-core CI machine.
+describe('plora swarm sim', { timeout: 180_000 }, () => {
   it('--mode full: 5 node processes on a line diffuse exactly as the simulator, round by round', async () => {
     const out = join(dir, 'line')
     const r = await runCli(
