@@ -10,7 +10,7 @@
  * the partition holds).
  */
 import type { ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { cp, mkdir, readFile, rm } from 'node:fs/promises'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import { join } from 'node:path'
@@ -125,6 +125,25 @@ async function readRecords(path: string): Promise<NodeRoundRecord[]> {
   // A node killed mid-write leaves at most a partial last line: drop it.
   const complete = text.endsWith('\n') ? text : text.slice(0, text.lastIndexOf('\n') + 1)
   return parseJsonl<NodeRoundRecord>(complete, path).filter((r) => r.format === NODE_ROUND_FORMAT)
+}
+
+/** The last round a node recorded (−1 before its first), read synchronously from its `rounds.jsonl`. */
+function lastRecordedRound(path: string): number {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch {
+    return -1
+  }
+  const lines = text.split('\n').filter((l) => l.endsWith('}'))
+  for (let i = lines.length - 1; i >= 0; i--) {
+    try {
+      return (JSON.parse(lines[i]!) as NodeRoundRecord).t
+    } catch {
+      // a partial line of a killed node
+    }
+  }
+  return -1
 }
 
 /** A TCP forwarder to `target` that refuses (resets) every connection while `blocked()` holds. */
@@ -298,8 +317,14 @@ export async function runLocalSwarm(
     // Peers: the graph's neighbours; a partitioned pair dials each other through a proxy.
     const via = new Map<string, string>()
     for (const p of o.partitions) {
+      // Read from the pair's own records at every connection (not the watcher's polled view, which
+      // lags on a loaded machine): a node in round t has recorded t − 1.
       const blocked = () => {
-        const r = Math.max(progress[p.a]!, progress[p.b]!) + 1 // the round the faster of the two is in
+        const r =
+          Math.max(
+            lastRecordedRound(join(nodeDir(p.a), 'rounds.jsonl')),
+            lastRecordedRound(join(nodeDir(p.b), 'rounds.jsonl')),
+          ) + 1
         return r >= p.fromRound && r < p.toRound
       }
       for (const [x, y] of [
