@@ -37,6 +37,7 @@ import {
 } from './run.js'
 import {
   closeGateCounters,
+  emptyRound,
   type GateCounters,
   newGateCounters,
   type RoundRecord,
@@ -486,18 +487,7 @@ export function assembleSimulation(x: {
   let bytesOnWire = 0
   let bytesOffered = 0
   for (let t = 0; t < x.rounds; t++) {
-    const round: RoundRecord = {
-      t,
-      events: new Int32Array(0),
-      offers: 0,
-      duplicates: 0,
-      rejected: 0,
-      consensusPending: 0,
-      bytesOnWire: 0,
-      bytesOffered: 0,
-      masks: null,
-      holders: [],
-    }
+    const round = emptyRound(t)
     const events: number[] = []
     for (let i = 0; i < n; i++) {
       const r = byRound[i]!.get(t)

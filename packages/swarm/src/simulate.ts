@@ -173,6 +173,22 @@ export interface SimulationResult {
   artefactOffers: Float64Array
 }
 
+/** A round with nothing happened yet. */
+export function emptyRound(t: number): RoundRecord {
+  return {
+    t,
+    events: new Int32Array(0),
+    offers: 0,
+    duplicates: 0,
+    rejected: 0,
+    consensusPending: 0,
+    bytesOnWire: 0,
+    bytesOffered: 0,
+    masks: null,
+    holders: [],
+  }
+}
+
 /** Gate counters at zero. */
 export function newGateCounters(): GateCounters {
   return {
@@ -436,18 +452,7 @@ export function simulateSwarm(input: SimulationInput, options: Partial<Simulatio
       earlyStopped = true
       break
     }
-    round = {
-      t,
-      events: new Int32Array(0),
-      offers: 0,
-      duplicates: 0,
-      rejected: 0,
-      consensusPending: 0,
-      bytesOnWire: 0,
-      bytesOffered: 0,
-      masks: null,
-      holders: [],
-    }
+    round = emptyRound(t)
     events = []
     const dropped = o.dropoutPeriod > 0 && t % o.dropoutPeriod !== 0
     freeze()
