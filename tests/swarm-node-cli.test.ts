@@ -255,6 +255,76 @@ describe('plora swarm sim', { timeout: 180_000 }, () => {
     expect(sim.final.gate.false_negatives).toBe(0)
   })
 
+  it('--tls-cert: a node pair of plora certs works; a server-only certificate is refused as a client', async () => {
+    const certs = join(dir, 'certs')
+    expect((await runCli('certs', '--out', certs, '--host', '127.0.0.1')).code).toBe(0)
+    const ok = join(dir, 'tls-node')
+    const a = await runCli(
+      'swarm',
+      'sim',
+      '--topology',
+      'mesh',
+      '--agents',
+      '4',
+      '--mode',
+      'full',
+      '--max-rounds',
+      '3',
+      '--tls_cert',
+      join(certs, 'node.pem'),
+      '--tls_key',
+      join(certs, 'node.key'),
+      '--tls-ca',
+      join(certs, 'ca.pem'),
+      '--results-dir',
+      ok,
+    )
+    expect(a.code, a.err).toBe(0)
+    const ra = read(join(ok, 'swarm_graph_report_complete_42.json'))
+    expect(ra.meta.engine).toContain('(mTLS)')
+    expect(ra.final.comparison.identical).toBe(true)
+    // server.pem has serverAuth only: as a client certificate the peers' mTLS refuses it.
+    const bad = join(dir, 'tls-server-only')
+    const b = await runCli(
+      'swarm',
+      'sim',
+      '--topology',
+      'mesh',
+      '--agents',
+      '3',
+      '--mode',
+      'full',
+      '--max-rounds',
+      '2',
+      '--tls-cert',
+      join(certs, 'server.pem'),
+      '--tls-key',
+      join(certs, 'server.key'),
+      '--tls-ca',
+      join(certs, 'ca.pem'),
+      '--results-dir',
+      bad,
+    )
+    expect(b.code, b.err).toBe(0)
+    const rb = read(join(bad, 'swarm_graph_report_complete_42.json'))
+    expect(rb.final.installed_audit.installed).toBe(0)
+    expect(rb.final.nodes.every((x: { unreachable: number }) => x.unreachable === 4)).toBe(true)
+    expect(rb.final.comparison.identical).toBe(false)
+    const partial = await runCli(
+      'swarm',
+      'sim',
+      '--topology',
+      'mesh',
+      '--mode',
+      'full',
+      '--tls-cert',
+      join(certs, 'node.pem'),
+      '--results-dir',
+      bad,
+    )
+    expect(partial.code).toBe(2)
+  })
+
   it('refuses bad faults and a node without peers or id', async () => {
     const bad = await runCli(
       'swarm',

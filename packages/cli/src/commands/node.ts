@@ -231,6 +231,9 @@ interface SimFlags {
   trojanRate: number
   graphP?: number
   tls?: boolean
+  tlsCert?: string
+  tlsKey?: string
+  tlsCa?: string
   peerTimeoutMs: number
   protocol: 'edge' | 'push' | 'pull' | 'push-pull'
   kill?: string[]
@@ -270,7 +273,14 @@ export function registerSwarmSim(swarm: Command): void {
       .option('--security <on|off>', 'gate every fetch (synthetic adapters; ×40-norm trojans)', parseOnOff, true)
       .option('--trojan-rate <r>', 'fraction of agents holding a trojan adapter', parseFloatFlag({ min: 0, max: 1 }), 0)
       .option('--graph-p <p>', 'ER edge probability', parseFloatFlag({ min: 0, max: 1 }))
-      .option('--tls', 'mTLS between the nodes (development CA and certificates in the run folder)')
+      .option('--tls', 'mTLS between the nodes (development CA and certificates in the run folder unless --tls-cert)')
+      .option(
+        '--tls-cert <pem>',
+        "every node's certificate (serverAuth and clientAuth, valid for 127.0.0.1); implies --tls",
+        parsePathFlag,
+      )
+      .option('--tls-key <pem>', 'its private key', parsePathFlag)
+      .option('--tls-ca <pem>', 'the CA that issued it (mTLS)', parsePathFlag)
       .option('--peer-timeout-ms <ms>', 'how long a node waits for a peer to reach the round', positiveInt, 10_000)
       .option(
         '--kill <node:round:ms...>',
@@ -283,6 +293,8 @@ export function registerSwarmSim(swarm: Command): void {
     ['max_rounds', '--max-rounds'],
     ['results_dir', '--results-dir'],
     ['trojan_rate', '--trojan-rate'],
+    ['tls_cert', '--tls-cert'],
+    ['tls_key', '--tls-key'],
   ] as const)
     addAlias(sim, alias, sim.options.find((x) => x.long === long)!)
   sim.action(async (f: SimFlags, cmd: Command) => {
@@ -335,7 +347,11 @@ export function registerSwarmSim(swarm: Command): void {
       await writeJsonAtomic(policyPath, policy)
       nodeArgs.push('--policy', policyPath)
     }
-    if (f.tls) {
+    if (f.tlsCert !== undefined || f.tlsKey !== undefined || f.tlsCa !== undefined) {
+      if (f.tlsCert === undefined || f.tlsKey === undefined || f.tlsCa === undefined)
+        cmd.error('error: --tls-cert, --tls-key and --tls-ca go together')
+      nodeArgs.push('--tls-cert', resolve(f.tlsCert!), '--tls-key', resolve(f.tlsKey!), '--tls-ca', resolve(f.tlsCa!))
+    } else if (f.tls) {
       const { writeDevCertificates } = await import('@plora/grpc')
       const certDir = resolve(runDir, '..', 'swarm_full_certs')
       const p = await writeDevCertificates(certDir, { hosts: ['localhost', '127.0.0.1'] })
