@@ -1,6 +1,6 @@
 // `plora swarm sim --mode full`: real `plora node` processes (the built bin) on 127.0.0.1 over gRPC,
 // compared with the in-process simulator on the same graph, seed and artefacts (issue 23 items 1–2).
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -29,24 +29,29 @@ const recordsOf = (run: string, i: number): NodeRoundRecord[] =>
     .split('\n')
     .map((l) => JSON.parse(l) as NodeRoundRecord)
 
+/** `plora swarm sim --mode full` with the topology, agents and rounds given, into `out`. */
+const simFull = (out: string, topology: string, agents: string, rounds: string, ...extra: string[]) =>
+  runCli(
+    'swarm',
+    'sim',
+    '--topology',
+    topology,
+    '--agents',
+    agents,
+    '--mode',
+    'full',
+    '--max-rounds',
+    rounds,
+    ...extra,
+    '--results-dir',
+    out,
+  )
+
 // Up to 12 node processes each: generous limits for a loaded 2-core CI machine.
 describe('plora swarm sim', { timeout: 180_000 }, () => {
   it('--mode full: 5 node processes on a line diffuse exactly as the simulator, round by round', async () => {
     const out = join(dir, 'line')
-    const r = await runCli(
-      'swarm',
-      'sim',
-      '--topology',
-      'line',
-      '--agents',
-      '5',
-      '--mode',
-      'full',
-      '--max-rounds',
-      '6',
-      '--results-dir',
-      out,
-    )
+    const r = await simFull(out, 'line', '5', '6')
     expect(r.code, r.err).toBe(0)
     expect(r.out).toContain('identical to the simulator')
     const full = read(join(out, 'swarm_graph_report_line_42.json'))
@@ -82,26 +87,7 @@ describe('plora swarm sim', { timeout: 180_000 }, () => {
 
   it('--mode full: the phone-call protocols make the simulator’s exact calls; a cut is seen as a difference', async () => {
     const out = join(dir, 'push-pull')
-    const r = await runCli(
-      'swarm',
-      'sim',
-      '--topology',
-      'ws',
-      '--agents',
-      '9',
-      '--protocol',
-      'push-pull',
-      '--seed',
-      '5',
-      '--trojan-rate',
-      '0.2',
-      '--mode',
-      'full',
-      '--max-rounds',
-      '6',
-      '--results-dir',
-      out,
-    )
+    const r = await simFull(out, 'ws', '9', '6', '--protocol', 'push-pull', '--seed', '5', '--trojan-rate', '0.2')
     expect(r.code, r.err).toBe(0)
     const full = read(join(out, 'swarm_graph_report_watts_strogatz_5.json'))
     expect(full.meta.protocol).toBe('push-pull')
@@ -113,22 +99,7 @@ describe('plora swarm sim', { timeout: 180_000 }, () => {
 
     // Cutting 1–2 on a line from the start delays the far side: the comparison says where it departs.
     const cut = join(dir, 'line-cut')
-    const c = await runCli(
-      'swarm',
-      'sim',
-      '--topology',
-      'line',
-      '--agents',
-      '5',
-      '--mode',
-      'full',
-      '--max-rounds',
-      '8',
-      '--partition',
-      '1:2:0:2',
-      '--results-dir',
-      cut,
-    )
+    const c = await simFull(cut, 'line', '5', '8', '--partition', '1:2:0:2')
     expect(c.code, c.err).toBe(0)
     const rc = read(join(cut, 'swarm_graph_report_line_42.json'))
     expect(rc.final.comparison).toMatchObject({ identical: false, first_different_round: 0 })
@@ -149,23 +120,17 @@ describe('plora swarm sim', { timeout: 180_000 }, () => {
   it('--mode full: 12 nodes over mTLS with trojans, a node killed and restarted, a partitioned pair', async () => {
     const out = join(dir, 'faults')
     const run = join(out, 'run')
-    const r = await runCli(
-      'swarm',
-      'sim',
-      '--topology',
+    const r = await simFull(
+      out,
       'er',
+      '12',
+      '8',
       '--graph-p',
       '0.35',
-      '--agents',
-      '12',
       '--seed',
       '7',
       '--trojan-rate',
       '0.3',
-      '--mode',
-      'full',
-      '--max-rounds',
-      '8',
       '--tls',
       '--kill',
       '3:1:1500',
@@ -173,8 +138,6 @@ describe('plora swarm sim', { timeout: 180_000 }, () => {
       '0:1:1:4',
       '--run-dir',
       run,
-      '--results-dir',
-      out,
     )
     expect(r.code, r.err).toBe(0)
     const full = read(join(out, 'swarm_graph_report_erdos_renyi_7.json'))
@@ -222,7 +185,7 @@ describe('plora swarm sim', { timeout: 180_000 }, () => {
     }
     // The records alone, as collected from a deployment, assemble into the same rounds and gate counts.
     const { loadManifest } = await import('../packages/manifest/src/index.js')
-    const { readdirSync, writeFileSync } = await import('node:fs')
+    const { writeFileSync } = await import('node:fs')
     const poisoned = await Promise.all(
       readdirSync(join(run, 'artefacts'))
         .filter((d) => d.endsWith('-trojan'))
@@ -259,16 +222,10 @@ describe('plora swarm sim', { timeout: 180_000 }, () => {
     const certs = join(dir, 'certs')
     expect((await runCli('certs', '--out', certs, '--host', '127.0.0.1')).code).toBe(0)
     const ok = join(dir, 'tls-node')
-    const a = await runCli(
-      'swarm',
-      'sim',
-      '--topology',
+    const a = await simFull(
+      ok,
       'mesh',
-      '--agents',
       '4',
-      '--mode',
-      'full',
-      '--max-rounds',
       '3',
       '--tls_cert',
       join(certs, 'node.pem'),
@@ -276,8 +233,6 @@ describe('plora swarm sim', { timeout: 180_000 }, () => {
       join(certs, 'node.key'),
       '--tls-ca',
       join(certs, 'ca.pem'),
-      '--results-dir',
-      ok,
     )
     expect(a.code, a.err).toBe(0)
     const ra = read(join(ok, 'swarm_graph_report_complete_42.json'))
@@ -285,16 +240,10 @@ describe('plora swarm sim', { timeout: 180_000 }, () => {
     expect(ra.final.comparison.identical).toBe(true)
     // server.pem has serverAuth only: as a client certificate the peers' mTLS refuses it.
     const bad = join(dir, 'tls-server-only')
-    const b = await runCli(
-      'swarm',
-      'sim',
-      '--topology',
+    const b = await simFull(
+      bad,
       'mesh',
-      '--agents',
       '3',
-      '--mode',
-      'full',
-      '--max-rounds',
       '2',
       '--tls-cert',
       join(certs, 'server.pem'),
@@ -302,8 +251,6 @@ describe('plora swarm sim', { timeout: 180_000 }, () => {
       join(certs, 'server.key'),
       '--tls-ca',
       join(certs, 'ca.pem'),
-      '--results-dir',
-      bad,
     )
     expect(b.code, b.err).toBe(0)
     const rb = read(join(bad, 'swarm_graph_report_complete_42.json'))

@@ -8,6 +8,7 @@
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { CommonError, CommonErrorCode } from './errors.js'
+import { prettyJsonChunks } from './json-chunks.js'
 import { removeStaleTemps, sweepStaleTempsOnce, type TempKind, tempName } from './temp-files.js'
 
 function tempSibling(path: string, kind: TempKind): string {
@@ -101,13 +102,24 @@ export async function writeFileAtomic(
   await fsyncDir(dir)
 }
 
-/** Writes `value` as pretty JSON (2-space indent, trailing newline) atomically. */
+/**
+ * Writes `value` as pretty JSON (2-space indent, trailing newline) atomically: the bytes of
+ * `JSON.stringify(value, null, 2)`, streamed, so a value whose text exceeds a string's limit (a
+ * 10⁶-agent swarm report) is written too.
+ */
 export async function writeJsonAtomic(
   path: string,
   value: unknown,
   options: WriteFileAtomicOptions = {},
 ): Promise<void> {
-  await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`, options)
+  await writeFileAtomic(
+    path,
+    (function* () {
+      yield* prettyJsonChunks(value)
+      yield '\n'
+    })(),
+    options,
+  )
 }
 
 /**

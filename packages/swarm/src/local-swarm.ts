@@ -14,14 +14,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { cp, mkdir, readFile, rm } from 'node:fs/promises'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import { join } from 'node:path'
-import {
-  type Logger,
-  parseJsonl,
-  prettyJsonChunks,
-  SILENT_LOGGER,
-  writeFileAtomic,
-  writeJsonAtomic,
-} from '@plora/common'
+import { type Logger, parseJsonl, SILENT_LOGGER, writeJsonAtomic } from '@plora/common'
 import { checkAdapter, type GateContext, type Policy } from '@plora/gate'
 import { loadManifest } from '@plora/manifest'
 import type { PreparedAdapters } from './adapters.js'
@@ -120,31 +113,21 @@ function fail(message: string, details: Record<string, unknown> = {}): SwarmErro
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
-async function readRecords(path: string): Promise<NodeRoundRecord[]> {
-  if (!existsSync(path)) return []
-  const text = await readFile(path, 'utf8')
-  // A node killed mid-write leaves at most a partial last line: drop it.
+/** A node's round records from the text of its `rounds.jsonl`; a partial last line (a write under way) is left out. */
+function parseNodeRecords(text: string, source: string): NodeRoundRecord[] {
   const complete = text.endsWith('\n') ? text : text.slice(0, text.lastIndexOf('\n') + 1)
-  return parseJsonl<NodeRoundRecord>(complete, path).filter((r) => r.format === NODE_ROUND_FORMAT)
+  return parseJsonl<NodeRoundRecord>(complete, source).filter((r) => r.format === NODE_ROUND_FORMAT)
 }
 
-/** The last round a node recorded (−1 before its first), read synchronously from its `rounds.jsonl`. */
+async function readRecords(path: string): Promise<NodeRoundRecord[]> {
+  if (!existsSync(path)) return []
+  return parseNodeRecords(await readFile(path, 'utf8'), path)
+}
+
+/** The last round a node recorded (−1 before its first), read synchronously (a partition proxy asks at every connection). */
 function lastRecordedRound(path: string): number {
-  let text: string
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch {
-    return -1
-  }
-  const lines = text.split('\n').filter((l) => l.endsWith('}'))
-  for (let i = lines.length - 1; i >= 0; i--) {
-    try {
-      return (JSON.parse(lines[i]!) as NodeRoundRecord).t
-    } catch {
-      // a partial line of a killed node
-    }
-  }
-  return -1
+  if (!existsSync(path)) return -1
+  return parseNodeRecords(readFileSync(path, 'utf8'), path).at(-1)?.t ?? -1
 }
 
 /** A TCP forwarder to `target` that refuses (resets) every connection while `blocked()` holds. */
@@ -434,13 +417,7 @@ export async function runLocalSwarm(
   report.final.comparison = compareWithSimulator(report, sim.report, assembled, sim.simulation)
   const topology = report.meta.topology as string
   const reportPath = join(o.reportDir, `swarm_graph_report_${topology}_${swarmOptions.seed}.json`)
-  await writeFileAtomic(
-    reportPath,
-    (function* () {
-      yield* prettyJsonChunks(report)
-      yield '\n'
-    })(),
-  )
+  await writeJsonAtomic(reportPath, report)
   return { report, reportPath, simulator: sim.report, records, audit }
 }
 

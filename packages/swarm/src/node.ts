@@ -378,18 +378,20 @@ export async function runSwarmNode(
   const stopper = new AbortController()
   o.signal?.addEventListener('abort', () => stopper.abort(), { once: true })
 
-  /** The round to start at: one past our own last, or the furthest a neighbour has got (after a restart). */
-  const startRound = async (): Promise<number> => {
-    let r = persisted ? persisted.round + 1 : 0
-    if (!persisted) return r
-    const peers = await resolvePeers(o.peers)
+  /** What the reachable peers answer at once (their ids and current rounds); self and the unreachable left out. */
+  const peekPeers = async (): Promise<SnapshotReply[]> => {
     const replies = await Promise.allSettled(
-      peers.map((a) =>
+      (await resolvePeers(o.peers)).map((a) =>
         requestSnapshot({ ...parseAddress(a), round: 0, wait: false, fromId: o.id, timeoutMs: 3000, tls: clientTls }),
       ),
     )
-    for (const x of replies) if (x.status === 'fulfilled' && x.value.node_id !== o.id) r = Math.max(r, x.value.round)
-    return r
+    return replies.flatMap((x) => (x.status === 'fulfilled' && x.value.node_id !== o.id ? [x.value] : []))
+  }
+
+  /** The round to start at: one past our own last, or the furthest a neighbour has got (after a restart). */
+  const startRound = async (): Promise<number> => {
+    if (!persisted) return 0
+    return Math.max(persisted.round + 1, ...(await peekPeers()).map((r) => r.round))
   }
 
   const vet = async (dir: string): Promise<{ passed: boolean; reasons: string[] }> => {
@@ -440,24 +442,8 @@ export async function runSwarmNode(
       if (t > 4) drawn[t - 5] = new Int32Array(0) // only our own round is asked for again
       return drawn[t]![o.id]!
     }
-    if (knownPeers.size === 0) {
-      // Learn the peers' ids (they answer at once; the round's snapshots are asked for below).
-      for (const a of await resolvePeers(o.peers)) {
-        try {
-          const r = await requestSnapshot({
-            ...parseAddress(a),
-            round: 0,
-            wait: false,
-            fromId: o.id,
-            timeoutMs: 3000,
-            tls: clientTls,
-          })
-          if (r.node_id !== o.id) knownPeers.add(r.node_id)
-        } catch {
-          // unreachable now: not a contact this round
-        }
-      }
-    }
+    // Learn the peers' ids (they answer at once; the round's snapshots are asked for below).
+    if (knownPeers.size === 0) for (const r of await peekPeers()) knownPeers.add(r.node_id)
     const ids = [...knownPeers].sort((x, y) => x - y)
     if (ids.length === 0) return -1
     return ids[new PythonRandom(deriveSeed(o.seed, 'node-contact', o.id, t)).randbelow(ids.length)]!

@@ -13,10 +13,10 @@ import { join } from 'node:path'
 import {
   type Logger,
   type ProgressCallback,
-  prettyJsonChunks,
   SILENT_LOGGER,
   sha256Hex,
   writeFileAtomic,
+  writeJsonAtomic,
 } from '@plora/common'
 import type { GateContext, GateMetrics, Policy } from '@plora/gate'
 import { clopperPearson } from '@plora/metrics'
@@ -247,12 +247,6 @@ function* historyChunks(masks: readonly Int32Array[], domains: readonly string[]
   yield ']\n'
 }
 
-/** The pretty JSON text of `value` (2-space indent) and a newline, in chunks. */
-function* jsonFileChunks(value: unknown): Generator<string> {
-  yield* prettyJsonChunks(value)
-  yield '\n'
-}
-
 /**
  * Runs one swarm v2 simulation and writes its report and history.
  *
@@ -410,7 +404,7 @@ export async function runSwarmV2(options: Partial<SwarmV2Options> = {}): Promise
       reportPath = join(o.reportDir, `swarm_v2_report_seed${o.seed}.json`)
       historyPath = o.history ? join(o.reportDir, `history_seed${o.seed}.json`) : null
       const masks = sim.rounds.map((r) => r.masks!)
-      await writeFileAtomic(reportPath, jsonFileChunks(report))
+      await writeJsonAtomic(reportPath, report)
       if (population && o.policy) {
         await writeFileAtomic(join(o.reportDir, `swarm_v2_report_seed${o.seed}.md`), gateReportMarkdown(report))
       }

@@ -414,7 +414,7 @@ export function registerSwarmAssemble(swarm: Command): void {
     .option('--protocol <p>', 'the protocol the nodes ran (meta only)', parseEnum(PROTOCOLS), 'edge')
     .action(async (files: string[], f: { out: string; poisoned?: string; protocol: (typeof PROTOCOLS)[number] }) => {
       const { assembleNodeReport, readNodeRecords, SwarmError, SwarmErrorCode } = await import('@plora/swarm')
-      const { prettyJsonChunks, writeFileAtomic } = await import('@plora/common')
+      const { writeJsonAtomic } = await import('@plora/common')
       const { readFile } = await import('node:fs/promises')
       let poisoned = new Set<string>()
       if (f.poisoned) {
@@ -438,13 +438,7 @@ export function registerSwarmAssemble(swarm: Command): void {
         poisoned,
         protocol: f.protocol,
       })
-      await writeFileAtomic(
-        f.out,
-        (function* () {
-          yield* prettyJsonChunks(report)
-          yield '\n'
-        })(),
-      )
+      await writeJsonAtomic(f.out, report)
       const rtd = report.final.rounds_to_diffuse as Record<string, number | null>
       process.stdout.write(
         `swarm assemble: ${report.meta.N} nodes, ${report.final.rounds_run} rounds; coverage ${JSON.stringify(report.final.coverage)}; rounds to diffuse ${JSON.stringify(rtd)} → ${f.out}\n`,
