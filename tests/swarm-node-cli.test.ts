@@ -81,6 +81,7 @@ describe('plora swarm sim', { timeout: 180_000 }, () => {
     expect(s.code, s.err).toBe(0)
     const sim = read(join(simDir, 'swarm_graph_report_line_42.json'))
     expect(sim.meta.mode).toBe('sim')
+    expect(readdirSync(simDir)).toEqual(['swarm_graph_report_line_42.json'])
     expect(sim.rounds.map((x) => x.coverage)).toEqual(full.rounds.map((x) => x.coverage))
     expect(sim.final.gate.accepted_clean_total).toBe(full.final.gate.accepted_clean_total)
   })

@@ -29,7 +29,7 @@
 
 import { lookup } from 'node:dns/promises'
 import { existsSync } from 'node:fs'
-import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rename, rm, truncate } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
   appendJsonl,
@@ -268,6 +268,13 @@ export async function runSwarmNode(
   await mkdir(incoming, { recursive: true })
   const statePath = join(stateDir, 'state.json')
   const reportPath = o.report ?? join(stateDir, 'rounds.jsonl')
+  // A node killed while appending a round leaves a partial last line: cut it, so the next record
+  // starts a line of its own (readers drop only a partial *last* line).
+  if (existsSync(reportPath)) {
+    const text = await readFile(reportPath, 'utf8')
+    if (text.length > 0 && !text.endsWith('\n'))
+      await truncate(reportPath, Buffer.byteLength(text.slice(0, text.lastIndexOf('\n') + 1)))
+  }
 
   // Holdings: the folders under the root, in the persisted pool order (own folders first, sorted).
   let persisted: PersistedState | null = null

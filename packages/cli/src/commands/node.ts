@@ -331,8 +331,8 @@ export function registerSwarmSim(swarm: Command): void {
       const r = await runSwarmV2({
         ...swarm,
         earlyStop: false,
-        reportDir: resultsDir,
-        history: false,
+        // Only the v1-named report below: not a second copy as swarm_v2_report_seed{seed}.json.
+        reportDir: null,
         spectral: graph !== 'line' || f.agents > 1,
       })
       const path = join(resultsDir, `swarm_graph_report_${r.report.meta.topology}_${f.seed}.json`)

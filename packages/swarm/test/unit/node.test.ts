@@ -169,6 +169,9 @@ describe('plora node', () => {
     await swarm(roots, [[0, 1]], 2)
     const before = await records(roots[0]!)
     expect(before.map((r) => r.t)).toEqual([0, 1])
+    // As if killed while appending a record: the restarted node cuts the partial line.
+    const { appendFile } = await import('node:fs/promises')
+    await appendFile(join(roots[0]!, '.plora-node', 'rounds.jsonl'), '{"format":"plora-node-ro')
     const again = await swarm(roots, [[0, 1]], 4)
     const after = again[0]!
     expect(after.map((r) => r.t)).toEqual([0, 1, 2, 3])
