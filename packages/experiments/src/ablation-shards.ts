@@ -22,7 +22,7 @@ import {
   readAblationRecords,
 } from './ablation.js'
 import { ExperimentsError, ExperimentsErrorCode } from './errors.js'
-import { conflictingCell, foreignRecord, missingCells, ShardFileCopier, untimed } from './grid-shards.js'
+import { foreignRecord, ShardCells, ShardFileCopier, untimed } from './grid-shards.js'
 
 /** The measured wall-clock fields of an ablation record: the only fields two runs of one cell disagree on. */
 export const ABLATION_TIMING_FIELDS: readonly string[] = [
@@ -93,8 +93,12 @@ export async function mergeAblationShards(options: MergeAblationOptions): Promis
     )
   const cells = ablationGridCells(o)
   const index = new Map(cells.map((c, g) => [JSON.stringify([c.domain, c.rank, c.scheme]), g]))
-  const found = new Array<{ record: AblationRecord; shard: string; where: string } | undefined>(cells.length)
-  let baseSha: { sha: string; where: string } | undefined
+  const mask = [...ABLATION_TIMING_FIELDS, ...ADJUSTED_FIELDS]
+  const gathered = new ShardCells<{ record: AblationRecord; shard: string; where: string }>(
+    'ablation',
+    cells.map(label),
+    (e) => untimed(e.record as never, mask),
+  )
   for (const dir of inputs) {
     const path = join(dir, ABLATION_JSONL)
     let records: AblationRecord[]
@@ -110,34 +114,22 @@ export async function mergeAblationShards(options: MergeAblationOptions): Promis
       if (g === undefined) throw foreignRecord('ablation', where, `cell ${label(c)} is not in this grid`)
       if (pythonJsonDumps(c) !== pythonJsonDumps(ablationCellConfig(o, cells[g]!, c.base_sha256)))
         throw foreignRecord('ablation', where, `cell ${label(c)} was run with other settings`, { config: c })
-      baseSha ??= { sha: c.base_sha256, where }
-      if (c.base_sha256 !== baseSha.sha)
-        throw foreignRecord(
-          'ablation',
-          where,
-          `base weights ${c.base_sha256.slice(0, 12)}… differ from ${baseSha.sha.slice(0, 12)}… of ${baseSha.where}`,
-        )
-      const mask = [...ABLATION_TIMING_FIELDS, ...ADJUSTED_FIELDS]
-      const seen = found[g]
-      if (seen === undefined) found[g] = { record: r, shard: dir, where }
-      else if (untimed(seen.record as never, mask) !== untimed(r as never, mask))
-        throw conflictingCell('ablation', label(c), seen.where, where)
+      gathered.checkBase(c.base_sha256, where)
+      gathered.add(g, { record: r, shard: dir, where })
     })
   }
-  const missing = cells.filter((_, g) => found[g] === undefined).map(label)
-  if (missing.length > 0) throw missingCells('ablation', missing, cells.length)
-
-  const records = found.map((f) => f!.record)
+  const found = gathered.complete()
+  const records = found.map((f) => f.record)
   adjustAblationPValues(records)
   const jsonlPath = join(o.output, ABLATION_JSONL)
   const mdPath = join(o.output, ABLATION_MD)
   const staging = await createStagingDir(jsonlPath)
   try {
     const copier = new ShardFileCopier('ablation', staging)
-    for (const f of found) await copier.copy(f!.shard, f!.record.adapter_dir, label(f!.record.config))
+    for (const f of found) await copier.copy(f.shard, f.record.adapter_dir, label(f.record.config))
     // Adapter folders first, the records last: a merge stopped midway leaves no ablation.jsonl.
     for (const f of found)
-      await installDirAtomic(join(staging, f!.record.adapter_dir), join(o.output, f!.record.adapter_dir))
+      await installDirAtomic(join(staging, f.record.adapter_dir), join(o.output, f.record.adapter_dir))
     await writeFileAtomic(join(staging, ABLATION_MD), ablationMarkdown(records))
     await writeFileAtomic(join(staging, ABLATION_JSONL), records.map((r) => `${pythonJsonDumps(r)}\n`).join(''))
     await rename(join(staging, ABLATION_MD), mdPath)

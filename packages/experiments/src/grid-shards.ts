@@ -89,6 +89,51 @@ function filesBelow(dir: string, prefix = ''): string[] {
 }
 
 /**
+ * The records of a grid's cells gathered from the shards: one per cell, the base weights the same
+ * in every record, a cell held twice only with the same `compareText`, none missing at the end.
+ */
+export class ShardCells<E extends { where: string }> {
+  readonly found: Array<E | undefined>
+  readonly #what: string
+  readonly #labels: readonly string[]
+  readonly #compareText: (e: E) => string
+  #base: { sha: string; where: string } | undefined
+  /** `labels[g]` names grid cell g in messages; `compareText` is a record without its timing fields. */
+  constructor(what: string, labels: readonly string[], compareText: (e: E) => string) {
+    this.#what = what
+    this.#labels = labels
+    this.#compareText = compareText
+    this.found = new Array<E | undefined>(labels.length)
+  }
+
+  /** Refuses a record whose base weights differ from the first record's. */
+  checkBase(sha: string, where: string): void {
+    this.#base ??= { sha, where }
+    if (sha !== this.#base.sha)
+      throw foreignRecord(
+        this.#what,
+        where,
+        `base weights ${sha.slice(0, 12)}… differ from ${this.#base.sha.slice(0, 12)}… of ${this.#base.where}`,
+      )
+  }
+
+  /** Files `entry` as cell `g`; a second copy must compare equal. */
+  add(g: number, entry: E): void {
+    const seen = this.found[g]
+    if (seen === undefined) this.found[g] = entry
+    else if (this.#compareText(seen) !== this.#compareText(entry))
+      throw conflictingCell(this.#what, this.#labels[g]!, seen.where, entry.where)
+  }
+
+  /** Every cell's entry, in grid order; refuses missing cells (names the first, gives the count). */
+  complete(): E[] {
+    const missing = this.#labels.filter((_, g) => this.found[g] === undefined)
+    if (missing.length > 0) throw missingCells(this.#what, missing, this.#labels.length)
+    return this.found as E[]
+  }
+}
+
+/**
  * Copies files out of shard folders into a staging folder, each relative path once: a path a
  * second shard also has must hold the same bytes (an adapter manifest: apart from its creation
  * time), else the merge is refused as a conflict.

@@ -23,8 +23,8 @@ import { ExperimentsError, ExperimentsErrorCode } from './errors.js'
 import {
   conflictingCell,
   foreignRecord,
-  missingCells,
   requireEmptyOutput,
+  ShardCells,
   ShardFileCopier,
   untimed,
 } from './grid-shards.js'
@@ -90,10 +90,11 @@ export async function mergeValueAddShards(options: MergeValueAddOptions): Promis
   const label = (c: { domain: string; rank: number; scheme: string; seed: number }) =>
     `${c.domain} r=${c.rank} ${c.scheme} seed${c.seed}`
 
-  const found = new Array<{ line: string; record: ValueAddRecord; shard: string; where: string } | undefined>(
-    cells.length,
+  const gathered = new ShardCells<{ line: string; record: ValueAddRecord; shard: string; where: string }>(
+    'value-add',
+    cells.map(label),
+    (e) => untimed(e.record, VALUE_ADD_TIMING_FIELDS),
   )
-  let baseSha: { sha: string; where: string } | undefined
   const cache: NllCache = { baseline: {}, adapter: {} }
   const cacheFrom = new Map<string, string>()
   for (const dir of inputs) {
@@ -111,17 +112,8 @@ export async function mergeValueAddShards(options: MergeValueAddOptions): Promis
         throw foreignRecord('value-add', where, `cell ${label(r.config)} was run with other settings`, {
           config: r.config,
         })
-      baseSha ??= { sha, where }
-      if (sha !== baseSha.sha)
-        throw foreignRecord(
-          'value-add',
-          where,
-          `base weights ${sha.slice(0, 12)}… differ from ${baseSha.sha.slice(0, 12)}… of ${baseSha.where}`,
-        )
-      const seen = found[g]
-      if (seen === undefined) found[g] = { line: lines[i]!, record: r, shard: dir, where }
-      else if (untimed(seen.record, VALUE_ADD_TIMING_FIELDS) !== untimed(r, VALUE_ADD_TIMING_FIELDS))
-        throw conflictingCell('value-add', label(r.config), seen.where, where)
+      gathered.checkBase(sha, where)
+      gathered.add(g, { line: lines[i]!, record: r, shard: dir, where })
     })
     const part = await readNllCache(join(dir, VALUE_ADD_NLL_CACHE))
     for (const kind of ['baseline', 'adapter'] as const)
@@ -138,18 +130,17 @@ export async function mergeValueAddShards(options: MergeValueAddOptions): Promis
         cacheFrom.set(`${kind}:${k}`, join(dir, VALUE_ADD_NLL_CACHE))
       }
   }
-  const missing = cells.filter((_, g) => found[g] === undefined).map(label)
-  if (missing.length > 0) throw missingCells('value-add', missing, cells.length)
+  const found = gathered.complete()
 
   const staging = await createStagingDir(o.output)
   try {
     const copier = new ShardFileCopier('value-add', staging)
     for (const [g, f] of found.entries()) {
-      const adapters = (f!.record.adapters ?? {}) as Record<string, { dir?: unknown } | undefined>
+      const adapters = (f.record.adapters ?? {}) as Record<string, { dir?: unknown } | undefined>
       for (const a of Object.values(adapters))
-        if (typeof a?.dir === 'string') await copier.copy(f!.shard, a.dir, label(cells[g]!))
+        if (typeof a?.dir === 'string') await copier.copy(f.shard, a.dir, label(cells[g]!))
     }
-    await writeFileAtomic(join(staging, VALUE_ADD_JSONL), found.map((f) => `${f!.line}\n`).join(''))
+    await writeFileAtomic(join(staging, VALUE_ADD_JSONL), found.map((f) => `${f.line}\n`).join(''))
     if (Object.keys(cache.baseline).length + Object.keys(cache.adapter).length > 0)
       await writeJsonAtomic(join(staging, VALUE_ADD_NLL_CACHE), sortedNllCache(cache))
     let guard: unknown
