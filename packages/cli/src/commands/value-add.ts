@@ -217,15 +217,19 @@ export function register(program: Command): void {
         'records and report are written first; not checked in a --shard run); 5 a cell exceeded the\n' +
         'latency budget without --ignore-latency-guard (the record and the report are written first).',
     )
-  setLibraryDefaults(run, async () => {
+  /** The library defaults the grid flags of `run` and `merge` show. */
+  const gridDefaults = async () => {
     const { DEFAULT_VALUE_ADD_OPTIONS: d } = await import('@plora/experiments')
     return {
       nllOn: d.nllOn,
-      latencyTrials: d.latencyTrials,
       placeboMinEffect: d.placeboMinEffect,
       monolithic: defaultNote(`${DEFAULT_MONOLITHIC_DIR} when it exists`),
       maxLength: defaultNote('the model context'),
     }
+  }
+  setLibraryDefaults(run, async () => {
+    const { DEFAULT_VALUE_ADD_OPTIONS: d } = await import('@plora/experiments')
+    return { ...(await gridDefaults()), latencyTrials: d.latencyTrials }
   })
   setExitCodes(run, { EXPERIMENTS_PLACEBO_BEATS_BASELINE: 4, EXPERIMENTS_LATENCY_GUARD_EXCEEDED: 5 })
   run.action(async (flags: RunFlags) => {
@@ -271,15 +275,7 @@ export function register(program: Command): void {
       '--output that is not empty: nothing is written; 4 the placebo guard, over the whole grid (the\n' +
       'merged folder is written first).',
   )
-  setLibraryDefaults(merge, async () => {
-    const { DEFAULT_VALUE_ADD_OPTIONS: d } = await import('@plora/experiments')
-    return {
-      nllOn: d.nllOn,
-      placeboMinEffect: d.placeboMinEffect,
-      monolithic: defaultNote(`${DEFAULT_MONOLITHIC_DIR} when it exists`),
-      maxLength: defaultNote('the model context'),
-    }
-  })
+  setLibraryDefaults(merge, gridDefaults)
   setExitCodes(merge, { EXPERIMENTS_PLACEBO_BEATS_BASELINE: 4 })
   merge.action(async (shards: string[], flags: RunFlags) => {
     const { loadModelRuntime } = await import('../runtime.js')
