@@ -11,7 +11,7 @@
  */
 import type { ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
-import { cp, mkdir, readFile, rm } from 'node:fs/promises'
+import { cp, mkdir, readdir, readFile, rm } from 'node:fs/promises'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import { join } from 'node:path'
 import { type Logger, parseJsonl, SILENT_LOGGER, writeJsonAtomic } from '@plora/common'
@@ -119,7 +119,8 @@ function parseNodeRecords(text: string, source: string): NodeRoundRecord[] {
   return parseJsonl<NodeRoundRecord>(complete, source).filter((r) => r.format === NODE_ROUND_FORMAT)
 }
 
-async function readRecords(path: string): Promise<NodeRoundRecord[]> {
+/** One node's round records (its `rounds.jsonl`; none when absent), a partial last line dropped. */
+export async function readNodeRecords(path: string): Promise<NodeRoundRecord[]> {
   if (!existsSync(path)) return []
   return parseNodeRecords(await readFile(path, 'utf8'), path)
 }
@@ -329,7 +330,7 @@ export async function runLocalSwarm(
     const killed = new Set<number>()
     for (;;) {
       for (let i = 0; i < n; i++) {
-        const recs = await readRecords(join(nodeDir(i), 'rounds.jsonl'))
+        const recs = await readNodeRecords(join(nodeDir(i), 'rounds.jsonl'))
         progress[i] = recs.length ? recs[recs.length - 1]!.t : -1
       }
       for (const k of o.kills) {
@@ -378,7 +379,7 @@ export async function runLocalSwarm(
   const wallMs = Date.now() - t0
 
   const records: NodeRoundRecord[][] = []
-  for (let i = 0; i < n; i++) records.push(await readRecords(join(nodeDir(i), 'rounds.jsonl')))
+  for (let i = 0; i < n; i++) records.push(await readNodeRecords(join(nodeDir(i), 'rounds.jsonl')))
   const assembled = assembleSimulation({ n, domains, ownDomain, trojan, prepared, artefactOf, records, rounds: R })
   const lambda2 = (sim.report.meta.lambda2 as number | null) ?? null
   const report = buildSwarmV2Report(
@@ -611,7 +612,6 @@ async function auditInstalled(
   gateContext: GateContext,
 ): Promise<InstalledAudit> {
   const audit: InstalledAudit = { installed: 0, trojans_installed: 0, unverified_installed: 0, problems: [] }
-  const { readdir } = await import('node:fs/promises')
   for (let i = 0; i < n; i++) {
     const root = join(nodeDir(i), 'root')
     for (const e of await readdir(root, { withFileTypes: true })) {
@@ -759,6 +759,3 @@ export function assembleNodeReport(options: AssembleNodeReportOptions): SwarmV2R
   })
   return report
 }
-
-/** Reads one node's round records (a `rounds.jsonl`), dropping a partial last line. */
-export { readRecords as readNodeRecords }
