@@ -18,7 +18,7 @@ base-model-rebuild: build ## rebuild the committed assets/models/plora-base-gpt2
 model-info: build ## architecture, parameters, vocabulary and LoRA targets of the base model (MODEL=id|dir)
 	$(PLORA) model info $(MODEL)
 
-bench-model: ## benchmarks (a) training steps and (d) token-NLL tokens/s (BENCH_BACKEND=wasm|cpu|tensorflow BENCH_STEPS=20)
+bench-model: ## benchmarks (a) training steps and (d) token-NLL tokens/s (BENCH_BACKEND=wasm|cpu|tensorflow BENCH_NATIVE=auto|off BENCH_STEPS=20)
 	cd packages/model && npx vitest run -c bench/vitest.config.ts bench/model.bench.ts
 
 golden-model: ## regenerate packages/model/test/golden/model-logits.json with the float64 NumPy reference, checked against the PyTorch one (torch-forward.py)

@@ -22,7 +22,7 @@ export async function resolveBaseModelDir(
     spec = loadActiveConfig(env.configFile ? { file: env.configFile } : {}).config.base_model
   }
   const m = await import('@plora/model')
-  await m.initBackend({ backend: env.backend, forceCpu: env.forceCpu, logger })
+  await m.initBackend({ backend: env.backend, forceCpu: env.forceCpu, nativeKernels: env.nativeKernels, logger })
   const preset = m.embeddedPresetOf(spec, env.embeddedModel)
   if (preset !== undefined) {
     const { ensurePretrainedBaseModel } = await import('@plora/trainer')

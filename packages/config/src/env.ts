@@ -13,6 +13,10 @@ import { SPLITS } from './schema.js'
 export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const
 export type BackendName = (typeof BACKENDS)[number]
 
+/** Values of `PLORA_NATIVE_KERNELS` (the choices of `@plora/model`'s native GEMM, which this package does not import). */
+export const NATIVE_KERNELS = ['auto', 'off', 'avx512', 'avx2', 'generic'] as const
+export type NativeKernelsName = (typeof NATIVE_KERNELS)[number]
+
 /** Largest `PLORA_WORKERS` (far beyond any machine's cores; each worker holds a model copy). */
 export const MAX_ENV_WORKERS = 1024
 /** Largest `PLORA_SAMPLES` (a sample cap beyond any dataset plora reads). */
@@ -78,6 +82,12 @@ export const ENV_VARS: ReadonlyArray<{ name: string; default: string; descriptio
     description: '1 = never use the GPU, even when the native GPU backend loads',
   },
   {
+    name: 'PLORA_NATIVE_KERNELS',
+    default: 'auto',
+    description:
+      "native GEMM under the wasm backend's MatMul: auto (best ISA built and supported) | off (wasm kernels) | avx512 | avx2 | generic; off at build time skips compiling it",
+  },
+  {
     name: 'PLORA_LOG_LEVEL',
     default: 'info',
     description: 'debug | info | warn | error | silent (log lines go to stderr)',
@@ -130,6 +140,7 @@ export interface PloraEnv {
   embeddedModel?: (typeof EMBEDDED_MODELS)[number]
   backend: BackendName
   forceCpu: boolean
+  nativeKernels: NativeKernelsName
   logLevel: LogLevel
   cacheDir: string
   datasetRetries: number
@@ -207,6 +218,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): PloraEnv {
   const out: PloraEnv = {
     backend: oneOf(env, 'PLORA_BACKEND', BACKENDS) ?? 'auto',
     forceCpu: flag(env, 'PLORA_FORCE_CPU'),
+    nativeKernels: oneOf(env, 'PLORA_NATIVE_KERNELS', NATIVE_KERNELS) ?? 'auto',
     logLevel: oneOf(env, 'PLORA_LOG_LEVEL', LOG_LEVELS) ?? 'info',
     cacheDir: str(env, 'PLORA_CACHE_DIR') ?? join(str(env, 'XDG_CACHE_HOME') ?? join(home, '.cache'), 'plora'),
     datasetRetries:

@@ -14,6 +14,8 @@ import { createJobPool, type PoolJobFailure, poolJobError } from './worker-pool.
 export interface AblationWorkerSetup {
   /** Name of the main thread's backend (`wasm`, `cpu`, `tensorflow`): each worker starts its own. */
   backend: string
+  /** The main thread's native-GEMM choice ({@link activeNativeKernels}): workers compute as it does. */
+  nativeKernels: string
   options: AblationCellOptions
   baseSha256: string
 }

@@ -24,7 +24,7 @@ import { isPloraError, type Logger, pythonJsonDumps, SILENT_LOGGER, sha256Hex, w
 import type { LoadDatasetOptions, SplitName } from '@plora/datasets'
 import { assertPristineBase, baseFingerprint, createLoraBranches, injectAdapters } from '@plora/loader'
 import { type PairedStat, pairedStat } from '@plora/metrics'
-import { type CausalLM, loadCausalLMFromDir, loadTokenizer, type Tokenizer } from '@plora/model'
+import { activeNativeKernels, type CausalLM, loadCausalLMFromDir, loadTokenizer, type Tokenizer } from '@plora/model'
 import { type LoraAdapter, loadPeftAdapter, type TargetScheme } from '@plora/peft'
 import { trainAdapter } from '@plora/trainer'
 import * as tf from '@tensorflow/tfjs-core'
@@ -692,7 +692,7 @@ export async function runAblation(
         workers,
         cells,
         todo,
-        task: { backend: tf.getBackend(), options: cellOptions, baseSha256 },
+        task: { backend: tf.getBackend(), nativeKernels: activeNativeKernels(), options: cellOptions, baseSha256 },
         clock: o.clock,
         finish,
       })

@@ -8,6 +8,7 @@
  */
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
+import { activeNativeKernels } from '@plora/model'
 import * as tf from '@tensorflow/tfjs-core'
 import { ExperimentsError, ExperimentsErrorCode } from './errors.js'
 import type { PopulationMember, PopulationPlan } from './gate-population.js'
@@ -16,6 +17,8 @@ import { createJobPool } from './worker-pool.js'
 /** A task of {@link ./population-worker.ts}. */
 export interface PopulationWorkerTask {
   backend: string
+  /** The main thread's native-GEMM choice: workers compute as it does. */
+  nativeKernels: string
   plan: PopulationPlan
   member: PopulationMember
   dir: string
@@ -39,10 +42,13 @@ export async function trainMembersOnPool(p: {
     p.workers,
   )
   const backend = tf.getBackend()
+  const nativeKernels = activeNativeKernels()
   const { plan, dir, modelDir, baseModel } = p
   try {
     await pool.runJobs({
-      jobs: p.members.map((member) => ({ task: () => ({ backend, plan, member, dir, modelDir, baseModel }) })),
+      jobs: p.members.map((member) => ({
+        task: () => ({ backend, nativeKernels, plan, member, dir, modelDir, baseModel }),
+      })),
       done: async (i) => {
         await p.finished(p.members[i]!)
         return undefined

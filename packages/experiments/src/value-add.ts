@@ -45,7 +45,7 @@ import type { LoadDatasetOptions, SplitName } from '@plora/datasets'
 import { baseFingerprint } from '@plora/loader'
 import type { PairedStat } from '@plora/metrics'
 import { pairedStat } from '@plora/metrics'
-import { type CausalLM, loadCausalLMFromDir, loadTokenizer, type Tokenizer } from '@plora/model'
+import { activeNativeKernels, type CausalLM, loadCausalLMFromDir, loadTokenizer, type Tokenizer } from '@plora/model'
 import { loadPeftAdapter, type TargetScheme } from '@plora/peft'
 import * as tf from '@tensorflow/tfjs-core'
 import { loadDevSets } from './dev-sets.js'
@@ -507,7 +507,12 @@ export async function runValueAdd(
         workers,
         cells,
         todo,
-        setup: { backend: tf.getBackend(), options: cellOptions, baseSha256: baseSha256Start },
+        setup: {
+          backend: tf.getBackend(),
+          nativeKernels: activeNativeKernels(),
+          options: cellOptions,
+          baseSha256: baseSha256Start,
+        },
         cache,
         configOf,
         keyOf: resumeKey,

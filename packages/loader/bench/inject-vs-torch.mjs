@@ -15,17 +15,11 @@
  * of paired ratios, for wall time and for CPU time (user + system of each process: on a shared
  * machine it leaves out the time spent waiting for a core).
  *
- * Usage: node packages/loader/bench/inject-vs-torch.mjs [--samples N] [--python /usr/bin/python3]
+ * Usage: node packages/loader/bench/inject-vs-torch.mjs [--samples N] [--python /usr/bin/python3] [--native auto|off|avx512|avx2|generic]
  */
 import { spawn } from 'node:child_process'
-import { createRequire } from 'node:module'
 import { loadavg } from 'node:os'
-import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
-
-const here = dirname(fileURLToPath(import.meta.url))
-const require = createRequire(join(here, '..', 'package.json'))
 
 function flag(name, fallback) {
   const i = process.argv.indexOf(name)
@@ -38,13 +32,13 @@ const SAMPLES = Number.parseInt(flag('--samples', '15'), 10)
 if (!Number.isInteger(SAMPLES) || SAMPLES < 1) throw new Error(`--samples must be a positive integer`)
 const PYTHON = flag('--python', '/usr/bin/python3')
 
-const wasmBackend = await import('@tensorflow/tfjs-backend-wasm')
+const NATIVE = flag('--native', 'auto')
 const tf = await import('@tensorflow/tfjs-core')
-wasmBackend.setWasmPaths(`${join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist')}/`)
-wasmBackend.setThreadsCount(1)
+// plora's own backend set-up: wasm, one thread, and the native GEMM addon where it is built
+// (`--native off` measures the WebAssembly kernels alone).
+const { initBackend, activeNativeKernels } = await import('@plora/model')
+await initBackend({ backend: 'wasm', nativeKernels: NATIVE })
 tf.env().set('IS_TEST', true)
-await tf.setBackend('wasm')
-await tf.ready()
 const { injectAdapters, planMerge } = await import('../dist/index.js')
 const { createRng } = await import('@plora/common')
 
@@ -202,7 +196,7 @@ const report = (title, ours, ref, refName, target) => {
   console.log(`    ${refName} wall per sample: ${ref.map((x) => x.wall.toFixed(2)).join(' ')}`)
 }
 console.log(
-  `backend ${tf.getBackend()} (1 thread), torch ${torchVersion} (1 thread), numpy ${numpyVersion}; ${SAMPLES} samples; load average ${load}`,
+  `backend ${tf.getBackend()} (1 thread, MatMul: ${activeNativeKernels() === 'off' ? 'wasm kernels' : `native ${activeNativeKernels()}`}; inject: the wasm rank-update kernel), torch ${torchVersion} (1 thread), numpy ${numpyVersion}; ${SAMPLES} samples; load average ${load}`,
 )
 report(
   `(A) inject + remove, rank ${RANK}, ${LAYERS} × c_attn [${D}, ${OUT}] (target: torch/ours ≥ 1):`,

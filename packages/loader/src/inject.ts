@@ -13,6 +13,7 @@
  * (`scale · x·Aᵀ·Bᵀ`), for training and for evaluating an adapter without touching the weights.
  */
 import { sha256Hex } from '@plora/common'
+import { activeNativeKernels, nativeGemm } from '@plora/model'
 import type { FactoredDelta, LinearModuleInfo, LoraModule } from '@plora/peft'
 import * as tf from '@tensorflow/tfjs-core'
 import { LoaderError, LoaderErrorCode } from './errors.js'
@@ -233,11 +234,22 @@ export function fusedInjectionAvailable(): boolean {
   return fusedPath() !== null
 }
 
-/** `v + left·right` computed in one pass over the wasm heap, or `null` to use tf ops. */
+/**
+ * `v + left·right` computed in one pass over the wasm heap (read W, write the result), or `null` to
+ * use tf ops. Factors in the wasm kernel's tiled layout go to that kernel; other shapes go to the
+ * native GEMM of `@plora/model` when the wasm backend's MatMul runs on it, instead of tf's matMul +
+ * add. Where the wasm kernel applies it is kept: a rank-8 update is bound by memory traffic, not
+ * arithmetic, and the native kernel measured slower there (12 × c_attn 768×2304: 16.4 against
+ * 14.6 ms, AVX-512).
+ */
 function fusedUpdate(path: FusedPath, v: tf.Variable, u: StoredUpdate): tf.Tensor | null {
-  if (!u.packed || v.dtype !== 'float32') return null
+  const isa = u.packed ? 'off' : activeNativeKernels()
+  if (v.dtype !== 'float32' || (!u.packed && isa === 'off')) return null
   const { backend, kernel } = path
-  const offset = (t: { dataId: object }): number | null => backend.dataIdMap.get(t.dataId)?.memoryOffset ?? null
+  const offset = (t: { dataId: object }): number | null => {
+    const o = backend.dataIdMap.get(t.dataId)?.memoryOffset
+    return o === undefined || o === null || o % 4 !== 0 ? null : o
+  }
   const l = tf.tensor1d(u.left)
   const r = tf.tensor1d(u.right)
   try {
@@ -249,7 +261,28 @@ function fusedUpdate(path: FusedPath, v: tf.Variable, u: StoredUpdate): tf.Tenso
       backend.disposeData(out.dataId)
       return null
     }
-    kernel(o, w, lo, ro, u.rows, u.cols, u.rank)
+    const { rows, cols, rank } = u
+    if (u.packed) {
+      kernel(o, w, lo, ro, rows, cols, rank)
+    } else {
+      // Element offsets; the heap is read after makeOutput, which may have grown it.
+      const call = {
+        batch: 1,
+        m: rows,
+        n: cols,
+        k: rank,
+        a: { off: lo / 4, sb: 0, sr: rank, sc: 1 },
+        b: { off: ro / 4, sb: 0, sr: cols, sc: 1 },
+        cin: { off: w / 4, sb: 0, sr: cols },
+        out: { off: o / 4, sb: 0, sr: cols },
+      }
+      try {
+        nativeGemm(backend.wasm!.HEAPU8!.buffer as ArrayBuffer, call, isa)
+      } catch (e) {
+        backend.disposeData(out.dataId)
+        throw e
+      }
+    }
     return tf.engine().makeTensorFromTensorInfo(out)
   } finally {
     l.dispose()

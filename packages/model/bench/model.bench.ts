@@ -2,7 +2,8 @@
  * Benchmarks of @plora/model (issue 4, "Done when" (a) and (d)); prints figures, asserts nothing
  * about time. Run: `pnpm --filter @plora/model bench` (or `npx vitest run -c packages/model/bench/vitest.config.ts`).
  * Env: BENCH_BACKEND=wasm|cpu|tensorflow (default wasm, one thread; tensorflow = the native
- * @tensorflow/tfjs-node-gpu backend, where it is installed), BENCH_STEPS (default 20), BENCH_PROFILE=1.
+ * @tensorflow/tfjs-node-gpu backend, where it is installed), BENCH_NATIVE=auto|off|avx512|avx2|generic
+ * (the native GEMM under wasm's MatMul, default auto), BENCH_STEPS (default 20), BENCH_PROFILE=1.
  *
  * (a) loss + gradient + Adam step, bench configuration d_model 128, 4 heads, 2 layers, vocab 512,
  *     sequence 64, batch 8; LoRA r=8 on the attention projection (`attn.c_attn`) only, and full
@@ -38,12 +39,14 @@ import { join } from 'node:path'
 import * as tf from '@tensorflow/tfjs-core'
 import { it } from 'vitest'
 import {
+  activeNativeKernels,
   type CausalLM,
   initBackend,
   type LoraBranches,
   loadCausalLMFromDir,
   loadTokenizer,
   maskedCrossEntropy,
+  type NativeKernelChoice,
   parseModelConfig,
   randomModelWeights,
   setBaseTrainable,
@@ -56,6 +59,8 @@ import { tmpDir } from '../test/helpers.js'
 const BACKEND = (process.env.BENCH_BACKEND ?? 'wasm') as 'wasm' | 'cpu' | 'tensorflow'
 const STEPS = Number(process.env.BENCH_STEPS ?? 20)
 const PROFILE = process.env.BENCH_PROFILE === '1'
+/** BENCH_NATIVE=auto|off|avx512|avx2|generic: the native GEMM under the wasm MatMul kernels (README "Native kernels"). */
+const NATIVE = (process.env.BENCH_NATIVE ?? 'auto') as NativeKernelChoice
 const B = 8
 const T = 64
 
@@ -141,7 +146,11 @@ function torchReference(): Record<StepKind, StepTimes> | string {
 }
 
 it('(a) training steps: LoRA-only and full', async () => {
-  console.log(`backend ${await initBackend({ backend: BACKEND })}`)
+  const name = await initBackend({ backend: BACKEND, nativeKernels: NATIVE })
+  const gemm = activeNativeKernels()
+  console.log(
+    `backend ${name}${name === 'wasm' ? ` (MatMul: ${gemm === 'off' ? 'wasm kernels' : `native ${gemm}`})` : ''}`,
+  )
   const model = await benchModel()
   const data = batch(1)
   const modules = model.linearModules().filter((m) => m.path.endsWith('attn.c_attn'))

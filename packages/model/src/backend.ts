@@ -16,6 +16,7 @@ import { type Logger, SILENT_LOGGER } from '@plora/common'
 import '@tensorflow/tfjs'
 import * as tf from '@tensorflow/tfjs-core'
 import { ModelError, ModelErrorCode } from './errors.js'
+import { installNativeMatMul, type NativeKernelChoice } from './native-kernels.js'
 
 /** Backend names accepted by {@link initBackend}; `tensorflow` is the native (tfjs-node-gpu) backend. */
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const
@@ -27,6 +28,12 @@ export interface InitBackendOptions {
   backend: BackendChoice
   /** Skip the native GPU backend (`PLORA_FORCE_CPU=1`). Default false. */
   forceCpu: boolean
+  /**
+   * Native GEMM for the wasm backend's MatMul kernels (`PLORA_NATIVE_KERNELS` at the CLI layer):
+   * `auto` (the best instruction set the built addon and the CPU have, else the wasm kernels),
+   * `off`, or one ISA (`avx512`, `avx2`, `generic`; an error where it is not available). Default `auto`.
+   */
+  nativeKernels: NativeKernelChoice
   /** Where the one "backend chosen" line goes. */
   logger: Logger
 }
@@ -35,6 +42,7 @@ export interface InitBackendOptions {
 export const DEFAULT_INIT_BACKEND_OPTIONS: InitBackendOptions = {
   backend: 'auto',
   forceCpu: false,
+  nativeKernels: 'auto',
   logger: SILENT_LOGGER,
 }
 
@@ -133,9 +141,19 @@ export async function initBackend(options: Partial<InitBackendOptions> = {}): Pr
     pending = undefined
     throw e
   }
+  // Cheap and idempotent: repeated calls may change the native-kernel choice.
+  const native = installNativeMatMul(o.nativeKernels)
   if (!logged) {
     logged = true
-    o.logger.info(`TensorFlow.js backend: ${name}`, { requested: o.backend, forceCpu: o.forceCpu })
+    const gemm =
+      name !== 'wasm' ? '' : native.isa === 'off' ? ' (MatMul: wasm kernels)' : ` (MatMul: native ${native.isa})`
+    o.logger.info(`TensorFlow.js backend: ${name}${gemm}`, {
+      requested: o.backend,
+      forceCpu: o.forceCpu,
+      ...(name === 'wasm'
+        ? { nativeKernels: native.isa, ...(native.reason ? { nativeReason: native.reason } : {}) }
+        : {}),
+    })
   }
   return name
 }

@@ -66,6 +66,18 @@ export {
   resolveModelSpec,
 } from './model-spec.js'
 export {
+  activeNativeKernels,
+  type GemmCall,
+  installNativeMatMul,
+  NATIVE_KERNEL_CHOICES,
+  type NativeKernelChoice,
+  nativeAddonPath,
+  nativeGemm,
+  nativeKernelsInfo,
+  planMatMul,
+  probeNativeAddon,
+} from './native-kernels.js'
+export {
   DEFAULT_RANDOM_WEIGHTS_OPTIONS,
   modelParamShapes,
   type RandomWeightsOptions,

@@ -142,6 +142,7 @@ export function register(program: Command): void {
     await initBackend({
       backend: env.backend,
       forceCpu: env.forceCpu,
+      nativeKernels: env.nativeKernels,
       logger: createLogger({ level: env.logLevel, name: 'plora' }),
     })
     const { runMineCalibration } = await import('@plora/it-estimators/mine')

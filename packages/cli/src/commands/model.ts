@@ -186,6 +186,7 @@ export function register(program: Command): void {
       await m.initBackend({
         backend: env.backend,
         forceCpu: env.forceCpu,
+        nativeKernels: env.nativeKernels,
         logger: createLogger({ level: env.logLevel }),
       })
       const { ensurePretrainedBaseModel } = await import('@plora/trainer')

@@ -1,10 +1,9 @@
 // The fused rank-r update kernel (issue 21): exact layout handling against a float64 reference on
-// its own memory, and inject/remove through it on TensorFlow.js' wasm backend.
-import { createRequire } from 'node:module'
-import { dirname, join } from 'node:path'
+// its own memory, and inject/remove through it on TensorFlow.js' wasm backend (with and without
+// @plora/model's native GEMM, which takes the shapes the kernel cannot tile).
 import { createRng } from '@plora/common'
+import { activeNativeKernels, initBackend, nativeKernelsInfo } from '@plora/model'
 import { denseDelta, factoredDeltaOf, resolveTargetModules } from '@plora/peft'
-import { setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm'
 import * as tf from '@tensorflow/tfjs-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { baseFingerprint, fusedInjectionAvailable, injectAdapters } from '../../src/inject.js'
@@ -75,58 +74,60 @@ describe('rank-update kernel on its own memory', () => {
   })
 })
 
-describe('inject / remove on the wasm backend (fused path)', () => {
-  beforeAll(async () => {
-    const require = createRequire(import.meta.url)
-    setWasmPaths(`${join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist')}/`)
-    setThreadsCount(1)
-    await tf.setBackend('wasm')
-    await tf.ready()
-  })
-  afterAll(async () => {
-    await tf.setBackend('cpu')
-  })
+// Twice: shapes the wasm kernel cannot tile (d = 6) take tf ops without the native GEMM, and the
+// native GEMM with it (@plora/model's addon, where it is built).
+describe.each(['off', 'auto'] as const)(
+  'inject / remove on the wasm backend (fused path, native kernels %s)',
+  (nativeKernels) => {
+    beforeAll(async () => {
+      await initBackend({ backend: 'wasm', nativeKernels })
+      if (nativeKernels === 'auto' && nativeKernelsInfo().available) expect(activeNativeKernels()).not.toBe('off')
+    })
+    afterAll(async () => {
+      await initBackend({ backend: 'cpu', nativeKernels: 'off' })
+    })
 
-  it('takes the fused path, gives W + s·ΔW, and restores every weight bit for bit', async () => {
-    expect(tf.getBackend()).toBe('wasm')
-    expect(fusedInjectionAvailable()).toBe(true)
-    // d = 8 tiles everywhere; d = 6 does not (rows 6, 18 …), so the tf ops fallback runs beside it.
-    for (const host of [
-      createGpt2Host({ layers: 2, d: 8 }),
-      createLlamaHost({ layers: 1, d: 8 }),
-      createGpt2Host({ d: 6 }),
-    ]) {
-      const targets = resolveTargetModules(host.modules, 'all').modules
-      const first = { modules: randomAdapterModules(targets, 3, 11, 0.75) }
-      const second = { modules: randomAdapterModules(targets, 8, 12, 2) }
-      const before = snapshotParams(host)
-      const fingerprint = await baseFingerprint(host)
-      const tensors = tf.memory().numTensors
-      const bytes = tf.memory().numBytes
-      const h1 = injectAdapters(host, [first])
-      const h2 = injectAdapters(host, [second])
-      for (const m of first.modules.values()) {
-        const info = host.modules.find((x) => x.path === m.path)!
-        const w0 = before.get(`${m.path}.weight`)!
-        const w1 = host.params.get(`${m.path}.weight`)!.dataSync() as Float32Array
-        const d1 = denseDelta(factoredDeltaOf(m))
-        const d2 = denseDelta(factoredDeltaOf(second.modules.get(m.path)!))
-        const expected = new Float64Array(w0.length)
-        for (let i = 0; i < m.outFeatures; i++) {
-          for (let j = 0; j < m.inFeatures; j++) {
-            const at = info.conv1d ? j * m.outFeatures + i : i * m.inFeatures + j
-            expected[at] = w0[at]! + d1[i * m.inFeatures + j]! + d2[i * m.inFeatures + j]!
+    it('takes the fused path, gives W + s·ΔW, and restores every weight bit for bit', async () => {
+      expect(tf.getBackend()).toBe('wasm')
+      expect(fusedInjectionAvailable()).toBe(true)
+      // d = 8 tiles everywhere; d = 6 does not (rows 6, 18 …), so the tf ops fallback runs beside it.
+      for (const host of [
+        createGpt2Host({ layers: 2, d: 8 }),
+        createLlamaHost({ layers: 1, d: 8 }),
+        createGpt2Host({ d: 6 }),
+      ]) {
+        const targets = resolveTargetModules(host.modules, 'all').modules
+        const first = { modules: randomAdapterModules(targets, 3, 11, 0.75) }
+        const second = { modules: randomAdapterModules(targets, 8, 12, 2) }
+        const before = snapshotParams(host)
+        const fingerprint = await baseFingerprint(host)
+        const tensors = tf.memory().numTensors
+        const bytes = tf.memory().numBytes
+        const h1 = injectAdapters(host, [first])
+        const h2 = injectAdapters(host, [second])
+        for (const m of first.modules.values()) {
+          const info = host.modules.find((x) => x.path === m.path)!
+          const w0 = before.get(`${m.path}.weight`)!
+          const w1 = host.params.get(`${m.path}.weight`)!.dataSync() as Float32Array
+          const d1 = denseDelta(factoredDeltaOf(m))
+          const d2 = denseDelta(factoredDeltaOf(second.modules.get(m.path)!))
+          const expected = new Float64Array(w0.length)
+          for (let i = 0; i < m.outFeatures; i++) {
+            for (let j = 0; j < m.inFeatures; j++) {
+              const at = info.conv1d ? j * m.outFeatures + i : i * m.inFeatures + j
+              expected[at] = w0[at]! + d1[i * m.inFeatures + j]! + d2[i * m.inFeatures + j]!
+            }
           }
+          expect(maxAbsDiff(w1, expected), m.path).toBeLessThan(1e-4)
         }
-        expect(maxAbsDiff(w1, expected), m.path).toBeLessThan(1e-4)
+        h1.remove() // not on top: h2 is undone and re-applied
+        h2.remove()
+        expect(await baseFingerprint(host)).toBe(fingerprint)
+        // Nothing leaks: the fused outputs and the packed factors are released with the handles.
+        expect(tf.memory().numTensors).toBe(tensors)
+        expect(tf.memory().numBytes).toBe(bytes)
+        host.dispose()
       }
-      h1.remove() // not on top: h2 is undone and re-applied
-      h2.remove()
-      expect(await baseFingerprint(host)).toBe(fingerprint)
-      // Nothing leaks: the fused outputs and the packed factors are released with the handles.
-      expect(tf.memory().numTensors).toBe(tensors)
-      expect(tf.memory().numBytes).toBe(bytes)
-      host.dispose()
-    }
-  })
-})
+    })
+  },
+)

@@ -27,6 +27,7 @@
  *   probability is ≥ 1/V, so nothing underflows) and gradient (softmax − onehot)·w/Σw.
  */
 import * as tf from '@tensorflow/tfjs-core'
+import { activeNativeKernels, gemmToNewTensor, type TensorOperand } from '../native-kernels.js'
 
 function isFrozen(t: tf.Tensor): boolean {
   // Duck-typed: under vitest two tfjs-core module copies can coexist, so instanceof is unreliable.
@@ -47,16 +48,21 @@ export function dense(x: tf.Tensor2D, w: tf.Tensor2D, bias: tf.Tensor1D | undefi
     // Saved tensors are cloned (a copy on wasm). A frozen weight is a variable that outlives the
     // step, so the gradient reads it directly, and dx = dy·Wᵀ does not need x at all.
     save(frozen ? [] : [xx, ww])
-    const wIO = inOut ? ww : tf.transpose(ww)
+    // The native GEMM reads transposed operands through strides for free; XNNPACK does not.
+    const flags = native()
+    const wIO = inOut || flags ? ww : tf.transpose(ww)
+    const tB = flags && !inOut
     const y = (
-      hasBias ? tf.fused.matMul({ a: xx, b: wIO, bias: inputs[2] as tf.Tensor1D }) : tf.matMul(xx, wIO)
+      hasBias
+        ? tf.fused.matMul({ a: xx, b: wIO, transposeB: tB, bias: inputs[2] as tf.Tensor1D })
+        : tf.matMul(xx, wIO, false, tB)
     ) as tf.Tensor2D
     return {
       value: y,
       gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
         const [sx, sw] = (frozen ? [undefined, w] : saved) as [tf.Tensor2D, tf.Tensor2D]
-        const dx = tf.matMul(dy, inOut ? tf.transpose(sw) : sw)
-        const dw = frozen ? tf.zerosLike(sw) : weightGrad(sx!, dy, inOut)
+        const dx = flags ? tf.matMul(dy, sw, false, inOut) : tf.matMul(dy, inOut ? tf.transpose(sw) : sw)
+        const dw = frozen ? tf.zerosLike(sw) : flags ? weightGradFlags(sx!, dy, inOut) : weightGrad(sx!, dy, inOut)
         if (!hasBias) return [dx, dw]
         // A column sum reduces over axis 0, which wasm does through a transpose: skip it when frozen.
         return [dx, dw, biasFrozen ? tf.zerosLike(bias) : tf.sum(dy, 0)]
@@ -76,6 +82,16 @@ function weightGrad(x: tf.Tensor2D, dy: tf.Tensor2D, inOut: boolean): tf.Tensor2
   const xSmaller = x.shape[1] <= dy.shape[1]
   if (inOut) return xSmaller ? tf.matMul(tf.transpose(x), dy) : tf.transpose(tf.matMul(tf.transpose(dy), x))
   return xSmaller ? tf.transpose(tf.matMul(tf.transpose(x), dy)) : tf.matMul(tf.transpose(dy), x)
+}
+
+/** dW = xᵀ·dy (`[in, out]`) or dyᵀ·x (`[out, in]`) with transpose flags (the native GEMM's strides). */
+function weightGradFlags(x: tf.Tensor2D, dy: tf.Tensor2D, inOut: boolean): tf.Tensor2D {
+  return inOut ? tf.matMul(x, dy, true, false) : tf.matMul(dy, x, true, false)
+}
+
+/** True when the wasm backend's MatMul kernels run on the native GEMM. */
+function native(): boolean {
+  return activeNativeKernels() !== 'off' && tf.getBackend() === 'wasm'
 }
 
 /** Swaps the last two axes of a rank-4 tensor. */
@@ -278,6 +294,9 @@ export function causalSelfAttention(
   dropRate: number,
   dropSeed: number | undefined,
 ): tf.Tensor2D {
+  if (native()) {
+    return causalSelfAttentionNative(qkv, b, h, bias, scale, dropRate, dropSeed)
+  }
   const n = qkv.shape[0]
   const t = n / b
   const hd = qkv.shape[1] / 3
@@ -322,6 +341,146 @@ export function causalSelfAttention(
         const dQ = tf.mul(pairMatMul(dSIn, sk, t, t, p, d), scale)
         const dK = pairMatMul(tf.transpose(dSIn, [1, 0, 2]), sq, t, t, p, d)
         return tf.concat([tf.reshape(dQ, [n, hd]), tf.reshape(dK, [n, hd]), tf.reshape(dV, [n, hd])], 1)
+      },
+    }
+  })
+  return f(qkv) as tf.Tensor2D
+}
+
+/**
+ * {@link causalSelfAttention} on the native GEMM ({@link gemmToNewTensor}): the same layouts and
+ * arithmetic, but every product reads Q, K, V, dO and the probabilities in place through strides
+ * (no split, no transposes, no grouped-convolution reshapes), scales by `scale` inside the GEMM,
+ * and the gradients of Q, K and V are written straight into one `[t·b, 3·h·d]` tensor (no concat).
+ * One GEMM call per batch row β covers its h heads (a head is a batch stride of d).
+ */
+function causalSelfAttentionNative(
+  qkv: tf.Tensor2D,
+  b: number,
+  h: number,
+  bias: tf.Tensor,
+  scale: number,
+  dropRate: number,
+  dropSeed: number | undefined,
+): tf.Tensor2D {
+  const n = qkv.shape[0]
+  const t = n / b
+  const hd = qkv.shape[1] / 3
+  const d = hd / h
+  const p = b * h
+  const xr = b * 3 * hd // row stride of Q, K, V at one time step of one batch row
+  const or = b * hd // row stride of the output and of dO
+  const pr = p * t // row stride of the scores [t, p, t]
+  const rows = Array.from({ length: b }, (_, beta) => beta)
+  // Operands for batch row β over its heads: x columns (Q 0, K hd, V 2hd), [n, hd] rows, scores.
+  const xs = (x: tf.TensorInfo, beta: number, part: number, transposed: boolean): TensorOperand => ({
+    t: x,
+    off: beta * 3 * hd + part * hd,
+    sb: d,
+    sr: transposed ? 1 : xr,
+    sc: transposed ? xr : 1,
+  })
+  const os = (y: tf.TensorInfo, beta: number): TensorOperand => ({ t: y, off: beta * hd, sb: d, sr: or, sc: 1 })
+  const ss = (sc: tf.TensorInfo, beta: number, transposed: boolean): TensorOperand => ({
+    t: sc,
+    off: beta * h * t,
+    sb: t,
+    sr: transposed ? 1 : pr,
+    sc: transposed ? pr : 1,
+  })
+  const sOut = (beta: number) => ({ off: beta * h * t, sb: t, sr: pr })
+  const f = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [x, save] = inputs as [tf.Tensor2D, tf.GradSaveFunc]
+    // S[i,p,j] = scale·Σ_c Q[i,p,c]·K[j,p,c]
+    const raw = gemmToNewTensor(
+      [t, b, h, t],
+      rows.map((beta) => ({
+        batch: h,
+        m: t,
+        n: t,
+        k: d,
+        alpha: scale,
+        a: xs(x, beta, 0, false),
+        b: xs(x, beta, 1, true),
+        out: sOut(beta),
+      })),
+    )
+    const scores = tf.add(raw, bias)
+    raw.dispose()
+    const probs = tf.reshape(tf.softmax(scores), [t, p, t]) // [i, p, j]
+    scores.dispose()
+    const mask = dropSeed === undefined || dropRate <= 0 ? undefined : dropoutMultiplier([t, p, t], dropRate, dropSeed)
+    const pd = mask === undefined ? probs : tf.mul(probs, mask)
+    // O[i,p,c] = Σ_j P[i,p,j]·V[j,p,c], written in the [t·b, h·d] row order
+    const out = gemmToNewTensor(
+      [n, hd],
+      rows.map((beta) => ({
+        batch: h,
+        m: t,
+        n: d,
+        k: t,
+        a: ss(pd, beta, false),
+        b: xs(x, beta, 2, false),
+        out: { off: beta * hd, sb: d, sr: or },
+      })),
+    ) as tf.Tensor2D
+    save(mask === undefined ? [x, probs] : [x, probs, pd, mask])
+    return {
+      value: out,
+      gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
+        const [sx, sp, spd, sm] = saved as [tf.Tensor2D, tf.Tensor3D, tf.Tensor3D | undefined, tf.Tensor3D | undefined]
+        const pUsed = spd ?? sp
+        // dP[i,p,j] = Σ_c dO[i,p,c]·V[j,p,c]
+        let dP: tf.Tensor = gemmToNewTensor(
+          [t, p, t],
+          rows.map((beta) => ({
+            batch: h,
+            m: t,
+            n: t,
+            k: d,
+            a: os(dy, beta),
+            b: xs(sx, beta, 2, true),
+            out: sOut(beta),
+          })),
+        )
+        if (sm !== undefined) dP = tf.mul(dP, sm)
+        // softmax: dS = P ⊙ (dP − Σ_j P ⊙ dP)
+        const dS = tf.mul(sp, tf.sub(dP, tf.sum(tf.mul(sp, dP), -1, true)))
+        // dQ = scale·dS·K, dK = scale·dSᵀ·Q, dV = Pᵀ·dO, each into its third of the columns
+        return gemmToNewTensor(
+          [n, 3 * hd],
+          rows.flatMap((beta) => [
+            {
+              batch: h,
+              m: t,
+              n: d,
+              k: t,
+              alpha: scale,
+              a: ss(dS, beta, false),
+              b: xs(sx, beta, 1, false),
+              out: { off: beta * 3 * hd, sb: d, sr: xr },
+            },
+            {
+              batch: h,
+              m: t,
+              n: d,
+              k: t,
+              alpha: scale,
+              a: ss(dS, beta, true),
+              b: xs(sx, beta, 0, false),
+              out: { off: beta * 3 * hd + hd, sb: d, sr: xr },
+            },
+            {
+              batch: h,
+              m: t,
+              n: d,
+              k: t,
+              a: ss(pUsed, beta, true),
+              b: os(dy, beta),
+              out: { off: beta * 3 * hd + 2 * hd, sb: d, sr: xr },
+            },
+          ]),
+        )
       },
     }
   })

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core'
-import { beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   batchMatMul,
   causalSelfAttention,
@@ -16,10 +16,21 @@ function maxDiff(a: tf.Tensor, b: tf.Tensor): number {
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!)
 }
 
-for (const backend of ['cpu', 'wasm'] as const) {
-  describe(`custom-gradient ops on ${backend}`, () => {
+// wasm twice: on its own kernels, and with MatMul and attention on the native GEMM where the addon
+// is built (native-kernels.test.ts says whether it is; without it both runs take the wasm kernels).
+const RUNS = [
+  { backend: 'cpu', nativeKernels: 'off' },
+  { backend: 'wasm', nativeKernels: 'off' },
+  { backend: 'wasm', nativeKernels: 'auto' },
+] as const
+
+for (const { backend, nativeKernels } of RUNS) {
+  describe(`custom-gradient ops on ${backend}${backend === 'wasm' ? ` (native kernels ${nativeKernels})` : ''}`, () => {
     beforeAll(async () => {
-      await initBackend({ backend })
+      await initBackend({ backend, nativeKernels })
+    })
+    afterAll(async () => {
+      await initBackend({ backend: 'cpu', nativeKernels: 'off' })
     })
 
     // in > out and in < out: the weight gradient transposes whichever operand is smaller.
