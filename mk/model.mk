@@ -11,8 +11,8 @@ REBUILD_OUT ?= /tmp/plora-base-gpt2-small-rebuild
 base-model: build ## the embedded base model: the committed small one, or built into the plora cache (PRESET=small|tiny SEED=0 STEPS= OUT=dir)
 	$(PLORA) base-model init --preset $(PRESET) --seed $(SEED) $(if $(STEPS),--steps $(STEPS)) $(if $(OUT),--out $(OUT) --force)
 
-base-model-rebuild: build ## rebuild the committed assets/models/plora-base-gpt2-small bit for bit (≈30 min on one core) and compare SHA-256s
-	PLORA_BACKEND=wasm $(PLORA) base-model init --preset small --seed 0 --out $(REBUILD_OUT) --force
+base-model-rebuild: build ## rebuild the committed assets/models/plora-base-gpt2-small bit for bit (wasm kernels, ≈30 min on one core) and compare SHA-256s
+	PLORA_BACKEND=wasm PLORA_NATIVE_KERNELS=off $(PLORA) base-model init --preset small --seed 0 --out $(REBUILD_OUT) --force
 	node scripts/compare-base-model.mjs assets/models/plora-base-gpt2-small $(REBUILD_OUT)
 
 model-info: build ## architecture, parameters, vocabulary and LoRA targets of the base model (MODEL=id|dir)

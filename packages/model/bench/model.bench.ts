@@ -276,7 +276,7 @@ it('(a) training steps: LoRA-only and full', async () => {
 })
 
 it('(d) token-NLL evaluation', async () => {
-  await initBackend({ backend: BACKEND })
+  await initBackend({ backend: BACKEND, nativeKernels: NATIVE })
   const dir = await writeEmbeddedBaseModel(join(tmpDir('plora-bench-'), 'base'))
   const model = await loadCausalLMFromDir(dir)
   const tok = await loadTokenizer(dir)

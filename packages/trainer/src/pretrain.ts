@@ -23,6 +23,7 @@ import {
 } from '@plora/common'
 import { loadGeneralCorpus, loadPretrainingCorpus } from '@plora/datasets'
 import {
+  activeNativeKernels,
   type CausalLM,
   EMBEDDED_BASE_MODEL_SEED,
   EMBEDDED_PRESETS,
@@ -276,8 +277,9 @@ export async function ensurePretrainedBaseModel(options: EnsurePretrainedOptions
             preset === 'tiny'
               ? 'WordNet 3.1 glosses (@plora/datasets loadGeneralCorpus)'
               : 'WordNet 3.1 glosses without the legal/medical/science domain synsets, a quarter as Question/Answer, plus arithmetic facts (@plora/datasets loadPretrainingCorpus)',
-          rebuild: `plora base-model init --preset ${preset} --seed ${o.seed} --steps ${o.steps} --out <dir> (PLORA_BACKEND=wasm; batch ${o.batchSize}, sequence ${o.seqLen}, lr ${o.lr})`,
+          rebuild: `plora base-model init --preset ${preset} --seed ${o.seed} --steps ${o.steps} --out <dir> (PLORA_BACKEND=${tf.getBackend()} PLORA_NATIVE_KERNELS=${activeNativeKernels()}; batch ${o.batchSize}, sequence ${o.seqLen}, lr ${o.lr})`,
           backend: tf.getBackend(),
+          native_kernels: activeNativeKernels(),
           tokens: r.tokens,
           first_loss: r.firstEpochLoss,
           final_loss: r.lastLoss,
