@@ -15,6 +15,11 @@
  * - V8's Math.exp costs ~18 ns and JS loops run at 2–5 ns per element here, so JS versions of
  *   LayerNorm and GELU (tried) were slower than the wasm kernel chains: best step 98 vs 91 ms.
  *
+ * - With the native GEMM under the MatMul kernels (`../native-kernels.ts`), transposed and strided
+ *   products cost what plain ones do (150+ GFLOP/s with AVX-512): {@link dense} then passes
+ *   transpose flags instead of transposing, and attention runs on strided GEMMs that read Q, K, V
+ *   in place (`causalSelfAttentionNative`).
+ *
  * Ops:
  * - {@link dense}: y = x·W (+b) for W stored `[in,out]` (GPT-2 Conv1D) or `[out,in]` (nn.Linear);
  *   dx = dy·Wᵀ, dW = xᵀ·dy (or dyᵀ·x), db = Σ dy. Weight and bias gradients are skipped (zeros)
