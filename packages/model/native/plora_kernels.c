@@ -20,6 +20,7 @@
  */
 #define NAPI_VERSION 8
 #include <node_api.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include "gemm.h"
@@ -34,9 +35,10 @@ typedef struct {
 
 static isa_entry isa_table[3];
 static int isa_count = 0;
+static pthread_once_t isa_once = PTHREAD_ONCE_INIT;
 
-static void init_isas(void) {
-  if (isa_count) return;
+/* Once per process (worker threads load the addon too, each into its own environment). */
+static void detect_isas(void) {
   int n = 0;
 #if defined(__x86_64__)
   __builtin_cpu_init();
@@ -47,6 +49,8 @@ static void init_isas(void) {
   isa_table[n++] = (isa_entry){"generic", pk_gemm_generic, 1};
   isa_count = n;
 }
+
+static void init_isas(void) { pthread_once(&isa_once, detect_isas); }
 
 static napi_value throw_code(napi_env env, const char *code, const char *msg) {
   napi_throw_error(env, code, msg);
