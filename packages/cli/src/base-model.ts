@@ -1,6 +1,11 @@
 import type { Logger } from '@plora/common'
 import type { PloraEnv } from '@plora/config'
 
+/** The backend options the environment asks for (`PLORA_BACKEND`, `PLORA_FORCE_CPU`, `PLORA_NATIVE_KERNELS`). */
+export function backendOptionsOf(env: PloraEnv, logger: Logger) {
+  return { backend: env.backend, forceCpu: env.forceCpu, nativeKernels: env.nativeKernels, logger }
+}
+
 /**
  * The one place the CLI turns a base-model reference into a model folder, so every command agrees:
  * `--base-model`/`--model` flag → `PLORA_BASE_MODEL` → the active config's `base_model`; then
@@ -22,7 +27,7 @@ export async function resolveBaseModelDir(
     spec = loadActiveConfig(env.configFile ? { file: env.configFile } : {}).config.base_model
   }
   const m = await import('@plora/model')
-  await m.initBackend({ backend: env.backend, forceCpu: env.forceCpu, nativeKernels: env.nativeKernels, logger })
+  await m.initBackend(backendOptionsOf(env, logger))
   const preset = m.embeddedPresetOf(spec, env.embeddedModel)
   if (preset !== undefined) {
     const { ensurePretrainedBaseModel } = await import('@plora/trainer')

@@ -6,16 +6,15 @@
  */
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
+import type { ComputeSetup } from '@plora/model'
 import type { AblationCell, AblationCellOptions, AblationRecord } from './ablation.js'
 import type { ExperimentsError } from './errors.js'
 import { createJobPool, type PoolJobFailure, poolJobError } from './worker-pool.js'
 
 /** What every task carries (a worker sets itself up from the first it gets). */
 export interface AblationWorkerSetup {
-  /** Name of the main thread's backend (`wasm`, `cpu`, `tensorflow`): each worker starts its own. */
-  backend: string
-  /** The main thread's native-GEMM choice ({@link activeNativeKernels}): workers compute as it does. */
-  nativeKernels: string
+  /** The main thread's backend and native-GEMM choice: each worker starts its own, the same. */
+  compute: ComputeSetup
   options: AblationCellOptions
   baseSha256: string
 }

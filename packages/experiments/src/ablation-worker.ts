@@ -6,13 +6,7 @@
  */
 import { createLogger } from '@plora/common'
 import { assertPristineBase } from '@plora/loader'
-import {
-  type BackendChoice,
-  initBackend,
-  loadCausalLMFromDir,
-  loadTokenizer,
-  type NativeKernelChoice,
-} from '@plora/model'
+import { initComputeSetup, loadCausalLMFromDir, loadTokenizer } from '@plora/model'
 import { type AblationCellContext, cellBaseline, runAblationCell } from './ablation.js'
 import type { AblationWorkerResult, AblationWorkerTask } from './ablation-pool.js'
 import { loadDevSets } from './dev-sets.js'
@@ -23,11 +17,7 @@ let ready: Promise<AblationCellContext> | undefined
 async function setUp(task: AblationWorkerTask): Promise<AblationCellContext> {
   const o = task.options
   const logger = createLogger({ level: 'warn', name: 'plora:ablation-worker' })
-  await initBackend({
-    backend: task.backend as BackendChoice,
-    nativeKernels: task.nativeKernels as NativeKernelChoice,
-    logger,
-  })
+  await initComputeSetup(task.compute, logger)
   const dataset = { ...o.dataset, logger }
   const dev = await loadDevSets('ablation', o.domains, {
     dataset,

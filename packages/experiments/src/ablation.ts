@@ -24,10 +24,9 @@ import { isPloraError, type Logger, pythonJsonDumps, SILENT_LOGGER, sha256Hex, w
 import type { LoadDatasetOptions, SplitName } from '@plora/datasets'
 import { assertPristineBase, baseFingerprint, createLoraBranches, injectAdapters } from '@plora/loader'
 import { type PairedStat, pairedStat } from '@plora/metrics'
-import { activeNativeKernels, type CausalLM, loadCausalLMFromDir, loadTokenizer, type Tokenizer } from '@plora/model'
+import { type CausalLM, currentComputeSetup, loadCausalLMFromDir, loadTokenizer, type Tokenizer } from '@plora/model'
 import { type LoraAdapter, loadPeftAdapter, type TargetScheme } from '@plora/peft'
 import { trainAdapter } from '@plora/trainer'
-import * as tf from '@tensorflow/tfjs-core'
 import { runCellsOnPool } from './ablation-pool.js'
 import { datasetFailed, loadDevSets, median } from './dev-sets.js'
 import { ExperimentsError, ExperimentsErrorCode } from './errors.js'
@@ -692,7 +691,7 @@ export async function runAblation(
         workers,
         cells,
         todo,
-        task: { backend: tf.getBackend(), nativeKernels: activeNativeKernels(), options: cellOptions, baseSha256 },
+        task: { compute: currentComputeSetup(), options: cellOptions, baseSha256 },
         clock: o.clock,
         finish,
       })

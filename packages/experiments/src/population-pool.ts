@@ -8,17 +8,15 @@
  */
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { activeNativeKernels } from '@plora/model'
-import * as tf from '@tensorflow/tfjs-core'
+import { type ComputeSetup, currentComputeSetup } from '@plora/model'
 import { ExperimentsError, ExperimentsErrorCode } from './errors.js'
 import type { PopulationMember, PopulationPlan } from './gate-population.js'
 import { createJobPool } from './worker-pool.js'
 
 /** A task of {@link ./population-worker.ts}. */
 export interface PopulationWorkerTask {
-  backend: string
-  /** The main thread's native-GEMM choice: workers compute as it does. */
-  nativeKernels: string
+  /** The main thread's backend and native-GEMM choice: the worker starts the same. */
+  compute: ComputeSetup
   plan: PopulationPlan
   member: PopulationMember
   dir: string
@@ -41,13 +39,12 @@ export async function trainMembersOnPool(p: {
     new URL('./population-worker.js', import.meta.url),
     p.workers,
   )
-  const backend = tf.getBackend()
-  const nativeKernels = activeNativeKernels()
+  const compute = currentComputeSetup()
   const { plan, dir, modelDir, baseModel } = p
   try {
     await pool.runJobs({
       jobs: p.members.map((member) => ({
-        task: () => ({ backend, nativeKernels, plan, member, dir, modelDir, baseModel }),
+        task: () => ({ compute, plan, member, dir, modelDir, baseModel }),
       })),
       done: async (i) => {
         await p.finished(p.members[i]!)

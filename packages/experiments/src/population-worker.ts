@@ -5,13 +5,7 @@
  */
 import { createLogger } from '@plora/common'
 import { assertPristineBase, baseFingerprint } from '@plora/loader'
-import {
-  type BackendChoice,
-  type CausalLM,
-  initBackend,
-  loadCausalLMFromDir,
-  type NativeKernelChoice,
-} from '@plora/model'
+import { type CausalLM, initComputeSetup, loadCausalLMFromDir } from '@plora/model'
 import { trainMember } from './gate-population.js'
 import type { PopulationWorkerTask } from './population-pool.js'
 import { type WorkerReply, workerReply } from './worker-pool.js'
@@ -19,11 +13,7 @@ import { type WorkerReply, workerReply } from './worker-pool.js'
 let ready: Promise<{ model: CausalLM; fingerprint: string }> | undefined
 
 async function setUp(task: PopulationWorkerTask): Promise<{ model: CausalLM; fingerprint: string }> {
-  await initBackend({
-    backend: task.backend as BackendChoice,
-    nativeKernels: task.nativeKernels as NativeKernelChoice,
-    logger: createLogger({ level: 'warn' }),
-  })
+  await initComputeSetup(task.compute, createLogger({ level: 'warn' }))
   const model = await loadCausalLMFromDir(task.modelDir)
   return { model, fingerprint: await baseFingerprint(model) }
 }

@@ -11,7 +11,7 @@ import type { ValueAddRecord } from './value-add-records.js'
 import type { ValueAddWorkerResult, ValueAddWorkerTask } from './value-add-worker.js'
 import { createJobPool, type PoolJobFailure, poolJobError } from './worker-pool.js'
 
-type Setup = Pick<ValueAddWorkerTask, 'backend' | 'nativeKernels' | 'options' | 'baseSha256'>
+type Setup = Pick<ValueAddWorkerTask, 'compute' | 'options' | 'baseSha256'>
 
 function failure(what: string, why: PoolJobFailure, details: Record<string, unknown>): ExperimentsError {
   return poolJobError('value-add', what, why, details, 'the finished cells are recorded, rerun to continue')

@@ -6,13 +6,7 @@
  * NLLs it added; a `baseline` task computes a domain's base NLLs.
  */
 import { createLogger } from '@plora/common'
-import {
-  type BackendChoice,
-  initBackend,
-  loadCausalLMFromDir,
-  loadTokenizer,
-  type NativeKernelChoice,
-} from '@plora/model'
+import { type ComputeSetup, initComputeSetup, loadCausalLMFromDir, loadTokenizer } from '@plora/model'
 import { loadDevSets } from './dev-sets.js'
 import {
   baselineNlls,
@@ -27,10 +21,8 @@ import { type WorkerReply, workerReply } from './worker-pool.js'
 
 /** A task: a domain's base NLLs, or a cell; each carries the run's settings and the NLL cache so far. */
 export type ValueAddWorkerTask = {
-  /** Name of the main thread's backend (`wasm`, `cpu`, `tensorflow`): each worker starts its own. */
-  backend: string
-  /** The main thread's native-GEMM choice ({@link activeNativeKernels}): workers compute as it does. */
-  nativeKernels: string
+  /** The main thread's backend and native-GEMM choice: each worker starts its own, the same. */
+  compute: ComputeSetup
   options: ValueAddCellOptions
   baseSha256: string
   cache: NllCache
@@ -50,11 +42,7 @@ let ready: Promise<Omit<ValueAddCellContext, 'cache' | 'added'>> | undefined
 async function setUp(task: ValueAddWorkerTask): Promise<Omit<ValueAddCellContext, 'cache' | 'added'>> {
   const o = task.options
   const logger = createLogger({ level: 'warn', name: 'plora:value-add-worker' })
-  await initBackend({
-    backend: task.backend as BackendChoice,
-    nativeKernels: task.nativeKernels as NativeKernelChoice,
-    logger,
-  })
+  await initComputeSetup(task.compute, logger)
   const dataset = { ...o.dataset, logger }
   const dev = await loadDevSets('value-add', o.domains, { dataset, split: o.evalSplit, devSize: o.devSize, logger })
   const model = await loadCausalLMFromDir(o.modelDir)

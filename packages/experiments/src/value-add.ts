@@ -45,9 +45,8 @@ import type { LoadDatasetOptions, SplitName } from '@plora/datasets'
 import { baseFingerprint } from '@plora/loader'
 import type { PairedStat } from '@plora/metrics'
 import { pairedStat } from '@plora/metrics'
-import { activeNativeKernels, type CausalLM, loadCausalLMFromDir, loadTokenizer, type Tokenizer } from '@plora/model'
+import { type CausalLM, currentComputeSetup, loadCausalLMFromDir, loadTokenizer, type Tokenizer } from '@plora/model'
 import { loadPeftAdapter, type TargetScheme } from '@plora/peft'
-import * as tf from '@tensorflow/tfjs-core'
 import { loadDevSets } from './dev-sets.js'
 import { ExperimentsError, ExperimentsErrorCode } from './errors.js'
 import { checkShard, type GridShard, inShard, shardLabel } from './grid-shards.js'
@@ -507,12 +506,7 @@ export async function runValueAdd(
         workers,
         cells,
         todo,
-        setup: {
-          backend: tf.getBackend(),
-          nativeKernels: activeNativeKernels(),
-          options: cellOptions,
-          baseSha256: baseSha256Start,
-        },
+        setup: { compute: currentComputeSetup(), options: cellOptions, baseSha256: baseSha256Start },
         cache,
         configOf,
         keyOf: resumeKey,

@@ -74,54 +74,29 @@ static inline void micro(int64_t kc, const float *restrict ap, const float *rest
     for (int64_t j = 0; j < nr; j++) out[r * ldo + j] = (cin ? cin[r * ldi + j] : 0.0f) + tile[r][j];
 }
 
-/* Bp[q][k][c] = B(pc + k, jc + q*NR + c), zero past n. */
-static void pack_b(float *restrict bp, const float *b, int64_t sr, int64_t sc, int64_t pc, int64_t kc, int64_t jc,
-                   int64_t nc) {
-  for (int64_t q = 0; q * PK_NR < nc; q++) {
-    float *dst = bp + q * kc * PK_NR;
-    int64_t cols = min64(PK_NR, nc - q * PK_NR);
-    const float *src = b + pc * sr + (jc + q * PK_NR) * sc;
-    if (sc == 1) {
+/*
+ * Packs panels of `width` along x for a block of kc along k: dst[p][k][w] = X(pc + k, x0 + p*width + w),
+ * zero past xc, where X(k, x) = src[k*sk + x*sx]. B's column panels are X = B (sk, sx = its row and
+ * column strides, width NR); A's row panels are X = Aᵀ (sk, sx = A's column and row strides, width MR).
+ * The source is read along whichever axis is contiguous.
+ */
+static void pack_panels(float *restrict dst, const float *src, int64_t sk, int64_t sx, int64_t pc, int64_t kc,
+                        int64_t x0, int64_t xc, int64_t width) {
+  for (int64_t p = 0; p * width < xc; p++) {
+    float *d = dst + p * kc * width;
+    const int64_t n = min64(width, xc - p * width);
+    const float *s = src + pc * sk + (x0 + p * width) * sx;
+    if (sx == 1) {
       for (int64_t k = 0; k < kc; k++) {
-        const float *s = src + k * sr;
-        float *d = dst + k * PK_NR;
-        int64_t c = 0;
-        for (; c < cols; c++) d[c] = s[c];
-        for (; c < PK_NR; c++) d[c] = 0.0f;
+        int64_t w = 0;
+        for (; w < n; w++) d[k * width + w] = s[k * sk + w];
+        for (; w < width; w++) d[k * width + w] = 0.0f;
       }
     } else {
-      for (int64_t c = 0; c < cols; c++) {
-        const float *s = src + c * sc;
-        for (int64_t k = 0; k < kc; k++) dst[k * PK_NR + c] = s[k * sr];
-      }
-      for (int64_t c = cols; c < PK_NR; c++)
-        for (int64_t k = 0; k < kc; k++) dst[k * PK_NR + c] = 0.0f;
-    }
-  }
-}
-
-/* Ap[p][k][r] = A(ic + p*MR + r, pc + k), zero past m. */
-static void pack_a(float *restrict ap, const float *a, int64_t sr, int64_t sc, int64_t pc, int64_t kc, int64_t ic,
-                   int64_t mc) {
-  for (int64_t p = 0; p * PK_MR < mc; p++) {
-    float *dst = ap + p * kc * PK_MR;
-    int64_t rows = min64(PK_MR, mc - p * PK_MR);
-    const float *src = a + (ic + p * PK_MR) * sr + pc * sc;
-    if (sr == 1) {
-      for (int64_t k = 0; k < kc; k++) {
-        const float *s = src + k * sc;
-        float *d = dst + k * PK_MR;
-        int64_t r = 0;
-        for (; r < rows; r++) d[r] = s[r];
-        for (; r < PK_MR; r++) d[r] = 0.0f;
-      }
-    } else {
-      for (int64_t r = 0; r < rows; r++) {
-        const float *s = src + r * sr;
-        for (int64_t k = 0; k < kc; k++) dst[k * PK_MR + r] = s[k * sc];
-      }
-      for (int64_t r = rows; r < PK_MR; r++)
-        for (int64_t k = 0; k < kc; k++) dst[k * PK_MR + r] = 0.0f;
+      for (int64_t w = 0; w < n; w++)
+        for (int64_t k = 0; k < kc; k++) d[k * width + w] = s[w * sx + k * sk];
+      for (int64_t w = n; w < width; w++)
+        for (int64_t k = 0; k < kc; k++) d[k * width + w] = 0.0f;
     }
   }
 }
@@ -157,10 +132,10 @@ int PK_FN(const pk_gemm_args *g) {
       const int64_t nc = min64(PK_NC, n - jc);
       for (int64_t pc = 0; pc < k; pc += PK_KC) {
         const int64_t kc = min64(PK_KC, k - pc);
-        pack_b(bp, b, g->b_sr, g->b_sc, pc, kc, jc, nc);
+        pack_panels(bp, b, g->b_sr, g->b_sc, pc, kc, jc, nc, PK_NR);
         for (int64_t ic = 0; ic < m; ic += PK_MC) {
           const int64_t mc = min64(PK_MC, m - ic);
-          pack_a(ap, a, g->a_sr, g->a_sc, pc, kc, ic, mc);
+          pack_panels(ap, a, g->a_sc, g->a_sr, pc, kc, ic, mc, PK_MR);
           /* Each tile: first k block starts from cin (or 0), later blocks from the partial sum in out. */
 #define PK_TILE(ir, jr)                                                                                       \
   do {                                                                                                        \

@@ -16,7 +16,7 @@ import { type Logger, SILENT_LOGGER } from '@plora/common'
 import '@tensorflow/tfjs'
 import * as tf from '@tensorflow/tfjs-core'
 import { ModelError, ModelErrorCode } from './errors.js'
-import { installNativeMatMul, type NativeKernelChoice } from './native-kernels.js'
+import { activeNativeKernels, installNativeMatMul, type NativeKernelChoice } from './native-kernels.js'
 
 /** Backend names accepted by {@link initBackend}; `tensorflow` is the native (tfjs-node-gpu) backend. */
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const
@@ -156,4 +156,29 @@ export async function initBackend(options: Partial<InitBackendOptions> = {}): Pr
     })
   }
   return name
+}
+
+/**
+ * What another thread needs to compute as this one does: the active backend and native-GEMM
+ * choice. Worker pools put it in their tasks; {@link initComputeSetup} replays it in the worker.
+ */
+export interface ComputeSetup {
+  /** `tensorflow`, `wasm` or `cpu` (the active backend's name). */
+  backend: string
+  /** The instruction set the wasm MatMul kernels use, or `off` ({@link activeNativeKernels}). */
+  nativeKernels: string
+}
+
+/** This thread's {@link ComputeSetup}. */
+export function currentComputeSetup(): ComputeSetup {
+  return { backend: tf.getBackend(), nativeKernels: activeNativeKernels() }
+}
+
+/** Initialises this thread's backend as {@link currentComputeSetup} described another's. */
+export function initComputeSetup(setup: ComputeSetup, logger: Logger = SILENT_LOGGER): Promise<string> {
+  return initBackend({
+    backend: setup.backend as BackendChoice,
+    nativeKernels: setup.nativeKernels as NativeKernelChoice,
+    logger,
+  })
 }

@@ -23,9 +23,12 @@ export { LlamaModel, llamaParamShapes, ropeInverseFrequencies } from './arch/lla
 export {
   BACKEND_CHOICES,
   type BackendChoice,
+  type ComputeSetup,
+  currentComputeSetup,
   DEFAULT_INIT_BACKEND_OPTIONS,
   type InitBackendOptions,
   initBackend,
+  initComputeSetup,
   wasmFilesDir,
 } from './backend.js'
 export {

@@ -84,6 +84,12 @@ interface WasmBackendInternals {
   disposeData(dataId: object): unknown
 }
 
+/** A tensor's first element as a float32 index into the wasm heap, or null where it has none. */
+function elementOffset(backend: WasmBackendInternals, t: tf.TensorInfo): number | null {
+  const o = backend.dataIdMap.get(t.dataId)?.memoryOffset
+  return o === undefined || o === null || o % 4 !== 0 ? null : o / 4
+}
+
 /** One GEMM on a heap, `out = cin + alpha·A·B`: operands as element offsets and (batch, row, column) strides. */
 export interface GemmCall {
   batch: number
@@ -219,16 +225,12 @@ function runPlanned(
   bias: tf.TensorInfo | undefined,
   isa: string,
 ): tf.TensorInfo | null {
-  const off = (t: tf.TensorInfo): number | null => {
-    const o = backend.dataIdMap.get(t.dataId)?.memoryOffset
-    return o === undefined || o === null || o % 4 !== 0 ? null : o / 4
-  }
-  const ao = off(a)
-  const bo = off(b)
-  const co = bias === undefined ? -1 : off(bias)
+  const ao = elementOffset(backend, a)
+  const bo = elementOffset(backend, b)
+  const co = bias === undefined ? -1 : elementOffset(backend, bias)
   if (ao === null || bo === null || co === null) return null
   const out = backend.makeOutput(plan.outShape, 'float32')
-  const oo = off(out)
+  const oo = elementOffset(backend, out)
   if (oo === null) {
     backend.disposeData(out.dataId)
     return null
@@ -411,8 +413,8 @@ export function gemmToNewTensor(shape: number[], calls: readonly TensorGemm[]): 
   }
   const backend = tf.backend() as unknown as WasmBackendInternals
   const base = (t: tf.TensorInfo): number => {
-    const o = backend.dataIdMap.get(t.dataId)?.memoryOffset
-    if (t.dtype !== 'float32' || o === undefined || o === null || o % 4 !== 0) {
+    const o = t.dtype === 'float32' ? elementOffset(backend, t) : null
+    if (o === null) {
       throw new ModelError(
         ModelErrorCode.InputInvalid,
         'native GEMM operand is not a float32 tensor on the wasm heap',
@@ -422,7 +424,7 @@ export function gemmToNewTensor(shape: number[], calls: readonly TensorGemm[]): 
         },
       )
     }
-    return o / 4
+    return o
   }
   const out = backend.makeOutput(shape, 'float32')
   try {

@@ -1,4 +1,5 @@
 import { type Command, Option } from 'commander'
+import { backendOptionsOf } from '../base-model.js'
 import { parseFloatFlag, parseIntFlag, parsePathFlag, setLibraryDefaults } from '../flags.js'
 import { createProgressReporter } from '../progress-bar.js'
 
@@ -139,12 +140,7 @@ export function register(program: Command): void {
     const { createLogger } = await import('@plora/common')
     const env = readEnv()
     const { initBackend } = await import('@plora/model')
-    await initBackend({
-      backend: env.backend,
-      forceCpu: env.forceCpu,
-      nativeKernels: env.nativeKernels,
-      logger: createLogger({ level: env.logLevel, name: 'plora' }),
-    })
+    await initBackend(backendOptionsOf(env, createLogger({ level: env.logLevel, name: 'plora' })))
     const { runMineCalibration } = await import('@plora/it-estimators/mine')
     const r = await runMineCalibration({
       rho: flags.rho,

@@ -1,4 +1,5 @@
 import type { Command } from 'commander'
+import { backendOptionsOf } from '../base-model.js'
 import { defaultNote, parseEnum, parseIntFlag, parsePathFlag, setLibraryDefaults } from '../flags.js'
 
 /** Flags shared by the commands that load a model. */
@@ -183,12 +184,7 @@ export function register(program: Command): void {
         })
       }
       const m = await import('@plora/model')
-      await m.initBackend({
-        backend: env.backend,
-        forceCpu: env.forceCpu,
-        nativeKernels: env.nativeKernels,
-        logger: createLogger({ level: env.logLevel }),
-      })
+      await m.initBackend(backendOptionsOf(env, createLogger({ level: env.logLevel })))
       const { ensurePretrainedBaseModel } = await import('@plora/trainer')
       const { createProgressReporter } = await import('../progress-bar.js')
       const dir = await ensurePretrainedBaseModel({

@@ -299,14 +299,12 @@ export function causalSelfAttention(
   dropRate: number,
   dropSeed: number | undefined,
 ): tf.Tensor2D {
-  if (native()) {
-    return causalSelfAttentionNative(qkv, b, h, bias, scale, dropRate, dropSeed)
-  }
   const n = qkv.shape[0]
   const t = n / b
   const hd = qkv.shape[1] / 3
   const d = hd / h
   const p = b * h
+  if (native()) return causalSelfAttentionNative(qkv, { b, h, n, t, hd, d, p }, bias, scale, dropRate, dropSeed)
   const f = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [x, save] = inputs as [tf.Tensor2D, tf.GradSaveFunc]
     const [q2, k2, v2] = splitColumns(x, 3)
@@ -361,18 +359,13 @@ export function causalSelfAttention(
  */
 function causalSelfAttentionNative(
   qkv: tf.Tensor2D,
-  b: number,
-  h: number,
+  dims: { b: number; h: number; n: number; t: number; hd: number; d: number; p: number },
   bias: tf.Tensor,
   scale: number,
   dropRate: number,
   dropSeed: number | undefined,
 ): tf.Tensor2D {
-  const n = qkv.shape[0]
-  const t = n / b
-  const hd = qkv.shape[1] / 3
-  const d = hd / h
-  const p = b * h
+  const { b, h, n, t, hd, d, p } = dims
   const xr = b * 3 * hd // row stride of Q, K, V at one time step of one batch row
   const or = b * hd // row stride of the output and of dO
   const pr = p * t // row stride of the scores [t, p, t]
